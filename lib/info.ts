@@ -1,0 +1,54 @@
+// info(): what this installation runs on (versions, BLAS, threads, CUDA).
+import { binding } from './binding';
+
+export interface Info {
+  /** This package's version. */
+  version: string;
+  /** The libtorch the addon is linked against, e.g. '1.13.1'. */
+  libtorchVersion: string;
+  /** The BLAS library the process loaded (decides CPU matmul speed). */
+  blas: string;
+  /** True when `blas` is the slow reference BLAS (install libopenblas0-openmp). */
+  slowBlas: boolean;
+  /** Intra-op CPU threads libtorch uses. */
+  threads: number;
+  /** Whether the addon was compiled with the CUDA kernels. */
+  cudaBuilt: boolean;
+  /** Whether a CUDA device can be used now. */
+  cuda: boolean;
+  /** Names of the visible GPUs. */
+  gpus: string[];
+  /** Warnings a user should act on. */
+  warnings: string[];
+}
+
+/**
+ * Reports the package and runtime configuration.
+ *
+ * @example
+ * import { info } from 'noisynn-native';
+ * console.log(info().blas); // 'OpenBLAS (/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3)'
+ */
+export function info(): Info {
+  const n = binding.info();
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const pkg = require('../package.json') as { version: string };
+  const slowBlas = /^reference BLAS/.test(n.blas);
+  const warnings: string[] = [];
+  if (slowBlas) {
+    warnings.push('libtorch is using the reference BLAS, which is ~25x slower than OpenBLAS: run `sudo apt-get install libopenblas0-openmp`');
+  }
+  if (!n.cudaBuilt) warnings.push('this build is CPU-only (the libtorch it was built against has no CUDA)');
+  else if (!n.cuda) warnings.push('built with CUDA, but no usable GPU was found');
+  return {
+    version: pkg.version,
+    libtorchVersion: n.libtorchVersion,
+    blas: n.blas,
+    slowBlas,
+    threads: n.threads,
+    cudaBuilt: n.cudaBuilt,
+    cuda: n.cuda,
+    gpus: n.cudaDevices,
+    warnings,
+  };
+}

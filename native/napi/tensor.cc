@@ -1,0 +1,232 @@
+// Tensor handle: creation from typed arrays, copies out, device moves, dispose.
+#include "napi/tensor.h"
+
+#include <cstring>
+#include <string>
+
+#include "napi/errors.h"
+#include "napi/addon_data.h"
+
+namespace noisynn {
+namespace napi {
+
+namespace {
+
+int64_t StorageBytes(const at::Tensor& t) {
+  return t.defined() ? static_cast<int64_t>(t.numel() * t.element_size()) : 0;
+}
+
+napi_typedarray_type TypedArrayTypeFor(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return napi_float32_array;
+    case at::kDouble: return napi_float64_array;
+    case at::kLong: return napi_bigint64_array;
+    case at::kInt: return napi_int32_array;
+    case at::kByte: return napi_uint8_array;
+    default: throw noisynn::TypeError("Tensors of dtype " + DtypeName(t) + " cannot be copied to a TypedArray; convert to float32 first");
+  }
+}
+
+at::ScalarType DtypeForTypedArray(napi_typedarray_type t) {
+  switch (t) {
+    case napi_float32_array: return at::kFloat;
+    case napi_float64_array: return at::kDouble;
+    case napi_bigint64_array: return at::kLong;
+    case napi_int32_array: return at::kInt;
+    case napi_uint8_array:
+    case napi_uint8_clamped_array: return at::kByte;
+    default: throw noisynn::TypeError("Unsupported TypedArray type");
+  }
+}
+
+}  // namespace
+
+std::string DtypeName(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "float32";
+    case at::kDouble: return "float64";
+    case at::kHalf: return "float16";
+    case at::kBFloat16: return "bfloat16";
+    case at::kLong: return "int64";
+    case at::kInt: return "int32";
+    case at::kByte: return "uint8";
+    case at::kBool: return "bool";
+    default: return c10::toString(t);
+  }
+}
+
+at::ScalarType ParseDtype(const std::string& s) {
+  if (s == "float32") return at::kFloat;
+  if (s == "float64") return at::kDouble;
+  if (s == "float16") return at::kHalf;
+  if (s == "bfloat16") return at::kBFloat16;
+  if (s == "int64") return at::kLong;
+  if (s == "int32") return at::kInt;
+  if (s == "uint8") return at::kByte;
+  throw noisynn::RangeError("Expected one of float32, float64, float16, bfloat16, int64, int32, uint8 for dtype but received '" + s + "'");
+}
+
+at::Device ParseDevice(const std::string& s) {
+  if (s == "cpu") return at::Device(at::kCPU);
+  if (s.rfind("cuda", 0) == 0) {
+    at::Device d(at::kCPU);
+    try {
+      d = at::Device(s);
+    } catch (const std::exception&) {
+      throw noisynn::RangeError("Expected 'cpu', 'cuda' or 'cuda:N' for device but received '" + s + "'");
+    }
+    if (!at::hasCUDA()) {
+      throw noisynn::RangeError("device '" + s + "' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)");
+    }
+    return d;
+  }
+  throw noisynn::RangeError("Expected 'cpu', 'cuda' or 'cuda:N' for device but received '" + s + "'");
+}
+
+std::string DeviceString(const at::Device& d) {
+  if (d.is_cpu()) return "cpu";
+  return d.str();
+}
+
+void TensorWrap::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = DefineClass(env, "NativeTensor", {
+      StaticMethod<&TensorWrap::FromTypedArray>("fromTypedArray"),
+      InstanceMethod<&TensorWrap::Shape>("shape"),
+      InstanceMethod<&TensorWrap::Dtype>("dtype"),
+      InstanceMethod<&TensorWrap::Device>("device"),
+      InstanceMethod<&TensorWrap::ToTypedArray>("toTypedArray"),
+      InstanceMethod<&TensorWrap::To>("to"),
+      InstanceMethod<&TensorWrap::Dispose>("dispose"),
+      InstanceMethod<&TensorWrap::IsDisposed>("isDisposed"),
+      InstanceMethod<&TensorWrap::Nbytes>("nbytes"),
+  });
+  GetAddonData(env)->tensorCtor = Napi::Persistent(ctor);
+  exports.Set("NativeTensor", ctor);
+}
+
+Napi::Object TensorWrap::New(Napi::Env env, at::Tensor t) {
+  Napi::Object obj = GetAddonData(env)->tensorCtor.New({});
+  TensorWrap* w = TensorWrap::Unwrap(obj);
+  w->Reset(std::move(t));
+  return obj;
+}
+
+bool TensorWrap::IsTensor(Napi::Value v) {
+  if (!v.IsObject()) return false;
+  Napi::Env env = v.Env();
+  return v.As<Napi::Object>().InstanceOf(GetAddonData(env)->tensorCtor.Value());
+}
+
+at::Tensor UnwrapTensor(Napi::Value v, const char* what) {
+  if (!TensorWrap::IsTensor(v)) {
+    throw Napi::TypeError::New(v.Env(), std::string("Expected Tensor for ") + what);
+  }
+  return TensorWrap::Unwrap(v.As<Napi::Object>())->Get(v.Env());
+}
+
+TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {}
+
+TensorWrap::~TensorWrap() {
+  // Finalizers run on the JS thread; the external-memory report is settled in Reset.
+  if (reported_ != 0) {
+    Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_);
+  }
+}
+
+void TensorWrap::Reset(at::Tensor t) {
+  int64_t bytes = StorageBytes(t);
+  tensor_ = std::move(t);
+  int64_t delta = bytes - reported_;
+  if (delta != 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), delta);
+  reported_ = bytes;
+}
+
+const at::Tensor& TensorWrap::Get(Napi::Env env) const {
+  if (disposed_) throw Napi::Error::New(env, "Tensor has been disposed");
+  return tensor_;
+}
+
+Napi::Value TensorWrap::FromTypedArray(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    // (data: TypedArray, shape: number[], dtype: string, device: string); validated in lib/.
+    Napi::TypedArray arr = info[0].As<Napi::TypedArray>();
+    Napi::Array shapeArr = info[1].As<Napi::Array>();
+    std::string dtype = info[2].As<Napi::String>();
+    std::string device = info[3].As<Napi::String>();
+    std::vector<int64_t> shape(shapeArr.Length());
+    for (uint32_t i = 0; i < shapeArr.Length(); ++i) {
+      shape[i] = shapeArr.Get(i).As<Napi::Number>().Int64Value();
+    }
+    at::ScalarType src = DtypeForTypedArray(arr.TypedArrayType());
+    at::ScalarType dst = ParseDtype(dtype);
+    at::Device dev = ParseDevice(device);
+    auto* base = static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
+    at::Tensor view = at::from_blob(base, shape, at::TensorOptions().dtype(src));
+    // Always copy: the JS buffer may be mutated or collected after this call returns.
+    at::Tensor t = view.to(dev, dst, /*non_blocking=*/false, /*copy=*/true);
+    return New(env, std::move(t));
+  });
+}
+
+Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    const at::Tensor& t = Get(info.Env());
+    Napi::Array out = Napi::Array::New(info.Env(), t.dim());
+    for (int64_t i = 0; i < t.dim(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), static_cast<double>(t.size(i))));
+    return out;
+  });
+}
+
+Napi::Value TensorWrap::Dtype(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value { return Napi::String::New(info.Env(), DtypeName(Get(info.Env()).scalar_type())); });
+}
+
+Napi::Value TensorWrap::Device(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value { return Napi::String::New(info.Env(), DeviceString(Get(info.Env()).device())); });
+}
+
+Napi::Value TensorWrap::ToTypedArray(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    at::Tensor t = Get(env).detach().to(at::kCPU).contiguous();
+    napi_typedarray_type type = TypedArrayTypeFor(t.scalar_type());
+    size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, bytes);
+    if (bytes > 0) std::memcpy(buf.Data(), t.data_ptr(), bytes);
+    napi_value out;
+    NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, type, static_cast<size_t>(t.numel()), buf, 0, &out), Napi::Value());
+    return Napi::Value(env, out);
+  });
+}
+
+Napi::Value TensorWrap::To(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    at::Device dev = ParseDevice(info[0].As<Napi::String>());
+    at::Tensor t = Get(env);
+    if (info.Length() > 1 && info[1].IsString()) {
+      return New(env, t.to(dev, ParseDtype(info[1].As<Napi::String>()), false, /*copy=*/true));
+    }
+    return New(env, t.to(dev, /*non_blocking=*/false, /*copy=*/true));
+  });
+}
+
+Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
+  if (!disposed_) {
+    Reset(at::Tensor());
+    disposed_ = true;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value TensorWrap::IsDisposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), disposed_);
+}
+
+Napi::Value TensorWrap::Nbytes(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value { return Napi::Number::New(info.Env(), static_cast<double>(StorageBytes(Get(info.Env())))); });
+}
+
+}  // namespace napi
+}  // namespace noisynn

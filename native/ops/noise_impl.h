@@ -1,0 +1,27 @@
+// Internal: the dispatcher-facing kernel signatures shared by noise_op.cc and the backends.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+
+namespace noisynn {
+namespace impl {
+
+// x viewed as [outer, k, inner] around the mixing axis.
+struct Geometry {
+  int64_t outer = 1, k = 1, inner = 1;
+};
+
+// The common preamble of every kernel: checks and the [outer, k, inner] view.
+Geometry check_and_geometry(const at::Tensor& x, int64_t axis, const char* what);
+
+at::Tensor forward_cpu(const at::Tensor& x, int64_t kind, int64_t axis, double strength, double mean,
+                       double std, int64_t seed, int64_t offset, bool detach);
+at::Tensor backward_cpu(const at::Tensor& grad, int64_t kind, int64_t axis, double strength, int64_t seed,
+                        int64_t offset, bool detach);
+// Fills a contiguous float tensor with the stream's normals or uniforms (CPU).
+void philox_fill_cpu(at::Tensor& out, bool normal, uint64_t seed, uint64_t offset);
+
+}  // namespace impl
+}  // namespace noisynn

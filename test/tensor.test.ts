@@ -1,0 +1,85 @@
+// Tensor: creation, dtypes, copies out, device moves, dispose, and bad input.
+import { Tensor, info } from '../lib';
+
+describe('Tensor', () => {
+  test('round-trips every supported dtype', () => {
+    const f32 = Tensor.fromTypedArray(new Float32Array([1.5, -2, 3, 4]), [2, 2]);
+    expect(f32.shape).toEqual([2, 2]);
+    expect(f32.dtype).toBe('float32');
+    expect(f32.device).toBe('cpu');
+    expect(Array.from(f32.toTypedArray() as Float32Array)).toEqual([1.5, -2, 3, 4]);
+
+    const f64 = Tensor.fromTypedArray(new Float64Array([0.1, 0.2]), [2]);
+    expect(f64.dtype).toBe('float64');
+    expect((f64.toTypedArray() as Float64Array)[0]).toBe(0.1);
+
+    const i64 = Tensor.fromTypedArray(new BigInt64Array([1n, -5n, 9007199254740993n]), [3]);
+    expect(i64.dtype).toBe('int64');
+    expect(Array.from(i64.toTypedArray() as BigInt64Array)).toEqual([1n, -5n, 9007199254740993n]);
+
+    const u8 = Tensor.fromTypedArray(new Uint8Array([0, 255, 7]), [1, 3]);
+    expect(u8.dtype).toBe('uint8');
+    expect(Array.from(u8.toTypedArray() as Uint8Array)).toEqual([0, 255, 7]);
+  });
+
+  test('converts on request and copies the input', () => {
+    const data = new Float32Array([1, 2, 3]);
+    const t = Tensor.fromTypedArray(data, [3], { dtype: 'float64' });
+    data[0] = 100; // the tensor owns a copy
+    expect(t.dtype).toBe('float64');
+    expect(Array.from(t.toTypedArray() as Float64Array)).toEqual([1, 2, 3]);
+    const back = t.to('cpu', 'float32');
+    expect(back.dtype).toBe('float32');
+    const u8 = Tensor.fromTypedArray(new Uint8Array([1, 2]), [2]).to('cpu', 'float32');
+    expect(Array.from(u8.toTypedArray() as Float32Array)).toEqual([1, 2]);
+  });
+
+  test('supports zero-size and scalar shapes', () => {
+    expect(Tensor.fromTypedArray(new Float32Array(0), [0, 3]).shape).toEqual([0, 3]);
+    expect(Tensor.fromTypedArray(new Float32Array([7]), []).shape).toEqual([]);
+  });
+
+  test('use after dispose throws, dispose is idempotent', () => {
+    const t = Tensor.fromTypedArray(new Float32Array(4), [4]);
+    expect(t.disposed).toBe(false);
+    t.dispose();
+    t.dispose();
+    expect(t.disposed).toBe(true);
+    expect(() => t.shape).toThrow('Tensor has been disposed');
+    expect(() => t.toTypedArray()).toThrow('Tensor has been disposed');
+    expect(t.toString()).toBe('Tensor(disposed)');
+  });
+
+  test('bad input gets clear errors', () => {
+    expect(() => Tensor.fromTypedArray([1, 2] as unknown as Float32Array, [2])).toThrow(
+      new TypeError('Expected Float32Array, Float64Array, BigInt64Array, Uint8Array or Int32Array for data but received an array of length 2'),
+    );
+    expect(() => Tensor.fromTypedArray(new Int16Array(2) as unknown as Float32Array, [2])).toThrow(TypeError);
+    expect(() => Tensor.fromTypedArray(new Float32Array(6), [2, 2])).toThrow(
+      new RangeError('Expected shape [2, 2] to hold 4 elements but data has 6'),
+    );
+    expect(() => Tensor.fromTypedArray(new Float32Array(2), [1.5] as number[])).toThrow(
+      new RangeError('Expected non-negative integer for shape[0] but received 1.5 (number)'),
+    );
+    expect(() => Tensor.fromTypedArray(new Float32Array(2), '2' as unknown as number[])).toThrow(
+      new TypeError("Expected array of non-negative integers for shape but received '2' (string)"),
+    );
+    expect(() => Tensor.fromTypedArray(new Float32Array(2), [2], { dtype: 'float8' as 'float32' })).toThrow(
+      new RangeError("Expected one of 'float32', 'float64', 'int64', 'uint8' for dtype but received 'float8' (string)"),
+    );
+    expect(() => Tensor.fromTypedArray(new Float32Array(2), [2], { device: 'tpu' as 'cpu' })).toThrow(
+      new RangeError("Expected 'cpu', 'cuda' or 'cuda:N' for device but received 'tpu' (string)"),
+    );
+    expect(() => Tensor.fromTypedArray(new Float32Array(2), [2], { dtyp: 'float32' } as object)).toThrow(
+      new RangeError('Unknown option \'dtyp\' in options; expected one of dtype, device'),
+    );
+    expect(() => new (Tensor as unknown as new (h: unknown) => Tensor)({})).toThrow(TypeError);
+  });
+
+  test('asking for CUDA without a GPU is a RangeError, not a crash', () => {
+    if (info().cuda) return;
+    expect(() => Tensor.fromTypedArray(new Float32Array(2), [2], { device: 'cuda' })).toThrow(
+      /device 'cuda' requested but CUDA is not available/,
+    );
+  });
+});
