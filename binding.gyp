@@ -16,7 +16,7 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O3", "-Wno-unused-parameter", "-Wno-sign-compare", "<!@(node scripts/torch-config.js cflags)"],
       "ldflags": ["<!@(node scripts/torch-config.js ldflags)"],
-      "libraries": ["<!@(node scripts/torch-config.js libs)"]
+      "libraries": ["<!@(node scripts/torch-config.js libs)", "-lz"]
     }
   ]
 }

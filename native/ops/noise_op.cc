@@ -8,6 +8,7 @@
 //   saltPepper replaced elements take a constant (the max/min, treated as noise): dx = g where
 //            kept, 0 where replaced; the random mask is regenerated from (seed, offset), not stored
 //   detach   the noise term (out - x) carries no gradient:  dx = g, for every kind
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
 

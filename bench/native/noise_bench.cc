@@ -1,0 +1,94 @@
+// Benchmark of the fused noise op against the literal formula and a plain copy, on CPU and
+// (when present) CUDA. Prints ratios measured in this one run. No Node needed.
+//   noisynn_native_bench [cpu|cuda|all] [reps]
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/threads.h"
+#include "ops/noise.h"
+
+using noisynn::NoiseKind;
+using noisynn::NoiseParams;
+
+namespace {
+
+void sync(const at::Device& d) {
+  if (d.is_cuda()) torch::cuda::synchronize();
+}
+
+// Median seconds of `reps` runs after two warm-ups.
+double time_it(const at::Device& d, int reps, const std::function<void()>& f) {
+  f();
+  f();
+  sync(d);
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    f();
+    sync(d);
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+void bench_device(const at::Device& dev, int reps) {
+  std::printf("\n== %s (threads %d)\n", dev.str().c_str(), at::get_num_threads());
+  std::printf("%-15s %-10s %10s %10s %12s %12s %10s %12s\n", "shape", "kind", "fwd ms", "copy ms", "fwd/copy", "fused f+b", "literal f+b", "speedup");
+  for (auto shape : {std::vector<int64_t>{128, 196, 192}, std::vector<int64_t>{64, 197, 768}}) {
+    at::Tensor x = torch::randn(shape, at::TensorOptions().device(dev));
+    at::Tensor w = torch::randn(shape, at::TensorOptions().device(dev));
+    const double copy = time_it(dev, reps, [&] { at::Tensor y = x.clone(); });
+    for (auto kind : {NoiseKind::Linear, NoiseKind::Optimal, NoiseKind::Gaussian, NoiseKind::SaltPepper}) {
+      NoiseParams p;
+      p.kind = kind;
+      p.axis = 0;
+      p.strength = kind == NoiseKind::SaltPepper ? 0.1 : kind == NoiseKind::Gaussian ? 1.0 : 0.3;
+      p.seed = 42;
+      const double fwd = time_it(dev, reps, [&] {
+        at::NoGradGuard g;
+        at::Tensor y = noisynn::inject_noise(x, p);
+      });
+      auto fb = [&](bool reference) {
+        at::Tensor xr = x.detach().requires_grad_(true);
+        at::Tensor y = reference ? noisynn::inject_noise_reference(xr, p) : noisynn::inject_noise(xr, p);
+        y.backward(w);
+      };
+      const double fused_fb = time_it(dev, reps, [&] { fb(false); });
+      const double literal_fb = time_it(dev, std::max(3, reps / 3), [&] { fb(true); });
+      char shape_s[64];
+      std::snprintf(shape_s, sizeof shape_s, "[%ld,%ld,%ld]", (long)shape[0], (long)shape[1], (long)shape[2]);
+      std::printf("%-15s %-10s %10.3f %10.3f %11.2fx %10.3fms %10.3fms %11.1fx\n", shape_s, noisynn::noise_kind_name(kind), fwd * 1e3,
+                  copy * 1e3, fwd / copy, fused_fb * 1e3, literal_fb * 1e3, literal_fb / fused_fb);
+      if (dev.is_cuda()) {
+        const double bytes = 2.0 * x.numel() * x.element_size();
+        std::printf("%-15s %-10s   bandwidth: fused %.0f GB/s, d2d copy %.0f GB/s, fused/copy %.2f\n", "", "", bytes / fwd / 1e9,
+                    bytes / copy / 1e9, copy / fwd);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  noisynn::use_all_cores_by_default();
+  std::string which = argc > 1 ? argv[1] : "all";
+  int reps = argc > 2 ? std::atoi(argv[2]) : 15;
+  std::printf("noisynn noise-op benchmark: libtorch %s, float32, batch axis\n", TORCH_VERSION);
+  std::printf("fwd/copy: fused forward time over a plain copy of x (goal <= 2.5)\n");
+  std::printf("speedup: literal formula forward+backward over fused forward+backward (goal >= 20)\n");
+  if (which == "cpu" || which == "all") bench_device(at::Device(at::kCPU), reps);
+  if ((which == "cuda" || which == "all") && torch::cuda::is_available()) bench_device(at::Device(at::kCUDA), reps * 4);
+  if (which == "cuda" && !torch::cuda::is_available()) {
+    std::printf("no CUDA device\n");
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,145 @@
+// Native checks of the noise op (no Node): fused kernels against the literal formula, forward
+// and backward, on CPU and, when a GPU is present, CUDA against CPU for every dtype.
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "ops/noise.h"
+#include "tests/test_main.h"
+
+using noisynn::NoiseKind;
+using noisynn::NoiseParams;
+
+namespace {
+
+const std::vector<NoiseKind> kKinds = {NoiseKind::None, NoiseKind::Linear, NoiseKind::Optimal, NoiseKind::Gaussian,
+                                       NoiseKind::SaltPepper};
+
+struct Case {
+  std::vector<int64_t> shape;
+  int64_t axis;
+};
+const std::vector<Case> kCases = {{{7}, 0}, {{5, 3}, 1}, {{4, 6, 5}, 0}, {{4, 6, 5}, 2}, {{3, 4, 2, 5}, 2}, {{1, 9, 4}, 0}, {{16, 50, 12}, 0}};
+
+NoiseParams params(NoiseKind kind, int64_t axis, bool detach = false) {
+  NoiseParams p;
+  p.kind = kind;
+  p.axis = axis;
+  p.strength = kind == NoiseKind::SaltPepper ? 0.4 : kind == NoiseKind::Gaussian ? 0.7 : 0.3;
+  p.mean = 0.1;
+  p.std = 0.5;
+  p.seed = 1234567;
+  p.offset = 3;
+  p.detach = detach;
+  return p;
+}
+
+double max_diff(const at::Tensor& a, const at::Tensor& b) {
+  return (a.to(at::kCPU).to(at::kDouble) - b.to(at::kCPU).to(at::kDouble)).abs().max().item<double>();
+}
+
+at::Tensor grad_of(const at::Tensor& x0, const at::Tensor& w, const NoiseParams& p, bool reference) {
+  at::Tensor x = x0.detach().clone().requires_grad_(true);
+  at::Tensor y = reference ? noisynn::inject_noise_reference(x, p) : noisynn::inject_noise(x, p);
+  (y * w).sum().backward();
+  return x.grad();
+}
+
+}  // namespace
+
+NN_TEST("cpu forward and backward equal the literal formula (float32, float64)") {
+  for (auto dtype : {at::kFloat, at::kDouble}) {
+    const double tol = dtype == at::kDouble ? 1e-12 : 3e-6;
+    for (auto kind : kKinds) {
+      for (const auto& c : kCases) {
+        for (bool detach : {false, true}) {
+          torch::manual_seed(7);
+          at::Tensor x = torch::randn(c.shape, at::TensorOptions().dtype(dtype));
+          at::Tensor w = torch::randn(c.shape, at::TensorOptions().dtype(dtype));
+          NoiseParams p = params(kind, c.axis, detach);
+          at::Tensor fused, ref;
+          {
+            at::NoGradGuard g;
+            fused = noisynn::inject_noise(x, p);
+            ref = noisynn::inject_noise_reference(x, p);
+          }
+          NN_EXPECT(max_diff(fused, ref) < tol, noisynn::noise_kind_name(kind) << " forward " << c10::toString(dtype) << " axis " << c.axis << ": " << max_diff(fused, ref));
+          double gd = max_diff(grad_of(x, w, p, false), grad_of(x, w, p, true));
+          NN_EXPECT(gd < tol, noisynn::noise_kind_name(kind) << " backward detach=" << detach << ": " << gd);
+        }
+      }
+    }
+  }
+  return true;
+}
+
+NN_TEST("cpu float16 and bfloat16 follow float32 within their precision") {
+  torch::manual_seed(3);
+  at::Tensor x = torch::randn({32, 10, 8});
+  for (auto dtype : {at::kHalf, at::kBFloat16}) {
+    for (auto kind : kKinds) {
+      NoiseParams p = params(kind, 0);
+      at::NoGradGuard g;
+      at::Tensor lo = noisynn::inject_noise(x.to(dtype), p).to(at::kFloat);
+      at::Tensor hi = noisynn::inject_noise(x.to(dtype).to(at::kFloat), p);
+      NN_EXPECT(max_diff(lo, hi) < (dtype == at::kHalf ? 2e-2 : 1e-1), noisynn::noise_kind_name(kind) << " " << c10::toString(dtype));
+    }
+  }
+  return true;
+}
+
+NN_TEST("k = 1 is the identity for linear and optimal") {
+  at::Tensor x = torch::randn({1, 9, 4});
+  at::NoGradGuard g;
+  for (auto kind : {NoiseKind::Linear, NoiseKind::Optimal}) {
+    NN_EXPECT(max_diff(noisynn::inject_noise(x, params(kind, 0)), x) == 0, noisynn::noise_kind_name(kind));
+  }
+  return true;
+}
+
+NN_TEST("cuda forward and backward equal the cpu kernel (all dtypes)") {
+  if (!torch::cuda::is_available()) return false;
+  for (auto dtype : {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16}) {
+    const double tol = dtype == at::kDouble ? 1e-12 : dtype == at::kFloat ? 2e-5 : dtype == at::kHalf ? 2e-2 : 1e-1;
+    for (auto kind : kKinds) {
+      for (const auto& c : kCases) {
+        for (bool detach : {false, true}) {
+          torch::manual_seed(11);
+          at::Tensor x = torch::randn(c.shape).to(dtype);
+          at::Tensor w = torch::randn(c.shape).to(dtype);
+          NoiseParams p = params(kind, c.axis, detach);
+          at::Tensor xc = x.to(at::kCUDA), wc = w.to(at::kCUDA);
+          at::Tensor cpu, gpu;
+          {
+            at::NoGradGuard g;
+            cpu = noisynn::inject_noise(x, p);
+            gpu = noisynn::inject_noise(xc, p);
+          }
+          NN_EXPECT(gpu.is_cuda(), "result stays on the GPU");
+          NN_EXPECT(max_diff(cpu, gpu) < tol * 10, noisynn::noise_kind_name(kind) << " forward " << c10::toString(dtype) << ": " << max_diff(cpu, gpu));
+          double gd = max_diff(grad_of(x, w, p, false), grad_of(xc, wc, p, false));
+          NN_EXPECT(gd < tol * 10, noisynn::noise_kind_name(kind) << " backward " << c10::toString(dtype) << ": " << gd);
+          if (dtype == at::kDouble) {
+            at::NoGradGuard g;
+            NN_EXPECT(max_diff(gpu, noisynn::inject_noise_reference(xc, p)) < 1e-10, "cuda vs the literal formula on cuda");
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
+
+NN_TEST("cuda large shapes (ViT token grids) equal the cpu kernel") {
+  if (!torch::cuda::is_available()) return false;
+  for (auto shape : {std::vector<int64_t>{128, 196, 192}, std::vector<int64_t>{64, 197, 768}}) {
+    at::Tensor x = torch::randn(shape);
+    at::Tensor xc = x.to(at::kCUDA);
+    for (auto kind : kKinds) {
+      at::NoGradGuard g;
+      NoiseParams p = params(kind, 0);
+      NN_EXPECT(max_diff(noisynn::inject_noise(x, p), noisynn::inject_noise(xc, p)) < 1e-4, noisynn::noise_kind_name(kind));
+    }
+  }
+  return true;
+}

@@ -1,0 +1,257 @@
+// injectNoise: the fused op against the literal formula (values and gradients), finite
+// differences, determinism, statistics, CPU/CUDA agreement and bad input.
+import { Tensor, injectNoise, info, NoiseConfig } from '../lib';
+import { binding } from '../lib/binding';
+import { normalizeNoiseConfig } from '../lib/noise';
+import { maxAbsDiff, product, randn } from './helpers/random';
+
+type Kind = NoiseConfig['kind'];
+const KINDS: Kind[] = ['none', 'linear', 'optimal', 'gaussian', 'saltPepper'];
+const SHAPES: { shape: number[]; axes: number[] }[] = [
+  { shape: [7], axes: [0] },
+  { shape: [5, 3], axes: [0, 1, -1] },
+  { shape: [4, 6, 5], axes: [0, 1, 2] },
+  { shape: [3, 4, 2, 5], axes: [0, 2, -1] },
+  { shape: [1, 9, 4], axes: [0] }, // k = 1 along the batch
+];
+
+function tensor(shape: number[], seed: number, dtype: 'float32' | 'float64' = 'float64'): Tensor {
+  return Tensor.fromTypedArray(randn(product(shape), seed), shape, { dtype });
+}
+
+function values(t: Tensor): number[] {
+  return Array.from(t.toTypedArray() as Float64Array | Float32Array);
+}
+
+function nativeConfig(config: NoiseConfig, rank: number) {
+  const c = normalizeNoiseConfig(config);
+  c.axis = c.axis < 0 ? c.axis + rank : c.axis;
+  return c;
+}
+
+function reference(x: Tensor, config: NoiseConfig): Tensor {
+  return Tensor._fromHandle(binding.injectNoiseReference(x._handle, nativeConfig(config, x.shape.length)));
+}
+
+function grad(x: Tensor, w: Tensor, config: NoiseConfig, useReference: boolean): number[] {
+  return values(Tensor._fromHandle(binding.noiseGrad(x._handle, w._handle, nativeConfig(config, x.shape.length), useReference)));
+}
+
+describe('injectNoise values equal the literal formula', () => {
+  for (const kind of KINDS) {
+    for (const { shape, axes } of SHAPES) {
+      for (const axis of axes) {
+        for (const dtype of ['float32', 'float64'] as const) {
+          test(`${kind} shape [${shape}] axis ${axis} ${dtype}`, () => {
+            const x = tensor(shape, 11 + shape.length, dtype);
+            const config: NoiseConfig = { kind, axis, seed: 42, strength: kind === 'saltPepper' ? 0.4 : kind === 'gaussian' ? 0.7 : undefined, mean: 0.1, std: 0.5 };
+            const out = injectNoise(x, config);
+            expect(out.shape).toEqual(shape);
+            expect(out.dtype).toBe(dtype);
+            const tol = dtype === 'float64' ? 1e-12 : 2e-6;
+            expect(maxAbsDiff(values(out), values(reference(x, config)))).toBeLessThan(tol);
+          });
+        }
+      }
+    }
+  }
+
+  test('k = 1 is the identity for linear and optimal', () => {
+    const x = tensor([1, 6, 4], 3);
+    for (const kind of ['linear', 'optimal'] as const) {
+      expect(values(injectNoise(x, { kind }))).toEqual(values(x));
+    }
+  });
+
+  test('linear and optimal match hand-computed values', () => {
+    const x = Tensor.fromTypedArray(new Float64Array([1, 2, 3, 4, 5, 6]), [3, 2]);
+    // linear, a = 0.5: out_i = x_i + 0.5 (x_{i+1 mod 3} - x_i)
+    expect(values(injectNoise(x, { kind: 'linear', strength: 0.5 }))).toEqual([2, 3, 4, 5, 3, 4]);
+    // optimal: (x_i + sum) / 4 with column sums 9 and 12
+    expect(values(injectNoise(x, { kind: 'optimal' }))).toEqual([2.5, 3.5, 3, 4, 3.5, 4.5]);
+  });
+
+  test('x is untouched', () => {
+    const x = tensor([4, 5], 8);
+    const before = values(x);
+    injectNoise(x, { kind: 'gaussian', seed: 1 });
+    expect(values(x)).toEqual(before);
+  });
+});
+
+describe('injectNoise gradients', () => {
+  const cases: { shape: number[]; axis: number }[] = [
+    { shape: [6, 4], axis: 0 },
+    { shape: [3, 5, 4], axis: 1 },
+    { shape: [2, 3, 7], axis: -1 },
+  ];
+  for (const kind of KINDS) {
+    for (const detach of [false, true]) {
+      for (const { shape, axis } of cases) {
+        test(`${kind}${detach ? ' detached' : ''} [${shape}] axis ${axis}: backward equals the reference's autograd`, () => {
+          const x = tensor(shape, 5);
+          const w = tensor(shape, 6);
+          const config: NoiseConfig = { kind, axis, detach, seed: 9, strength: kind === 'saltPepper' ? 0.5 : undefined };
+          expect(maxAbsDiff(grad(x, w, config, false), grad(x, w, config, true))).toBeLessThan(1e-12);
+        });
+      }
+    }
+  }
+
+  test('detach makes the backward the identity', () => {
+    const x = tensor([5, 3], 1);
+    const w = tensor([5, 3], 2);
+    for (const kind of KINDS) {
+      expect(maxAbsDiff(grad(x, w, { kind, detach: true, seed: 3 }, false), values(w))).toBe(0);
+    }
+  });
+
+  for (const kind of ['linear', 'optimal', 'gaussian', 'none'] as const) {
+    test(`${kind}: float64 finite differences agree with backward`, () => {
+      const shape = [4, 3, 2];
+      const n = product(shape);
+      const xData = randn(n, 21);
+      const w = tensor(shape, 22);
+      const wv = values(w);
+      const config: NoiseConfig = { kind, axis: 0, seed: 5, strength: kind === 'linear' ? 0.35 : undefined };
+      const analytic = grad(Tensor.fromTypedArray(xData, shape), w, config, false);
+      const loss = (data: Float64Array) => {
+        const y = values(injectNoise(Tensor.fromTypedArray(data, shape), config));
+        return y.reduce((s, v, i) => s + v * wv[i], 0);
+      };
+      const h = 1e-6;
+      for (let i = 0; i < n; i++) {
+        const plus = Float64Array.from(xData);
+        const minus = Float64Array.from(xData);
+        plus[i] += h;
+        minus[i] -= h;
+        expect(Math.abs((loss(plus) - loss(minus)) / (2 * h) - analytic[i])).toBeLessThan(1e-7);
+      }
+    });
+  }
+});
+
+describe('injectNoise randomness', () => {
+  test('same seed gives the same noise, another seed different noise', () => {
+    const x = tensor([16, 32], 4, 'float32');
+    for (const kind of ['gaussian', 'saltPepper'] as const) {
+      const a = values(injectNoise(x, { kind, seed: 123 }));
+      const b = values(injectNoise(x, { kind, seed: 123 }));
+      const c = values(injectNoise(x, { kind, seed: 124 }));
+      expect(a).toEqual(b);
+      expect(maxAbsDiff(a, c)).toBeGreaterThan(0);
+    }
+    // No seed: a fresh random one each call.
+    expect(maxAbsDiff(values(injectNoise(x, { kind: 'gaussian' })), values(injectNoise(x, { kind: 'gaussian' })))).toBeGreaterThan(0);
+    // bigint seeds use all 64 bits.
+    const big = values(injectNoise(x, { kind: 'gaussian', seed: (1n << 63n) + 5n }));
+    expect(maxAbsDiff(big, values(injectNoise(x, { kind: 'gaussian', seed: 5 })))).toBeGreaterThan(0);
+  });
+
+  test('gaussian noise has mean s*m and standard deviation s*d', () => {
+    const n = 1 << 20;
+    const x = Tensor.fromTypedArray(new Float64Array(n), [1024, 1024]);
+    const s = 2;
+    const m = 0.25;
+    const d = 0.5;
+    const y = values(injectNoise(x, { kind: 'gaussian', strength: s, mean: m, std: d, seed: 77 }));
+    const mean = y.reduce((a, v) => a + v, 0) / n;
+    const variance = y.reduce((a, v) => a + (v - mean) ** 2, 0) / n;
+    // 5 standard errors: the mean's is s*d/sqrt(n); the std's is about s*d/sqrt(2n).
+    expect(Math.abs(mean - s * m)).toBeLessThan((5 * s * d) / Math.sqrt(n));
+    expect(Math.abs(Math.sqrt(variance) - s * d)).toBeLessThan((5 * s * d) / Math.sqrt(2 * n));
+  });
+
+  test('saltPepper replaces a fraction p of elements, half by the max and half by the min', () => {
+    const k = 16;
+    const cols = 1 << 15;
+    const p = 0.3;
+    const xs = randn(k * cols, 8);
+    const x = Tensor.fromTypedArray(xs, [k, cols]);
+    const y = values(injectNoise(x, { kind: 'saltPepper', strength: p, seed: 31 }));
+    let toMax = 0;
+    let toMin = 0;
+    let eligible = 0; // elements that are neither their column's max nor min
+    let other = 0; // elements that changed to anything but the max or min
+    for (let j = 0; j < cols; j++) {
+      let hi = -Infinity;
+      let lo = Infinity;
+      for (let i = 0; i < k; i++) {
+        hi = Math.max(hi, xs[i * cols + j]);
+        lo = Math.min(lo, xs[i * cols + j]);
+      }
+      for (let i = 0; i < k; i++) {
+        const e = i * cols + j;
+        if (xs[e] === hi || xs[e] === lo) continue;
+        eligible++;
+        if (y[e] === hi) toMax++;
+        else if (y[e] === lo) toMin++;
+        else if (y[e] !== xs[e]) other++;
+      }
+    }
+    expect(other).toBe(0);
+    const se = Math.sqrt((p / 2) * (1 - p / 2) / eligible);
+    expect(Math.abs(toMax / eligible - p / 2)).toBeLessThan(5 * se);
+    expect(Math.abs(toMin / eligible - p / 2)).toBeLessThan(5 * se);
+  });
+
+  test('the Philox stream is uniform on (0, 1) and standard normal', () => {
+    const u = values(Tensor._fromHandle(binding.philox('uniform', [1 << 16], '1', '0', 'float64')));
+    expect(Math.min(...u)).toBeGreaterThan(0);
+    expect(Math.max(...u)).toBeLessThan(1);
+    expect(Math.abs(u.reduce((a, v) => a + v, 0) / u.length - 0.5)).toBeLessThan(5 * Math.sqrt(1 / 12 / u.length));
+    const z = values(Tensor._fromHandle(binding.philox('normal', [1 << 16], '1', '7', 'float64')));
+    expect(Math.abs(z.reduce((a, v) => a + v, 0) / z.length)).toBeLessThan(5 / Math.sqrt(z.length));
+  });
+});
+
+describe('injectNoise on CUDA agrees with the CPU kernel', () => {
+  const cuda = info().cuda;
+  const maybe = cuda ? test : test.skip;
+  for (const kind of KINDS) {
+    maybe(`${kind}`, () => {
+      const x = tensor([8, 33, 17], 2, 'float32');
+      const xc = x.to('cuda');
+      for (const axis of [0, 1, 2]) {
+        const config: NoiseConfig = { kind, axis, seed: 1234 };
+        const cpu = values(injectNoise(x, config));
+        const gpu = values(injectNoise(xc, config).to('cpu'));
+        expect(maxAbsDiff(cpu, gpu)).toBeLessThan(1e-4);
+      }
+    });
+  }
+});
+
+describe('injectNoise bad input', () => {
+  const x = Tensor.fromTypedArray(new Float32Array(6), [2, 3]);
+  test.each([
+    [() => injectNoise({} as Tensor, { kind: 'linear' }), TypeError, 'Expected Tensor for x but received an object'],
+    [() => injectNoise(x, undefined as unknown as NoiseConfig), TypeError, 'Expected object with a kind for config but received undefined'],
+    [() => injectNoise(x, { kind: 'pink' as Kind }), RangeError, "Expected one of 'none', 'linear', 'optimal', 'gaussian', 'saltPepper' for config.kind but received 'pink' (string)"],
+    [() => injectNoise(x, { kind: 'linear', strength: -0.1 }), RangeError, 'Expected non-negative finite number for config.strength but received -0.1 (number)'],
+    [() => injectNoise(x, { kind: 'gaussian', strength: NaN }), RangeError, 'Expected non-negative finite number for config.strength but received NaN (number)'],
+    [() => injectNoise(x, { kind: 'gaussian', strength: Infinity }), RangeError, 'Expected non-negative finite number for config.strength but received Infinity (number)'],
+    [() => injectNoise(x, { kind: 'saltPepper', strength: 1.5 }), RangeError, 'Expected number between 0 and 1 for config.strength but received 1.5 (number)'],
+    [() => injectNoise(x, { kind: 'linear', strength: '0.3' as unknown as number }), TypeError, "Expected non-negative finite number for config.strength but received '0.3' (string)"],
+    [() => injectNoise(x, { kind: 'linear', axis: 2 }), RangeError, 'Expected integer between -2 and 1 (the tensor has 2 dimensions) for config.axis but received 2 (number)'],
+    [() => injectNoise(x, { kind: 'linear', axis: -3 }), RangeError, 'Expected integer between -2 and 1 (the tensor has 2 dimensions) for config.axis but received -3 (number)'],
+    [() => injectNoise(x, { kind: 'linear', axis: 0.5 }), RangeError, 'Expected integer for config.axis but received 0.5 (number)'],
+    [() => injectNoise(x, { kind: 'gaussian', std: -1 }), RangeError, 'Expected non-negative finite number for config.std but received -1 (number)'],
+    [() => injectNoise(x, { kind: 'gaussian', seed: -1 }), RangeError, 'Expected non-negative safe integer or bigint for config.seed but received -1 (number)'],
+    [() => injectNoise(x, { kind: 'gaussian', detach: 'yes' as unknown as boolean }), TypeError, "Expected boolean for config.detach but received 'yes' (string)"],
+    [() => injectNoise(x, { kind: 'linear', strenght: 0.3 } as NoiseConfig), RangeError, "Unknown option 'strenght' in config; expected one of kind, axis, strength, mean, std, seed, detach"],
+    [() => injectNoise(Tensor.fromTypedArray(new BigInt64Array(4), [4]), { kind: 'linear' }), RangeError, 'Expected a floating-point tensor (float32, float64, float16, bfloat16) for x but received dtype int64'],
+    [() => injectNoise(Tensor.fromTypedArray(new Uint8Array(4), [4]), { kind: 'linear' }), RangeError, 'Expected a floating-point tensor (float32, float64, float16, bfloat16) for x but received dtype uint8'],
+    [() => injectNoise(Tensor.fromTypedArray(new Float32Array(0), [0, 3]), { kind: 'linear' }), RangeError, 'Expected a non-empty tensor for x but received shape [0, 3]'],
+    [() => injectNoise(Tensor.fromTypedArray(new Float32Array([1]), []), { kind: 'linear' }), RangeError, 'Expected a tensor with at least one dimension for x but received a scalar'],
+  ])('%#: %p', (fn, cls, message) => {
+    expect(fn).toThrow(cls as ErrorConstructor);
+    expect(fn).toThrow(message as string);
+  });
+
+  test('a disposed tensor is refused', () => {
+    const t = Tensor.fromTypedArray(new Float32Array(4), [4]);
+    t.dispose();
+    expect(() => injectNoise(t, { kind: 'linear' })).toThrow('Tensor has been disposed');
+  });
+});
