@@ -41,6 +41,144 @@ export interface NativeInfo {
   parallel: string;
 }
 
+// --- models (issue 3): the flat, fully defaulted configs lib/models.ts hands to the addon ---
+
+/** timm VisionTransformer hyper-parameters (see ViTConfig in models.ts). */
+export interface NativeViTConfig {
+  imageSize: number;
+  patchSize: number;
+  inChannels: number;
+  numClasses: number;
+  embedDim: number;
+  depth: number;
+  numHeads: number;
+  mlpRatio: number;
+  dropout: number;
+  dropPath: number;
+  /** Decimal string of the unsigned 64-bit weight-initialisation seed. */
+  initSeed: string;
+}
+
+/** torchvision ResNet hyper-parameters (see CNNConfig in models.ts). */
+export interface NativeCNNConfig {
+  block: 'basic' | 'bottleneck';
+  layers: number[];
+  inChannels: number;
+  numClasses: number;
+  stem: 'imagenet' | 'small';
+  initSeed: string;
+}
+
+/** A model's noise site: the injectNoise knobs plus where and when (indices resolved, non-negative). */
+export interface NativeModelNoise {
+  kind: string;
+  strength: number;
+  mean: number;
+  std: number;
+  seed: string;
+  detach: boolean;
+  axis: 'batch' | 'spatial';
+  when: 'train' | 'eval' | 'always';
+  site: 'attention' | 'block';
+  /** ViT block index. */
+  layer: number;
+  /** ResNet stage 1..4 and block index within it. */
+  stage: number;
+  block: number;
+}
+
+export interface NativeLoadReport {
+  loaded: string[];
+  missing: string[];
+  unexpected: string[];
+  mismatched: string[];
+}
+
+/** A NoisyViT / NoisyCNN held by the addon. */
+export interface NativeModel {
+  forward(x: NativeTensor): Promise<NativeTensor>;
+  setTraining(on: boolean): void;
+  isTraining(): boolean;
+  to(device: string): void;
+  device(): string;
+  numParameters(): number;
+  parameterNames(): string[];
+  stateNames(): string[];
+  setNoise(noise: NativeModelNoise): void;
+  noiseOffset(): string;
+  setNoiseOffset(offset: string): void;
+  saveWeights(path: string): Promise<void>;
+  loadWeights(path: string, strict: boolean): Promise<NativeLoadReport>;
+  dispose(): void;
+  isDisposed(): boolean;
+}
+
+// --- data (issue 4): the native datasets and loader (see native/napi/data.cc) ---
+
+/** An in-memory dataset held by the addon: images [N, C, H, W] (uint8 or float32), int64 labels. */
+export interface NativeDataset {
+  length(): number;
+  /** [C, H, W] */
+  shape(): [number, number, number];
+  dtype(): 'uint8' | 'float32';
+  numClasses(): number;
+  get(index: number): { image: NativeTensor; label: number };
+  /** A copy of all labels, int64 [N]. */
+  labels(): NativeTensor;
+}
+
+export interface NativeDatasetStatic {
+  new (): NativeDataset;
+}
+
+/** A transform step with every size explicit (lib/transforms.ts resolves shorthand and presets). */
+export type NativeTransform =
+  | { kind: 'randomCrop'; height: number; width: number; padding: number }
+  | { kind: 'centerCrop'; height: number; width: number }
+  | { kind: 'horizontalFlip' | 'verticalFlip'; p: number }
+  | { kind: 'resize'; height: number; width: number; interpolation: 'bilinear' | 'nearest' }
+  | { kind: 'normalize'; mean: number[]; std: number[] };
+
+/** The flat, fully defaulted loader options lib/dataloader.ts hands to the addon. */
+export interface NativeLoaderConfig {
+  batchSize: number;
+  order: 'shuffle' | 'sequential' | 'classSorted';
+  /** Decimal string of an unsigned 64-bit seed. */
+  seed: string;
+  dropLast: boolean;
+  numWorkers: number;
+  prefetch: number;
+  transforms: NativeTransform[];
+  device: string;
+}
+
+export interface NativeBatch {
+  images: NativeTensor;
+  labels: NativeTensor;
+  indices: NativeTensor;
+  index: number;
+  epoch: number;
+}
+
+/** The native batch loader: a worker pool assembling transformed batches ahead of the consumer. */
+export interface NativeLoader {
+  length(): number;
+  sampleShape(): [number, number, number];
+  /** Starts an epoch (abandoning one in progress); returns the generation that next() and stop() take. */
+  start(epoch: number): number;
+  /** The next batch of that run, or null at its end; rejects if a newer run superseded it. */
+  next(generation: number): Promise<NativeBatch | null>;
+  stop(generation: number): void;
+  /** Ends any pass and releases the worker threads and prefetched batches. Idempotent. */
+  dispose(): void;
+}
+
+export interface NativeCifarFormat {
+  labelBytes: number;
+  labelIndex: number;
+  numClasses: number;
+}
+
 export interface NativeBinding {
   NativeTensor: NativeTensorStatic;
   info(): NativeInfo;
@@ -52,8 +190,28 @@ export interface NativeBinding {
   noiseGrad(x: NativeTensor, weight: NativeTensor, config: NativeNoiseConfig, reference: boolean): NativeTensor;
   setNumThreads(n: number): void;
   // --- models (issue 3): declare the native model surface here ---
+  createVit(config: NativeViTConfig, noise: NativeModelNoise): NativeModel;
+  createResNet(config: NativeCNNConfig, noise: NativeModelNoise): NativeModel;
+  /** Test support: a model's noise site applied to tokens [B, 1 + gridH*gridW, C] or a feature map [B, C, H, W]. */
+  noiseSiteProbe(x: NativeTensor, noise: NativeModelNoise, layout: 'tokens' | 'featureMap', offset: string, gridH?: number, gridW?: number): NativeTensor;
+  /** Benchmark support: timed training steps (zero grads, forward, cross-entropy, backward); seconds per step. */
+  benchTrainStep(model: NativeModel, x: NativeTensor, labels: NativeTensor, iterations: number): Promise<number[]>;
   // --- data (issue 4): declare the native data surface here ---
-  // --- train (issue 5): declare the native training surface here ---
+  NativeDataset: NativeDatasetStatic;
+  NativeLoader: new (dataset: NativeDataset, config: NativeLoaderConfig) => NativeLoader;
+  /** Reads only the header of an IDX file (gzip or raw); throws naming the file when it is not one. */
+  readIdxHeader(path: string): { typeCode: number; dims: number[] };
+  /** An MNIST-format dataset from an idx3 image file and an idx1 label file (gzip or raw). */
+  loadIdx(imagesPath: string, labelsPath: string, numClasses: number): Promise<NativeDataset>;
+  /** Records in a CIFAR binary file, from its size; throws naming the file when it is not whole records. */
+  cifarRecordCount(path: string, format: NativeCifarFormat): number;
+  loadCifar(files: string[], format: NativeCifarFormat): Promise<NativeDataset>;
+  /** Decoded pixels [n, h, w, c]; `pixels` must not change until the Promise settles. */
+  datasetFromPixels(pixels: Uint8Array, dims: [number, number, number, number], labels: Int32Array, numClasses: number): Promise<NativeDataset>;
+  /** Copies images (uint8 or float32 [N, C, H, W]) and labels (int64 [N]). */
+  datasetFromTensors(images: NativeTensor, labels: NativeTensor, numClasses: number): NativeDataset;
+  // --- train (issue 5) ---
+  NativeTrainer: new (model: NativeModel, options: NativeTrainerOptions) => NativeTrainer;
 }
 
 function explainLoadFailure(err: Error): Error {
@@ -93,3 +251,56 @@ function load(): NativeBinding {
 }
 
 export const binding: NativeBinding = load();
+
+/** The flat, fully defaulted trainer options (lib/trainer.ts validates them). */
+export interface NativeTrainerOptions {
+  optimizer: 'adamw' | 'sgd';
+  lr: number;
+  weightDecay: number;
+  momentum: number;
+  nesterov: boolean;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  schedule: 'cosine' | 'step' | 'constant';
+  warmupSteps: number;
+  totalSteps: number;
+  minLr: number;
+  stepSize: number;
+  gamma: number;
+  labelSmoothing: number;
+  clipGradNorm: number;
+  mixedPrecision: boolean;
+  /** Decimal string of an unsigned 64-bit seed. */
+  seed: string;
+}
+
+export interface NativeStepResult {
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  correct: number;
+  samples: number;
+}
+
+export interface NativeEvalResult {
+  lossSum: number;
+  top1: number;
+  top5: number;
+  samples: number;
+  /** 1 where the top-1 prediction was right, per sample of the batch. */
+  correct: Uint8Array;
+}
+
+export interface NativeTrainer {
+  step(images: NativeTensor, labels: NativeTensor): Promise<NativeStepResult>;
+  evaluate(images: NativeTensor, labels: NativeTensor): Promise<NativeEvalResult>;
+  lrAt(step: number): number;
+  getStep(): number;
+  setStep(step: number): void;
+  setTotalSteps(total: number): void;
+  noiseOffset(): string;
+  setNoiseOffset(offset: string): void;
+  saveState(path: string): Promise<void>;
+  loadState(path: string): Promise<void>;
+}

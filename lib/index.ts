@@ -6,5 +6,34 @@ export type { NoiseConfig, NoiseKind } from './noise';
 export { info } from './info';
 export type { Info } from './info';
 // models (issue 3)
+export { NoisyModel, NoisyViT, NoisyCNN, createModel, listModels, MODEL_VARIANTS, MODEL_NOISE_PRESETS } from './models';
+export type {
+  ViTConfig,
+  CNNConfig,
+  ResolvedViTConfig,
+  ResolvedCNNConfig,
+  ModelNoiseConfig,
+  ModelNoiseOption,
+  ModelNoisePreset,
+  ResolvedModelNoise,
+  ModelVariant,
+  ViTVariant,
+  CNNVariant,
+  ModelVariantName,
+  ViTVariantName,
+  CNNVariantName,
+  LoadWeightsOptions,
+  LoadWeightsReport,
+} from './models';
 // data (issue 4)
+export { Dataset, FashionMNIST, MNIST, CIFAR10, CIFAR100, ImageFolder, TensorDataset, FASHION_MNIST_ROOT } from './datasets';
+export type { Sample, Split, MNISTOptions, CIFAR10Options, CIFAR100Options, ImageFolderOptions, TensorDatasetOptions } from './datasets';
+export { DataLoader, ORDERS } from './dataloader';
+export type { Batch, DataLoaderOptions, Order } from './dataloader';
+export { transforms, NORMALIZE_PRESETS, TRANSFORM_KINDS } from './transforms';
+export type { Transform, NormalizePreset, ChannelStats, Size } from './transforms';
 // train (issue 5)
+export { Trainer } from './trainer';
+export type { TrainerOptions, OptimizerOptions, ScheduleOptions, FitOptions, FitResult, StepResult, EvalResult, StepEvent, EpochEvent } from './trainer';
+export { auditLeakage } from './audit';
+export type { AuditOptions, AuditResult, PairedTest } from './audit';

@@ -1,9 +1,7 @@
 // Entry point of the addon: registers each API area's exports and nothing else.
-#include <ATen/Parallel.h>
 #include <napi.h>
 
-#include <cstdlib>
-#include <thread>
+#include "common/threads.h"
 
 #include "napi/addon_data.h"
 #include "napi/tensor.h"
@@ -11,26 +9,21 @@
 namespace noisynn {
 namespace napi {
 void InitOps(Napi::Env env, Napi::Object exports);
-// models (issue 3): void InitModels(Napi::Env env, Napi::Object exports);
-// data (issue 4): void InitData(Napi::Env env, Napi::Object exports);
-// train (issue 5): void InitTrain(Napi::Env env, Napi::Object exports);
+void InitModels(Napi::Env env, Napi::Object exports);  // models (issue 3)
+void InitData(Napi::Env env, Napi::Object exports);  // data (issue 4)
+void InitTrain(Napi::Env env, Napi::Object exports);  // train (issue 5)
 }  // namespace napi
 }  // namespace noisynn
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace noisynn::napi;
   env.SetInstanceData(new AddonData());
-  // libtorch defaults to the physical-core count it detects, which is 1 on some VMs; use every
-  // core unless the user chose (OMP_NUM_THREADS, or noisynn's setNumThreads later).
-  if (std::getenv("OMP_NUM_THREADS") == nullptr) {
-    const unsigned n = std::thread::hardware_concurrency();
-    if (n > 0 && static_cast<int>(n) > at::get_num_threads()) at::set_num_threads(static_cast<int>(n));
-  }
+  noisynn::use_all_cores_by_default();
   TensorWrap::Init(env, exports);
   InitOps(env, exports);
-  // models (issue 3): InitModels(env, exports);
-  // data (issue 4): InitData(env, exports);
-  // train (issue 5): InitTrain(env, exports);
+  InitModels(env, exports);  // models (issue 3)
+  InitData(env, exports);  // data (issue 4)
+  InitTrain(env, exports);  // train (issue 5)
   return exports;
 }
 

@@ -1,0 +1,215 @@
+// The training step, batch evaluation and optimizer-state checkpoints.
+#include "train/trainer.h"
+
+#include <ATen/autocast_mode.h>
+#include <fcntl.h>
+#include <torch/version.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+namespace noisynn {
+namespace train {
+
+namespace F = torch::nn::functional;
+
+OptimizerKind parse_optimizer_kind(const std::string& name) {
+  if (name == "adamw") return OptimizerKind::AdamW;
+  if (name == "sgd") return OptimizerKind::SGD;
+  TORCH_CHECK_VALUE(false, "Expected one of 'adamw', 'sgd' for optimizer.name but received '", name, "'");
+}
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// timm's rule: no weight decay on 1-d parameters (norm weights, biases) nor on the class
+// token and position embedding.
+bool decays(const std::string& name, const at::Tensor& p) {
+  return p.dim() > 1 && !ends_with(name, "cls_token") && !ends_with(name, "pos_embed");
+}
+
+// SplitMix64: decorrelates (seed, step) into the per-step dropout seed.
+uint64_t mix(uint64_t seed, uint64_t step) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (step + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// bf16 autocast for CUDA for the scope of one forward (autocast state is thread-local, and
+// workers are pooled threads, so it is always switched off again).
+class AutocastScope {
+ public:
+  explicit AutocastScope(bool enable) : on_(enable) {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+#else
+    at::autocast::set_enabled(true);
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+#endif
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
+    at::autocast::clear_cache();
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool on_;
+};
+
+void fsync_path(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags);
+  TORCH_CHECK(fd >= 0, "cannot open ", path, " to sync it: ", std::strerror(errno));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  TORCH_CHECK(rc == 0, "fsync failed for ", path, ": ", std::strerror(errno));
+}
+
+}  // namespace
+
+void commit_file(const std::string& tmp, const std::string& path) {
+  fsync_path(tmp, O_RDONLY);
+  TORCH_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path, ": ", std::strerror(errno));
+  const auto slash = path.find_last_of('/');
+  fsync_path(slash == std::string::npos ? "." : path.substr(0, slash + 1), O_RDONLY | O_DIRECTORY);
+}
+
+Trainer::Trainer(std::shared_ptr<models::Model> model, TrainerOptions options)
+    : model_(std::move(model)), options_(std::move(options)) {
+  TORCH_CHECK(model_, "Trainer: no model");
+  std::vector<at::Tensor> decay, no_decay;
+  for (const auto& item : model_->named_parameters(/*recurse=*/true)) {
+    if (!item.value().requires_grad()) continue;
+    params_.push_back(item.value());
+    (decays(item.key(), item.value()) ? decay : no_decay).push_back(item.value());
+  }
+  const OptimizerOptions& o = options_.optimizer;
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (o.kind == OptimizerKind::AdamW) {
+    auto opts = [&](double wd) {
+      return std::make_unique<torch::optim::AdamWOptions>(
+          torch::optim::AdamWOptions(o.lr).betas(std::make_tuple(o.beta1, o.beta2)).eps(o.eps).weight_decay(wd));
+    };
+    if (!decay.empty()) groups.emplace_back(decay, opts(o.weight_decay));
+    if (!no_decay.empty()) groups.emplace_back(no_decay, opts(0.0));
+    optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions(o.lr));
+  } else {
+    auto opts = [&](double wd) {
+      return std::make_unique<torch::optim::SGDOptions>(
+          torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.nesterov).weight_decay(wd));
+    };
+    if (!decay.empty()) groups.emplace_back(decay, opts(o.weight_decay));
+    if (!no_decay.empty()) groups.emplace_back(no_decay, opts(0.0));
+    optimizer_ = std::make_unique<torch::optim::SGD>(std::move(groups), torch::optim::SGDOptions(o.lr));
+  }
+}
+
+void Trainer::apply_lr(double lr) {
+  for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
+}
+
+at::Tensor Trainer::loss_of(const at::Tensor& logits, const at::Tensor& labels, double smoothing) const {
+  return F::cross_entropy(logits.to(at::kFloat), labels, F::CrossEntropyFuncOptions().label_smoothing(smoothing));
+}
+
+StepResult Trainer::step(const at::Tensor& images_in, const at::Tensor& labels_in) {
+  std::lock_guard<std::mutex> lock(model_->mutex());
+  const at::Device device = model_->device();
+  TORCH_CHECK_VALUE(!options_.mixed_precision || device.is_cuda(),
+                    "mixedPrecision (bf16 autocast) needs the model on a CUDA device, but it is on ", device.str());
+  const at::Tensor images = images_in.to(device);
+  const at::Tensor labels = labels_in.to(device, at::kLong);
+  TORCH_CHECK_VALUE(labels.dim() == 1 && labels.size(0) == images.size(0), "labels must be [", images.size(0), "] but are ", labels.sizes());
+
+  model_->train(true);
+  {
+    // Dropout and drop-path draw from the default generator: key it by (seed, step) so a
+    // resumed run replays exactly what an uninterrupted one would.
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> glock(gen.mutex());
+    gen.set_current_seed(mix(options_.seed, static_cast<uint64_t>(step_)));
+  }
+  StepResult r;
+  r.lr = lr_at(step_);
+  apply_lr(r.lr);
+  optimizer_->zero_grad();
+  at::Tensor logits;
+  {
+    AutocastScope autocast(options_.mixed_precision);
+    logits = model_->forward(images);
+  }
+  at::Tensor loss = loss_of(logits, labels, options_.label_smoothing);
+  TORCH_CHECK(std::isfinite(loss.item<double>()), "training diverged: the loss is ", loss.item<double>(), " at step ", step_,
+              " (lower the learning rate or set clipGradNorm)");
+  loss.backward();
+  if (options_.clip_grad_norm > 0) {
+    r.grad_norm = torch::nn::utils::clip_grad_norm_(params_, options_.clip_grad_norm);
+  }
+  optimizer_->step();
+  ++step_;
+  r.loss = loss.item<double>();
+  r.correct = logits.detach().argmax(1).eq(labels).sum().item<int64_t>();
+  r.samples = images.size(0);
+  return r;
+}
+
+EvalResult Trainer::evaluate(const at::Tensor& images_in, const at::Tensor& labels_in) {
+  std::lock_guard<std::mutex> lock(model_->mutex());
+  at::NoGradGuard no_grad;
+  const at::Device device = model_->device();
+  const at::Tensor images = images_in.to(device);
+  const at::Tensor labels = labels_in.to(device, at::kLong);
+  model_->train(false);
+  at::Tensor logits;
+  {
+    AutocastScope autocast(options_.mixed_precision && device.is_cuda());
+    logits = model_->forward(images).to(at::kFloat);
+  }
+  EvalResult r;
+  r.samples = images.size(0);
+  r.loss_sum = F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+  at::Tensor hit1 = logits.argmax(1).eq(labels);
+  r.top1 = hit1.sum().item<int64_t>();
+  const int64_t k = std::min<int64_t>(5, logits.size(1));
+  at::Tensor topk = std::get<1>(logits.topk(k, 1));
+  r.top5 = topk.eq(labels.unsqueeze(1)).any(1).sum().item<int64_t>();
+  r.correct = hit1.to(at::kCPU, at::kByte);
+  return r;
+}
+
+void Trainer::save_state(const std::string& path) {
+  std::lock_guard<std::mutex> lock(model_->mutex());
+  torch::serialize::OutputArchive archive;
+  optimizer_->save(archive);
+  archive.write("step", torch::tensor(step_, at::kLong));
+  const std::string tmp = path + ".tmp";
+  archive.save_to(tmp);
+  commit_file(tmp, path);
+}
+
+void Trainer::load_state(const std::string& path) {
+  std::lock_guard<std::mutex> lock(model_->mutex());
+  torch::serialize::InputArchive archive;
+  archive.load_from(path, model_->device());
+  optimizer_->load(archive);
+  at::Tensor step;
+  archive.read("step", step);
+  step_ = step.item<int64_t>();
+}
+
+}  // namespace train
+}  // namespace noisynn

@@ -1,0 +1,231 @@
+// Trainer: real training on Fashion-MNIST, resume, crash-safe checkpoints, abort, the event
+// loop staying free, the leakage audit, and bad options.
+import { spawnSync } from 'child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import * as path from 'path';
+import { auditLeakage, createModel, DataLoader, FashionMNIST, NoisyViT, Trainer, transforms } from '../lib';
+import { fashionSlice } from './helpers/data';
+
+const norm = transforms.normalize('fashion-mnist');
+jest.setTimeout(240_000);
+
+function tinyVit(seed: number, noise: 'none' | 'default' = 'default') {
+  // Small enough for quick determinism tests; dropout and train-time noise exercise both RNGs.
+  return NoisyViT.create({ imageSize: 28, patchSize: 7, inChannels: 1, numClasses: 10, embedDim: 32, depth: 2, numHeads: 2, dropout: 0.1, noise, initSeed: seed });
+}
+
+describe('training on Fashion-MNIST', () => {
+  let trained: NoisyViT;
+  const testSet = new FashionMNIST({ split: 'test' });
+
+  test('lowers the loss and reaches >= 75% test accuracy within 60 s of training', async () => {
+    const model = createModel('vit_mini_patch4_28', { noise: 'none', initSeed: 7 }) as NoisyViT;
+    const train = new DataLoader(new FashionMNIST({ split: 'train' }), { batchSize: 128, seed: 1, transforms: [norm] });
+    const trainer = new Trainer(model, { optimizer: { name: 'adamw', lr: 3e-3, weightDecay: 0.05 }, schedule: { name: 'cosine', warmupSteps: 30, totalSteps: 400 }, seed: 1 });
+    const losses: number[] = [];
+    trainer.on('step', (e) => losses.push(e.loss));
+    const budget = new AbortController();
+    const timer = setTimeout(() => budget.abort(), 60_000);
+    const started = Date.now();
+    // 400 steps (51200 images) when the machine is as fast as expected; the budget stops it otherwise.
+    const result = await trainer.fit(train, { epochs: 1, signal: budget.signal });
+    clearTimeout(timer);
+    const seconds = (Date.now() - started) / 1000;
+    expect(seconds).toBeLessThan(62);
+    const first = losses.slice(0, 10).reduce((a, b) => a + b) / 10;
+    const last = losses.slice(-10).reduce((a, b) => a + b) / 10;
+    expect(last).toBeLessThan(first * 0.6);
+    const evaluation = await trainer.evaluate(new DataLoader(testSet, { batchSize: 500, order: 'sequential', transforms: [norm] }));
+    console.log(`trained ${result.steps} steps in ${seconds.toFixed(1)} s: loss ${first.toFixed(3)} -> ${last.toFixed(3)}, test top-1 ${(100 * evaluation.top1).toFixed(2)}%`);
+    expect(evaluation.samples).toBe(10000);
+    expect(evaluation.top1).toBeGreaterThanOrEqual(0.75);
+    expect(evaluation.top5).toBeGreaterThanOrEqual(evaluation.top1);
+    trained = model;
+  });
+
+  test('the audit flags the official protocol and passes the plain model', async () => {
+    expect(trained).toBeDefined();
+    const subset = await fashionSlice('test', 2000);
+    const plain = await auditLeakage(trained, subset, { batchSize: 64, transforms: [norm] });
+    expect(plain.leakSuspected).toBe(false);
+    expect(plain.samples).toBe(2000);
+    expect(Math.abs(plain.sortedTop1 - plain.singleTop1)).toBeLessThan(0.005);
+    expect(plain.explanation).toMatch(/^No leak detected/);
+
+    trained.setNoise('official');
+    const official = await auditLeakage(trained, subset, { batchSize: 64, transforms: [norm] });
+    console.log(official.explanation);
+    expect(official.leakSuspected).toBe(true);
+    expect(official.sortedTop1).toBeGreaterThan(official.shuffledTop1 + 0.1);
+    // Batch size 1: optimal batch noise is the identity, so the honest figure survives.
+    expect(Math.abs(official.singleTop1 - plain.singleTop1)).toBeLessThan(1e-9);
+    expect(official.tests.find((t) => t.pair === 'sorted-shuffled')!.significant).toBe(true);
+    expect(official.explanation).toMatch(/^Leak suspected/);
+  });
+});
+
+describe('checkpoints and resume', () => {
+  let data: Awaited<ReturnType<typeof fashionSlice>>;
+  beforeAll(async () => {
+    data = await fashionSlice('train', 512);
+  });
+  const loader = () => new DataLoader(data, { batchSize: 64, seed: 3, transforms: [transforms.randomCrop(28, { padding: 2 }), norm] });
+
+  // Three epochs; with `stopAfter`, the run is stopped (as if killed) once that epoch is saved.
+  async function run(dir?: string, stopAfter?: number): Promise<number[]> {
+    const trainer = new Trainer(tinyVit(5), { optimizer: { lr: 1e-3 }, seed: 11 });
+    const losses: number[] = [];
+    const stop = new AbortController();
+    trainer.on('step', (e) => losses.push(e.loss));
+    trainer.on('epoch', (e) => e.epoch === stopAfter && stop.abort());
+    const result = await trainer.fit(loader(), { epochs: 3, checkpointDir: dir, signal: stop.signal });
+    expect(result.aborted).toBe(stopAfter !== undefined);
+    return losses;
+  }
+
+  test('a resumed run gives the same losses as an uninterrupted one', async () => {
+    const uninterrupted = await run();
+    expect(uninterrupted).toHaveLength(24);
+    const dir = mkdtempSync(path.join(tmpdir(), 'noisynn-resume-'));
+    const firstTwo = await run(dir, 2);
+    expect(firstTwo).toEqual(uninterrupted.slice(0, 16));
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8'));
+    expect(manifest.epoch).toBe(2);
+    expect(manifest.step).toBe(16);
+    const resumed = await run(dir);
+    expect(resumed).toEqual(uninterrupted.slice(16));
+  });
+
+  test('a crash during a save leaves the previous checkpoint loadable', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'noisynn-crash-'));
+    const script = path.join(dir, 'child.js');
+    const dist = path.resolve(__dirname, '..', 'dist');
+    writeFileSync(
+      script,
+      `const nn = require(${JSON.stringify(dist)});
+      (async () => {
+        const images = new Uint8Array(64 * 28 * 28).map((_, i) => (i * 7) % 255);
+        const data = new nn.TensorDataset({ images, shape: [64, 1, 28, 28], labels: Array.from({ length: 64 }, (_, i) => i % 10) });
+        const model = nn.NoisyViT.create({ imageSize: 28, patchSize: 7, inChannels: 1, numClasses: 10, embedDim: 32, depth: 2, numHeads: 2, initSeed: 1 });
+        const trainer = new nn.Trainer(model, { seed: 2 });
+        await trainer.fit(new nn.DataLoader(data, { batchSize: 32, seed: 1 }), { epochs: Number(process.argv[2]), checkpointDir: process.argv[3] });
+      })().catch((e) => { console.error(e); process.exit(3); });`,
+    );
+    const first = spawnSync(process.execPath, [script, '1', dir], { encoding: 'utf8' });
+    expect(first.status).toBe(0);
+    const crashed = spawnSync(process.execPath, [script, '2', dir], { encoding: 'utf8', env: { ...process.env, NOISYNN_FAILPOINT: 'checkpoint-before-manifest' } });
+    expect(crashed.signal).toBe('SIGKILL');
+    // The epoch-2 files were written, but the manifest still names epoch 1, whose files are intact.
+    expect(existsSync(path.join(dir, 'epoch-0002.safetensors'))).toBe(true);
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8'));
+    expect(manifest.epoch).toBe(1);
+    const model = NoisyViT.create({ imageSize: 28, patchSize: 7, inChannels: 1, numClasses: 10, embedDim: 32, depth: 2, numHeads: 2 });
+    const report = await model.loadWeights(path.join(dir, manifest.weights));
+    expect(report.missing).toEqual([]);
+    // And training resumes from it.
+    const resumed = spawnSync(process.execPath, [script, '2', dir], { encoding: 'utf8' });
+    expect(resumed.status).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')).epoch).toBe(2);
+  });
+});
+
+describe('fit control', () => {
+  let data: Awaited<ReturnType<typeof fashionSlice>>;
+  beforeAll(async () => {
+    data = await fashionSlice('train', 1024);
+  });
+
+  test('an AbortSignal stops after the current step', async () => {
+    const trainer = new Trainer(tinyVit(1), { seed: 1 });
+    const controller = new AbortController();
+    trainer.on('step', (e) => {
+      if (e.step === 3) controller.abort();
+    });
+    const epochs: unknown[] = [];
+    trainer.on('epoch', (e) => epochs.push(e));
+    const result = await trainer.fit(new DataLoader(data, { batchSize: 32, seed: 1 }), { epochs: 5, signal: controller.signal });
+    expect(result.aborted).toBe(true);
+    expect(result.steps).toBe(3);
+    expect(epochs).toEqual([]);
+  });
+
+  test('the JS thread stays free while training runs', async () => {
+    const trainer = new Trainer(createModel('vit_mini_patch4_28', { noise: 'default' }), { seed: 1 });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const started = Date.now();
+    await trainer.fit(new DataLoader(data, { batchSize: 128, seed: 1 }), { epochs: 1 });
+    clearInterval(timer);
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThan(200);
+    // A blocked loop would fire a handful of times; a free one close to elapsed / 5.
+    expect(ticks).toBeGreaterThan((elapsed / 5) * 0.5);
+  });
+
+  test('events, history, validation and the metrics log', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'noisynn-metrics-'));
+    const trainer = new Trainer(tinyVit(2), { schedule: { name: 'constant' }, seed: 4 });
+    const steps: number[] = [];
+    trainer.on('step', (e) => steps.push(e.step));
+    const validation = new DataLoader(data, { batchSize: 256, order: 'sequential' });
+    const result = await trainer.fit(new DataLoader(data, { batchSize: 256, seed: 1 }), { epochs: 2, validation, metricsLog: path.join(dir, 'metrics.jsonl') });
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(result.history).toHaveLength(2);
+    expect(result.history[1].validation!.samples).toBe(1024);
+    const lines = readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.type === 'step')).toHaveLength(8);
+    expect(lines.filter((l) => l.type === 'epoch')).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ type: 'step', epoch: 1, step: 1, stepsPerEpoch: 4 });
+  });
+
+  test('step() for hand-written loops, and the schedules', async () => {
+    const trainer = new Trainer(tinyVit(3), { optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true }, schedule: { name: 'step', stepSize: 2, gamma: 0.5, warmupSteps: 2 }, seed: 1 });
+    expect([0, 1, 2, 3, 4, 5].map((s) => trainer.learningRate(s))).toEqual([0.05, 0.1, 0.1, 0.1, 0.05, 0.05]);
+    for await (const batch of new DataLoader(data, { batchSize: 64, seed: 1 })) {
+      const r = await trainer.step(batch);
+      expect(r.samples).toBe(64);
+      expect(r.top1).toBeGreaterThanOrEqual(0);
+      expect(r.top1).toBeLessThanOrEqual(1);
+      expect(Number.isFinite(r.loss)).toBe(true);
+      break;
+    }
+    const cosine = new Trainer(tinyVit(3), { optimizer: { lr: 1 }, schedule: { name: 'cosine', totalSteps: 10, minLr: 0.1 } });
+    expect(cosine.learningRate(0)).toBeCloseTo(1);
+    expect(cosine.learningRate(5)).toBeCloseTo(0.55);
+    expect(cosine.learningRate(10)).toBeCloseTo(0.1);
+  });
+});
+
+describe('bad options', () => {
+  const model = tinyVit(1);
+  test.each([
+    [() => new Trainer({} as NoisyViT), TypeError, 'Expected NoisyViT or NoisyCNN for model but received an object'],
+    [() => new Trainer(model, { optimizer: { name: 'adam' as 'adamw' } }), RangeError, "Expected one of 'adamw', 'sgd' for optimizer.name but received 'adam' (string)"],
+    [() => new Trainer(model, { optimizer: { lr: 0 } }), RangeError, 'Expected positive finite number for optimizer.lr but received 0 (number)'],
+    [() => new Trainer(model, { optimizer: { lr: '1e-3' as unknown as number } }), TypeError, "Expected positive finite number for optimizer.lr but received '1e-3' (string)"],
+    [() => new Trainer(model, { optimizer: { betas: [0.9] as unknown as [number, number] } }), TypeError, 'Expected array of two numbers for optimizer.betas but received an array of length 1'],
+    [() => new Trainer(model, { schedule: { name: 'linear' as 'cosine' } }), RangeError, "Expected one of 'cosine', 'step', 'constant' for schedule.name but received 'linear' (string)"],
+    [() => new Trainer(model, { schedule: { warmupSteps: -1 } }), RangeError, 'Expected non-negative integer for schedule.warmupSteps but received -1 (number)'],
+    [() => new Trainer(model, { labelSmoothing: 1 }), RangeError, 'Expected number between 0 and 0.999 for labelSmoothing but received 1 (number)'],
+    [() => new Trainer(model, { clipGradNorm: -1 }), RangeError, 'Expected non-negative finite number for clipGradNorm but received -1 (number)'],
+    [() => new Trainer(model, { mixedPrecision: true }), RangeError, 'mixedPrecision (bf16 autocast) needs the model on a CUDA device, but it is on cpu'],
+    [() => new Trainer(model, { lr: 1 } as object), RangeError, "Unknown option 'lr' in options; expected one of optimizer, schedule, labelSmoothing, clipGradNorm, mixedPrecision, seed"],
+  ])('%#: %p', (fn, cls, message) => {
+    expect(fn).toThrow(cls as ErrorConstructor);
+    expect(fn).toThrow(message as string);
+  });
+
+  test('fit and evaluate reject bad arguments', async () => {
+    const trainer = new Trainer(model);
+    const images = new Uint8Array(4 * 28 * 28);
+    const loader = new DataLoader(new (await import('../lib')).TensorDataset({ images, shape: [4, 28, 28], labels: [0, 1, 2, 3] }), { batchSize: 2 });
+    await expect(trainer.fit([] as unknown as DataLoader, { epochs: 1 })).rejects.toThrow(new TypeError('Expected DataLoader for train but received an array of length 0'));
+    await expect(trainer.fit(loader, { epochs: 0 })).rejects.toThrow(new RangeError('Expected positive integer for epochs but received 0 (number)'));
+    await expect(trainer.fit(loader, { epochs: 1, signal: 'stop' as unknown as AbortSignal })).rejects.toThrow(new TypeError("Expected AbortSignal for signal but received 'stop' (string)"));
+    await expect(trainer.fit(loader, { epochs: 1, validation: {} as DataLoader })).rejects.toThrow(new TypeError('Expected DataLoader for validation but received an object'));
+    await expect(trainer.evaluate(null as unknown as DataLoader)).rejects.toThrow(new TypeError('Expected DataLoader for loader but received null'));
+    await expect(trainer.step({ images: 1, labels: 2 })).rejects.toThrow(new TypeError('Expected Tensor for batch.images but received 1 (number)'));
+    await expect(auditLeakage(model, {} as FashionMNIST)).rejects.toThrow(new TypeError('Expected Dataset for dataset but received an object'));
+  });
+});
