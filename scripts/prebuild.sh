@@ -11,7 +11,10 @@ trap 'rm -rf "$scratch"' EXIT
 
 git ls-files -z | xargs -0 cp --parents -t "$scratch"
 ln -s "$root/node_modules" "$scratch/node_modules"
-(cd "$scratch" && npx prebuildify --napi --strip -- --jobs "$(nproc)")
+# N-API: one build serves every Node version; build it against the headers of the Node here
+# (npm_config_nodedir, as npm is set up on Debian), so nothing is downloaded.
+(cd "$scratch" && JOBS="$(nproc)" npm_config_nodedir="${npm_config_nodedir:-$(npm config get nodedir)}" \
+  npx prebuildify --napi --strip --target "node@$(node -p process.versions.node)")
 mkdir -p prebuilds
 cp -r "$scratch"/prebuilds/* prebuilds/
 echo "prebuild: $(find prebuilds -name '*.node' | tr '\n' ' ')"
