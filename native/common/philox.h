@@ -69,17 +69,76 @@ NOISYNN_HD void uniform4(const Block& b, float out[4]) {
   out[3] = uniform_open(b.v[3]);
 }
 
+// Bit casts that nvcc and host compilers both vectorize.
+NOISYNN_HD uint32_t float_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  uint32_t u;
+  __builtin_memcpy(&u, &f, sizeof u);
+  return u;
+#endif
+}
+NOISYNN_HD float bits_float(uint32_t u) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  float f;
+  __builtin_memcpy(&f, &u, sizeof f);
+  return f;
+#endif
+}
+
+// log(x) for x in (0, 1], branch-free (so loops over it vectorize): x = m 2^e with m in
+// [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, by its odd series
+// to s^9 (relative error below 2e-7, float rounding dominates). The same code runs on CPU and GPU,
+// so both draw the same normals up to float contraction.
+NOISYNN_HD float log_unit(float x) {
+  const uint32_t bits = float_bits(x);
+  const uint32_t m_bits = (bits & 0x007fffffu) | 0x3f800000u;  // mantissa as a float in [1, 2)
+  // Halve m (one off its exponent) when it is above sqrt(2), with masks rather than branches.
+  const uint32_t big = 0u - static_cast<uint32_t>(m_bits > 0x3fb504f3u);  // sqrt(2)
+  const float m = bits_float(m_bits - (big & 0x00800000u));
+  const int32_t e = static_cast<int32_t>((bits >> 23) & 0xff) - 127 + static_cast<int32_t>(big & 1u);
+  const float s = (m - 1.0f) / (m + 1.0f);
+  const float s2 = s * s;
+  const float p = 1.0f + s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9))));
+  return 2.0f * s * p + static_cast<float>(e) * 0.693147180559945f;
+}
+
+// sin(2 pi u) and cos(2 pi u), branch-free: reduce u to the nearest quarter turn q/4 and a
+// remainder angle in [-pi/4, pi/4], evaluate Taylor polynomials there (error < 4e-8), rotate by q.
+// u must be in (0, 1) (a uniform_open draw): the quarter turn is then rounded by truncation.
+NOISYNN_HD void sincos_turns(float u, float* sin_out, float* cos_out) {
+  const float q = static_cast<float>(static_cast<int32_t>(u * 4.0f + 0.5f));
+  const float a = (u - q * 0.25f) * 6.2831853071795864f;
+  const float a2 = a * a;
+  const float sn = a * (1.0f + a2 * (-1.0f / 6 + a2 * (1.0f / 120 + a2 * (-1.0f / 5040 + a2 * (1.0f / 362880)))));
+  const float cs = 1.0f + a2 * (-0.5f + a2 * (1.0f / 24 + a2 * (-1.0f / 720 + a2 * (1.0f / 40320))));
+  // Rotate by k quarter turns with bit operations (no branches, so loops vectorize):
+  // sin(a + k pi/2) is sn, cs, -sn, -cs and cos(a + k pi/2) is cs, -sn, -cs, sn for k = 0..3.
+  const uint32_t k = static_cast<uint32_t>(static_cast<int32_t>(q));
+  const uint32_t swap = 0u - (k & 1u);
+  const uint32_t sn_bits = float_bits(sn), cs_bits = float_bits(cs);
+  const uint32_t s_bits = (swap & cs_bits) | (~swap & sn_bits);
+  const uint32_t c_bits = (swap & sn_bits) | (~swap & cs_bits);
+  *sin_out = bits_float(s_bits ^ ((k & 2u) << 30));
+  *cos_out = bits_float(c_bits ^ (((k + 1u) & 2u) << 30));
+}
+
+// Two standard normals from two uniforms (Box-Muller).
+NOISYNN_HD void box_muller(float u_radius, float u_angle, float* z0, float* z1) {
+  const float r = sqrtf(-2.0f * log_unit(u_radius));
+  float s, c;
+  sincos_turns(u_angle, &s, &c);
+  *z0 = r * c;
+  *z1 = r * s;
+}
+
 // Four standard normals for one block: Box-Muller on lanes (0,1) and (2,3).
 NOISYNN_HD void normal4(const Block& b, float out[4]) {
-  const float two_pi = 6.2831853071795864f;
-  float u0 = uniform_open(b.v[0]), u1 = uniform_open(b.v[1]);
-  float u2 = uniform_open(b.v[2]), u3 = uniform_open(b.v[3]);
-  float r0 = sqrtf(-2.0f * logf(u0));
-  float r1 = sqrtf(-2.0f * logf(u2));
-  out[0] = r0 * cosf(two_pi * u1);
-  out[1] = r0 * sinf(two_pi * u1);
-  out[2] = r1 * cosf(two_pi * u3);
-  out[3] = r1 * sinf(two_pi * u3);
+  box_muller(uniform_open(b.v[0]), uniform_open(b.v[1]), &out[0], &out[1]);
+  box_muller(uniform_open(b.v[2]), uniform_open(b.v[3]), &out[2], &out[3]);
 }
 
 }  // namespace rng
