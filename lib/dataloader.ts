@@ -186,7 +186,9 @@ export class DataLoader implements AsyncIterable<Batch> {
     let done = false;
     try {
       for (;;) {
-        const b = await native.next(generation);
+        // A batch already finished is taken at once; otherwise wait for it off the JS thread.
+        let b = native.tryNext(generation);
+        if (b === undefined) b = await native.next(generation);
         if (b === null) {
           done = true;
           return;

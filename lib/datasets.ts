@@ -9,6 +9,7 @@ import * as path from 'path';
 import { binding, NativeCifarFormat, NativeDataset } from './binding';
 import { Tensor, handleOf } from './tensor';
 import {
+  describe,
   expectInteger,
   expectKnownKeys,
   expectNonEmptyString,
@@ -62,6 +63,7 @@ export abstract class Dataset {
    * const { image, label } = await new FashionMNIST().get(0); // image: uint8 [1, 28, 28]
    */
   async get(index: number): Promise<Sample> {
+    if (this.length === 0) throw new RangeError(`Cannot get index ${describe(index)} of an empty dataset`);
     expectInteger(index, 'index', 0, this.length - 1);
     const native = await this._native();
     const s = native.get(index);

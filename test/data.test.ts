@@ -284,6 +284,15 @@ describe('DataLoader passes', () => {
     expect((await pass(new DataLoader(ds, { batchSize: 8 }))).indices.length).toBe(n);
   });
 
+  test('an empty dataset gives empty passes', async () => {
+    const empty = new TensorDataset({ images: new Uint8Array(0), shape: [0, 1, 4, 4], labels: [] });
+    expect(empty.length).toBe(0);
+    const loader = new DataLoader(empty, { batchSize: 3 });
+    expect(loader.length).toBe(0);
+    expect((await pass(loader)).sizes).toEqual([]);
+    await expect(empty.get(0)).rejects.toThrow(new RangeError('Cannot get index 0 (number) of an empty dataset'));
+  });
+
   test('float32 TensorDataset values pass through unscaled', async () => {
     const f = Float32Array.from({ length: 3 * 4 }, (_, i) => i - 5.5);
     const fds = new TensorDataset({ images: Tensor.fromTypedArray(f, [3, 1, 2, 2]), labels: new Int32Array([2, 0, 1]), classes: ['a', 'b', 'c'] });

@@ -128,14 +128,34 @@ std::optional<Batch> BatchLoader::next(uint64_t generation) {
   ready_cv_.wait(lk, [&] { return superseded() || next_deliver_ >= num_batches_ || ready_.count(next_deliver_) > 0; });
   if (superseded()) throw SupersededError("this pass over the DataLoader was superseded by a newer one (or stopped)");
   if (next_deliver_ >= num_batches_) return std::nullopt;
+  return take_ready(lk);
+}
+
+std::optional<Batch> BatchLoader::take_ready(std::unique_lock<std::mutex>& lk) {
   auto it = ready_.find(next_deliver_);
   Slot slot = std::move(it->second);
   ready_.erase(it);
   ++next_deliver_;
   lk.unlock();
-  work_cv_.notify_all();
+  // One slot freed, one batch to claim: wake one worker. Waking them all makes the idle ones
+  // preempt the consumer's thread for nothing on a machine with few cores.
+  work_cv_.notify_one();
   if (slot.error) std::rethrow_exception(slot.error);
   return std::move(slot.batch);
+}
+
+bool BatchLoader::try_next(uint64_t generation, std::optional<Batch>* out) {
+  std::unique_lock<std::mutex> lk(mu_);
+  if (generation != generation_ || shutting_down_) {
+    throw SupersededError("this pass over the DataLoader was superseded by a newer one (or stopped)");
+  }
+  if (!active_ || next_deliver_ >= num_batches_) {
+    *out = std::nullopt;
+    return true;
+  }
+  if (ready_.count(next_deliver_) == 0) return false;
+  *out = take_ready(lk);
+  return true;
 }
 
 bool BatchLoader::work_available() const {

@@ -90,6 +90,10 @@ class BatchLoader {
   // As next(), for the run started by reset() that returned `generation`: throws
   // SupersededError if another reset() or stop() has happened since.
   std::optional<Batch> next(uint64_t generation);
+  // next(generation) without blocking: false when the next batch is not ready yet; otherwise true
+  // with *out set as next() would return it (std::nullopt at the end of the epoch). With
+  // num_workers == 0 nothing is built ahead, so only the end of the epoch is ever ready.
+  bool try_next(uint64_t generation, std::optional<Batch>* out);
   // Abandons the current epoch (idles the workers) if `generation` is still the current run.
   void stop(uint64_t generation);
   // Abandons whatever run is in progress: a next() waiting for it throws SupersededError.
@@ -111,6 +115,8 @@ class BatchLoader {
   };
 
   void worker_loop();
+  // Hands out the finished batch next_deliver_ (which must be ready) and releases `lk`.
+  std::optional<Batch> take_ready(std::unique_lock<std::mutex>& lk);
   bool work_available() const;
 
   DatasetPtr dataset_;

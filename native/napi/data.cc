@@ -231,6 +231,10 @@ Napi::Value LoadCifar(const Napi::CallbackInfo& info) {
 Napi::Value DatasetFromPixels(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      throw noisynn::TypeError("datasetFromPixels expects a Uint8Array of pixels and an Int32Array of labels");
+    }
     Napi::Uint8Array pixels = info[0].As<Napi::Uint8Array>();
     Napi::Array dims = info[1].As<Napi::Array>();
     int64_t d[4];
@@ -278,6 +282,7 @@ class LoaderWrap : public Napi::ObjectWrap<LoaderWrap> {
         InstanceMethod<&LoaderWrap::SampleShape>("sampleShape"),
         InstanceMethod<&LoaderWrap::Start>("start"),
         InstanceMethod<&LoaderWrap::Next>("next"),
+        InstanceMethod<&LoaderWrap::TryNext>("tryNext"),
         InstanceMethod<&LoaderWrap::Stop>("stop"),
         InstanceMethod<&LoaderWrap::Dispose>("dispose"),
     });
@@ -326,7 +331,21 @@ class LoaderWrap : public Napi::ObjectWrap<LoaderWrap> {
       return Napi::Number::New(info.Env(), static_cast<double>(Get(info.Env())->reset(epoch)));
     });
   }
-  // next(generation) -> Promise<{images, labels, indices, index, epoch} | null>
+  // {images, labels, indices, index, epoch}, or null at the end of the pass.
+  static Napi::Value BatchValue(Napi::Env env, std::optional<data::Batch>& result) {
+    if (!result.has_value()) return env.Null();
+    data::Batch& b = *result;
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("images", TensorWrap::New(env, std::move(b.images)));
+    out.Set("labels", TensorWrap::New(env, std::move(b.labels)));
+    out.Set("indices", TensorWrap::New(env, std::move(b.indices)));
+    out.Set("index", Napi::Number::New(env, static_cast<double>(b.index)));
+    out.Set("epoch", Napi::Number::New(env, static_cast<double>(b.epoch)));
+    result.reset();
+    return out;
+  }
+
+  // next(generation) -> Promise<batch | null>: waits for the batch on a libuv pool thread.
   Napi::Value Next(const Napi::CallbackInfo& info) {
     return Guard(info, [&]() -> Napi::Value {
       std::shared_ptr<data::BatchLoader> loader = Get(info.Env());
@@ -334,18 +353,18 @@ class LoaderWrap : public Napi::ObjectWrap<LoaderWrap> {
       auto result = std::make_shared<std::optional<data::Batch>>();
       return TaskWorker::Run(
           info.Env(), "noisynn.loader.next", [loader, generation, result]() { *result = loader->next(generation); },
-          [result](Napi::Env env) -> Napi::Value {
-            if (!result->has_value()) return env.Null();
-            data::Batch& b = **result;
-            Napi::Object out = Napi::Object::New(env);
-            out.Set("images", TensorWrap::New(env, std::move(b.images)));
-            out.Set("labels", TensorWrap::New(env, std::move(b.labels)));
-            out.Set("indices", TensorWrap::New(env, std::move(b.indices)));
-            out.Set("index", Napi::Number::New(env, static_cast<double>(b.index)));
-            out.Set("epoch", Napi::Number::New(env, static_cast<double>(b.epoch)));
-            result->reset();
-            return out;
-          });
+          [result](Napi::Env env) -> Napi::Value { return BatchValue(env, *result); });
+    });
+  }
+
+  // tryNext(generation) -> batch | null, or undefined when the next batch is not finished yet.
+  // Takes only a batch a worker has already built: no per-sample work on the JS thread.
+  Napi::Value TryNext(const Napi::CallbackInfo& info) {
+    return Guard(info, [&]() -> Napi::Value {
+      const uint64_t generation = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+      std::optional<data::Batch> result;
+      if (!Get(info.Env())->try_next(generation, &result)) return info.Env().Undefined();
+      return BatchValue(info.Env(), result);
     });
   }
   Napi::Value Stop(const Napi::CallbackInfo& info) {
