@@ -198,6 +198,8 @@ export interface NativeBinding {
   noiseSiteProbe(x: NativeTensor, noise: NativeModelNoise, layout: 'tokens' | 'featureMap', offset: string, gridH?: number, gridW?: number): NativeTensor;
   /** Benchmark support: timed training steps (zero grads, forward, cross-entropy, backward); seconds per step. */
   benchTrainStep(model: NativeModel, x: NativeTensor, labels: NativeTensor, iterations: number): Promise<number[]>;
+  /** Benchmark support: a noise site alone on tokens [B, 1 + gridH*gridW, C], forward and backward; seconds per iteration. */
+  benchNoiseSite(x: NativeTensor, noise: NativeModelNoise, gridH: number, gridW: number, iterations: number): Promise<number[]>;
   // --- data (issue 4): declare the native data surface here ---
   NativeDataset: NativeDatasetStatic;
   NativeLoader: new (dataset: NativeDataset, config: NativeLoaderConfig) => NativeLoader;

@@ -753,6 +753,9 @@ export class NoisyCNN extends NoisyModel {
   }
 }
 
+/** The class a variant name builds: NoisyViT for ViT names, NoisyCNN for ResNet names. */
+export type ModelFor<N extends ModelVariantName> = N extends ViTVariantName ? NoisyViT : NoisyCNN;
+
 /**
  * Builds a registered variant by name, optionally overriding any config field.
  *
@@ -762,10 +765,7 @@ export class NoisyCNN extends NoisyModel {
  * @example
  * const model = createModel('vit_mini_patch4_28', { noise: 'official' });
  */
-export function createModel<N extends ModelVariantName>(
-  name: N,
-  overrides?: (typeof MODEL_VARIANTS)[N]['family'] extends 'vit' ? ViTConfig : CNNConfig,
-): (typeof MODEL_VARIANTS)[N]['family'] extends 'vit' ? NoisyViT : NoisyCNN;
+export function createModel<N extends ModelVariantName>(name: N, overrides?: N extends ViTVariantName ? ViTConfig : CNNConfig): ModelFor<N>;
 export function createModel(name: ModelVariantName, overrides?: ViTConfig | CNNConfig): NoisyViT | NoisyCNN {
   const { name: variantName, variant } = lookupVariant(name);
   const config = { ...variant.config, ...expectOptions(overrides, 'overrides') };

@@ -687,7 +687,7 @@ describe('bad configs throw with the option named', () => {
     expectThrows(() => createModel('vit_huge_patch14_224' as never), RangeError, `Expected one of ${all} for name but received 'vit_huge_patch14_224' (string)`);
     const vits = listModels().filter((n) => MODEL_VARIANTS[n].family === 'vit').map((n) => `'${n}'`).join(', ');
     expectThrows(() => NoisyViT.create('resnet18' as never), RangeError, `Expected one of ${vits} for name but received 'resnet18' (string)`);
-    expectThrows(() => NoisyCNN.create({ noise: 'none' }, {} as never), TypeError, 'NoisyCNN.create(config) takes no overrides; pass them in the config');
+    expectThrows(() => (NoisyCNN.create as (...args: unknown[]) => unknown)({ noise: 'none' }, {}), TypeError, 'NoisyCNN.create(config) takes no overrides; pass them in the config');
     expectThrows(() => new (NoisyViT as any)(), TypeError, 'NoisyViT cannot be constructed directly; use NoisyViT.create(config) or createModel(name)');
   });
 

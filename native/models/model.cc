@@ -63,8 +63,11 @@ at::Tensor NoiseSite::apply_to_tokens(const at::Tensor& tokens, int64_t grid_h, 
   const int64_t B = tokens.size(0), T = tokens.size(1), C = tokens.size(2);
   TORCH_CHECK(T == 1 + grid_h * grid_w, "noise site: expected 1 + ", grid_h, "*", grid_w, " tokens but got ", T);
   // The class token is never mixed: noise the patch tokens and put the class token back.
-  at::Tensor cls = tokens.narrow(1, 0, 1);
-  at::Tensor patches = tokens.narrow(1, 1, T - 1);
+  // split (not two narrows): its backward is one cat of the two gradients, where narrow's
+  // backward would zero-fill and add two full-size tensors.
+  std::vector<at::Tensor> parts = tokens.split_with_sizes({1, T - 1}, 1);
+  const at::Tensor& cls = parts[0];
+  const at::Tensor& patches = parts[1];
   at::Tensor noised;
   if (config_.axis == NoiseAxis::Batch) {
     noised = inject(patches.contiguous(), 0);

@@ -1,6 +1,7 @@
 // Models for JS: creation from a validated flat config, forward off the JS thread, weights I/O.
 #include "napi/models.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -368,6 +369,38 @@ Napi::Value NoiseSiteProbe(const Napi::CallbackInfo& info) {
   });
 }
 
+// Benchmark support: the noise site alone on tokens [B, 1 + gridH*gridW, C], forward and
+// backward (with a fixed output gradient), as inside a training step; seconds per iteration.
+Napi::Value BenchNoiseSite(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    at::Tensor x = UnwrapTensor(info[0], "x");
+    auto site = std::make_shared<models::NoiseSite>();
+    site->configure(ParseNoise(ExpectObject(info[1], "noise")));
+    int64_t grid_h = info[2].As<Napi::Number>().Int64Value();
+    int64_t grid_w = info[3].As<Napi::Number>().Int64Value();
+    int64_t iterations = info[4].As<Napi::Number>().Int64Value();
+    if (iterations < 1) throw noisynn::RangeError("Expected positive integer for iterations");
+    auto times = std::make_shared<std::vector<double>>();
+    return TaskWorker::Run(
+        info.Env(), "noisynn.model.benchNoiseSite",
+        [x, site, grid_h, grid_w, iterations, times]() {
+          at::Tensor input = x.detach().clone().requires_grad_(true);
+          at::Tensor grad = at::ones_like(input);
+          for (int64_t i = 0; i < iterations; ++i) {
+            auto start = std::chrono::steady_clock::now();
+            site->apply_to_tokens(input, grid_h, grid_w).backward(grad);
+            input.mutable_grad().reset();
+            times->push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+          }
+        },
+        [times](Napi::Env env) -> Napi::Value {
+          Napi::Array out = Napi::Array::New(env, times->size());
+          for (size_t i = 0; i < times->size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, (*times)[i]));
+          return out;
+        });
+  });
+}
+
 // Benchmark support: `iterations` training steps (zero grads, forward, cross-entropy, backward)
 // in the model's current mode, timed natively; resolves to the seconds of each step.
 Napi::Value BenchTrainStep(const Napi::CallbackInfo& info) {
@@ -406,6 +439,7 @@ void InitModels(Napi::Env env, Napi::Object exports) {
   exports.Set("createResNet", Napi::Function::New<CreateResNet>(env, "createResNet"));
   exports.Set("noiseSiteProbe", Napi::Function::New<NoiseSiteProbe>(env, "noiseSiteProbe"));
   exports.Set("benchTrainStep", Napi::Function::New<BenchTrainStep>(env, "benchTrainStep"));
+  exports.Set("benchNoiseSite", Napi::Function::New<BenchNoiseSite>(env, "benchNoiseSite"));
 }
 
 }  // namespace napi
