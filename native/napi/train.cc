@@ -86,7 +86,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       at::Tensor images = UnwrapTensor(info[0], "images");
       at::Tensor labels = UnwrapTensor(info[1], "labels");
       auto result = std::make_shared<train::StepResult>();
-      return TaskWorker::Run(
+      return executor_->Run(
           info.Env(), "noisynn.trainStep", [=] { *result = trainer->step(images, labels); },
           [=](Napi::Env env) -> Napi::Value {
             Napi::Object o = Napi::Object::New(env);
@@ -106,7 +106,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       at::Tensor images = UnwrapTensor(info[0], "images");
       at::Tensor labels = UnwrapTensor(info[1], "labels");
       auto result = std::make_shared<train::EvalResult>();
-      return TaskWorker::Run(
+      return executor_->Run(
           info.Env(), "noisynn.evaluate", [=] { *result = trainer->evaluate(images, labels); },
           [=](Napi::Env env) -> Napi::Value {
             Napi::Object o = Napi::Object::New(env);
@@ -159,7 +159,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return Guard(info, [&]() -> Napi::Value {
       auto trainer = trainer_;
       std::string path = info[0].As<Napi::String>();
-      return TaskWorker::Run(info.Env(), "noisynn.saveState", [=] { trainer->save_state(path); }, nullptr);
+      return executor_->Run(info.Env(), "noisynn.saveState", [=] { trainer->save_state(path); }, nullptr);
     });
   }
 
@@ -167,11 +167,13 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return Guard(info, [&]() -> Napi::Value {
       auto trainer = trainer_;
       std::string path = info[0].As<Napi::String>();
-      return TaskWorker::Run(info.Env(), "noisynn.loadState", [=] { trainer->load_state(path); }, nullptr);
+      return executor_->Run(info.Env(), "noisynn.loadState", [=] { trainer->load_state(path); }, nullptr);
     });
   }
 
   std::shared_ptr<train::Trainer> trainer_;
+  // Every step, evaluation and state save/load of this trainer runs on one thread, in order.
+  std::unique_ptr<SerialExecutor> executor_ = std::make_unique<SerialExecutor>();
 };
 
 }  // namespace
