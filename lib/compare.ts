@@ -4,7 +4,8 @@ import { createWriteStream, promises as fsp, WriteStream } from 'fs';
 import * as path from 'path';
 import { auditLeakage, AuditResult } from './audit';
 import { DataLoader } from './dataloader';
-import { CIFAR10, CIFAR100, Dataset, FashionMNIST, MNIST, TensorDataset } from './datasets';
+import { checkModelFitsData, defaultModelFor, displayName, normalizationFor, randomSubset } from './compare-data';
+import { Dataset, FashionMNIST } from './datasets';
 import { info } from './info';
 import { createModel, listModels, MODEL_VARIANTS, ModelVariantName, NoisyModel } from './models';
 import { NOISE_KINDS, NoiseKind } from './noise';
@@ -48,13 +49,13 @@ export interface ComparisonOptions {
   kinds?: readonly NoiseKind[];
   /** Seeds: each seeds the model's initialisation, the data order and the noise. Default [1, 2, 3]. */
   seeds?: readonly number[];
-  /** Training epochs over the (sub)set. Default 3. */
+  /** Training epochs over the (sub)set. Default 2. */
   epochs?: number;
   /** Train on a random subset of this many images (0: all). Default 10000. */
   trainSamples?: number;
-  /** Test on a random subset of this many images (0: all). Default 0. */
+  /** Test on a random subset of this many images (0: all). Default 5000. */
   testSamples?: number;
-  /** Training batch size. Default 128. */
+  /** Training batch size. Default 64. */
   batchSize?: number;
   /** Evaluation batch size, for both protocols and the audit. Default 64 (the official code used small batches). */
   evalBatchSize?: number;
@@ -72,7 +73,7 @@ export interface ComparisonOptions {
   axis?: 'batch' | 'spatial';
   /** Run the leakage audit on each kind's first-seed model under official noise. Default true. */
   audit?: boolean;
-  /** Test images the audit uses (its batch-size-1 pass is the slow one; 0: the whole test set). Default 2000. */
+  /** Test images the audit uses (its batch-size-1 pass is the slow one; 0: the whole test set). Default 1000. */
   auditSamples?: number;
   /** 'cpu' (default), 'cuda' or 'cuda:N'. */
   device?: Device;
@@ -82,9 +83,18 @@ export interface ComparisonOptions {
   metricsLog?: string;
   /**
    * Per-run checkpoints go to `<checkpointDir>/<kind>-seed<seed>/` after each epoch; a run whose
-   * checkpoint is there resumes from it (a finished run is not retrained).
+   * checkpoint is there resumes from it. With a metricsLog, a run's folder is removed once its
+   * results are in the log (a ResNet-18 checkpoint with its optimizer state is ~135 MB), unless
+   * keepCheckpoints.
    */
   checkpointDir?: string;
+  /** Keep every run's checkpoint folder after it finishes. Default false. */
+  keepCheckpoints?: boolean;
+  /**
+   * Runs an interrupted job already finished (read back from its metrics log with
+   * {@link resumeFromLog}): they are reported as they are, not retrained.
+   */
+  resume?: { runs: readonly ComparisonRun[]; audits?: readonly ComparisonAudit[] };
   /** Stops after the current step; the result holds the runs finished so far (aborted: true). */
   signal?: AbortSignal;
   /** Progress callbacks. */
@@ -105,6 +115,8 @@ export interface RunInfo {
   total: number;
   epochs: number;
   stepsPerEpoch: number;
+  /** True when the run's results come from `resume` (no step events follow). */
+  restored: boolean;
 }
 
 /** The fully defaulted settings of a comparison (what results.json records). */
@@ -145,6 +157,11 @@ export interface ComparisonRun {
   leakFree: EvalResult;
   /** This kind's noise at evaluation, class-sorted test batches: the paper's protocol. */
   official: EvalResult;
+  /**
+   * Kind 'none' only: the 'official' preset on the plainly trained model (optimal noise at
+   * evaluation only, class-sorted batches): the paper's headline protocol.
+   */
+  officialPreset?: EvalResult;
   /** Per-epoch history from the trainer. */
   history: EpochEvent[];
 }
@@ -158,16 +175,26 @@ export interface Spread {
 }
 
 export interface KindSummary {
+  /** The noise while training. */
   kind: NoiseKind;
+  /**
+   * The noise at evaluation under the official protocol: `kind` itself, or 'optimal' for the
+   * extra row of models trained without noise and evaluated with the 'official' preset.
+   */
+  evalKind: NoiseKind;
+  /** The row's name: the kind, or 'none → optimal' for the official-preset row. */
+  label: string;
   leakFree: Spread;
   official: Spread;
   /** official.mean - leakFree.mean: what the official protocol adds. */
   gap: number;
 }
 
-/** The audit of one kind's first-seed model with this kind's noise at evaluation. */
+/** The audit of one kind's first-seed model with `evalKind` noise at evaluation. */
 export interface ComparisonAudit extends AuditResult {
   kind: NoiseKind;
+  evalKind: NoiseKind;
+  label: string;
   seed: number;
 }
 
@@ -187,21 +214,24 @@ export const COMPARISON_DEFAULTS = {
   family: 'vit' as const,
   kinds: [...NOISE_KINDS],
   seeds: [1, 2, 3],
-  // 3 epochs over 10000 images (235 steps a run, 15 runs) keeps the whole job near 10 minutes on
-  // two CPU cores with room for the evaluations and the audit; see docs/cli.md for measured times.
-  epochs: 3,
+  // 2 epochs over 10000 images in batches of 64 (313 steps a run, 15 runs) keeps the whole job
+  // within 15 minutes on two busy CPU cores, evaluations and audit included (docs/cli.md has
+  // measured times). A few hundred small steps teach the mini ViT more than fewer large ones.
+  epochs: 2,
   trainSamples: 10000,
-  testSamples: 0,
-  batchSize: 128,
+  // 5000 test images: sampling error ~0.6 points, below the spread over seeds; and every kind is
+  // scored on the same images, so the comparison between kinds is paired.
+  testSamples: 5000,
+  batchSize: 64,
   // The official evaluation read class-sorted test batches of a few dozen images.
   evalBatchSize: 64,
-  // The mini ViT trains from scratch: a higher rate than fine-tuning, with a short warmup.
+  // The mini ViT trains from scratch in a few hundred steps: a high rate with a short warmup.
   lr: 2e-3,
   weightDecay: 0.05,
   labelSmoothing: 0,
   axis: 'batch' as const,
   audit: true,
-  auditSamples: 2000,
+  auditSamples: 1000,
   device: 'cpu',
   numWorkers: 1,
 };
@@ -211,101 +241,16 @@ export const QUICK_COMPARISON: Partial<ComparisonOptions> = {
   seeds: [1, 2],
   epochs: 1,
   trainSamples: 3000,
-  testSamples: 2000,
-  auditSamples: 500,
+  testSamples: 1000,
+  auditSamples: 300,
 };
 
 const OPTION_KEYS = [
   'family', 'model', 'train', 'test', 'datasetName', 'kinds', 'seeds', 'epochs', 'trainSamples', 'testSamples',
   'batchSize', 'evalBatchSize', 'lr', 'weightDecay', 'warmupSteps', 'labelSmoothing', 'strengths', 'axis', 'audit',
-  'auditSamples', 'device', 'numWorkers', 'metricsLog', 'checkpointDir', 'signal',
+  'auditSamples', 'device', 'numWorkers', 'metricsLog', 'checkpointDir', 'keepCheckpoints', 'resume', 'signal',
   'onRunStart', 'onStep', 'onEpoch', 'onRunEnd', 'onMessage',
 ];
-
-// ---------------------------------------------------------------------------------------------
-// Data helpers (also used by the CLI)
-// ---------------------------------------------------------------------------------------------
-
-/** The normalization preset for a built-in dataset, or null for one without a known preset. */
-export function normalizationFor(dataset: Dataset): NormalizePreset | null {
-  if (dataset instanceof FashionMNIST) return 'fashion-mnist';
-  if (dataset instanceof MNIST) return 'mnist';
-  if (dataset instanceof CIFAR10) return 'cifar10';
-  if (dataset instanceof CIFAR100) return 'cifar100';
-  return dataset.imageShape[0] === 3 ? 'imagenet' : null;
-}
-
-/** A seeded permutation of 0..n-1 (Fisher-Yates over a splitmix32 stream). */
-export function permutation(n: number, seed: number): Uint32Array {
-  let state = (seed >>> 0) ^ 0x9e3779b9;
-  const next = () => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
-  };
-  const p = new Uint32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    const t = p[i];
-    p[i] = p[j];
-    p[j] = t;
-  }
-  return p;
-}
-
-/**
- * `count` samples of `dataset` drawn without replacement by a seeded permutation, copied into a
- * TensorDataset (the images as stored, so transforms still apply). Returns `dataset` itself when
- * count is 0 or not smaller than its length.
- */
-export async function randomSubset(dataset: Dataset, count: number, seed: number): Promise<Dataset> {
-  if (count === 0 || count >= dataset.length) return dataset;
-  const [c, h, w] = dataset.imageShape;
-  const per = c * h * w;
-  const order = permutation(dataset.length, seed).subarray(0, count);
-  const first = await dataset.get(order[0]);
-  const float = first.image.dtype === 'float32';
-  first.image.dispose();
-  const pixels = float ? new Float32Array(count * per) : new Uint8Array(count * per);
-  const labels = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    const s = await dataset.get(order[i]);
-    pixels.set(s.image.toTypedArray() as Uint8Array | Float32Array, i * per);
-    labels[i] = s.label;
-    s.image.dispose();
-  }
-  return new TensorDataset({ images: pixels, shape: [count, c, h, w], labels, classes: dataset.classes });
-}
-
-// The model each family uses for a dataset's image shape ([C, H, W] as 'CxHxW').
-const DEFAULT_MODELS: Record<'vit' | 'cnn', Record<string, ModelVariantName>> = {
-  vit: { '1x28x28': 'vit_mini_patch4_28', '3x32x32': 'vit_mini_patch4_32', '3x224x224': 'vit_tiny_patch16_224' },
-  cnn: { '1x28x28': 'resnet18_small_28', '3x32x32': 'resnet18_small_32', '3x224x224': 'resnet18' },
-};
-
-/** The default model of a family for a dataset's image shape [C, H, W], or null when none fits. */
-export function defaultModelFor(family: 'vit' | 'cnn', imageShape: readonly number[]): ModelVariantName | null {
-  return DEFAULT_MODELS[family][imageShape.join('x')] ?? null;
-}
-
-/**
- * Checks that a variant takes the dataset's images.
- * @throws RangeError naming both shapes when it does not.
- */
-export function checkModelFitsData(name: ModelVariantName, imageShape: readonly number[]): void {
-  const v = MODEL_VARIANTS[name];
-  const [c, h, w] = imageShape;
-  const inChannels = (v.config as { inChannels?: number }).inChannels ?? 3;
-  if (inChannels !== c) {
-    throw new RangeError(`Model ${name} takes ${inChannels}-channel images but the dataset's have ${c} channel${c === 1 ? '' : 's'} (shape [${imageShape.join(', ')}])`);
-  }
-  if (v.family === 'vit' && (h !== v.imageSize || w !== v.imageSize)) {
-    throw new RangeError(`Model ${name} takes ${v.imageSize}x${v.imageSize} images but the dataset's are ${h}x${w}`);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Statistics and tables
@@ -319,7 +264,13 @@ export function spread(values: readonly number[]): Spread {
   return { mean, std, n, values: [...values] };
 }
 
-/** Groups runs by kind, in `kinds` order. */
+/** The label of the row of models trained without noise and scored with the 'official' preset. */
+export const OFFICIAL_PRESET_LABEL = 'none → optimal';
+
+/**
+ * Groups runs by kind, in `kinds` order; after 'none', the 'none → optimal' row (the 'official'
+ * preset on the plainly trained models) when its runs have it.
+ */
 export function summarize(runs: readonly ComparisonRun[], kinds: readonly NoiseKind[]): KindSummary[] {
   const out: KindSummary[] = [];
   for (const kind of kinds) {
@@ -327,9 +278,37 @@ export function summarize(runs: readonly ComparisonRun[], kinds: readonly NoiseK
     if (mine.length === 0) continue;
     const leakFree = spread(mine.map((r) => r.leakFree.top1));
     const official = spread(mine.map((r) => r.official.top1));
-    out.push({ kind, leakFree, official, gap: official.mean - leakFree.mean });
+    out.push({ kind, evalKind: kind, label: kind, leakFree, official, gap: official.mean - leakFree.mean });
+    const preset = mine.filter((r) => r.officialPreset !== undefined);
+    if (kind === 'none' && preset.length === mine.length) {
+      const officialPreset = spread(preset.map((r) => (r.officialPreset as EvalResult).top1));
+      out.push({ kind, evalKind: 'optimal', label: OFFICIAL_PRESET_LABEL, leakFree, official: officialPreset, gap: officialPreset.mean - leakFree.mean });
+    }
   }
   return out;
+}
+
+/**
+ * The finished runs and audits recorded in a comparison's metrics log (its JSON lines, parsed),
+ * for {@link ComparisonOptions.resume}. A run counts as finished when its 'run' record is there;
+ * its history comes from its 'epoch' records.
+ */
+export function resumeFromLog(records: readonly Record<string, unknown>[]): { runs: ComparisonRun[]; audits: ComparisonAudit[] } {
+  const strip = (r: Record<string, unknown>) => {
+    const { type: _type, kind: _kind, seed: _seed, time: _time, ...rest } = r;
+    return rest;
+  };
+  const runs: ComparisonRun[] = [];
+  for (const r of records) {
+    if (r.type !== 'run') continue;
+    const byEpoch = new Map<number, EpochEvent>();
+    for (const e of records) if (e.type === 'epoch' && e.kind === r.kind && e.seed === r.seed) byEpoch.set(e.epoch as number, strip(e) as unknown as EpochEvent);
+    const history = [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+    const last = history[history.length - 1];
+    runs.push({ ...(strip(r) as unknown as ComparisonRun), kind: r.kind as NoiseKind, seed: r.seed as number, trainLoss: last?.loss ?? NaN, trainTop1: last?.top1 ?? NaN, history });
+  }
+  const audits = records.filter((r) => r.type === 'audit').map((r) => ({ ...strip(r), kind: r.kind, seed: r.seed }) as unknown as ComparisonAudit);
+  return { runs, audits };
 }
 
 const pct = (x: number, digits = 2) => (Number.isFinite(x) ? (100 * x).toFixed(digits) : 'n/a');
@@ -353,18 +332,21 @@ export function describeComparison(c: ComparisonConfig): string {
 export function formatComparisonTable(result: Pick<ComparisonResult, 'config' | 'summary' | 'audits'>, format: 'text' | 'markdown' = 'text'): string {
   const { config, summary, audits } = result;
   const header = ['noise', 'leak-free top-1 %', 'official top-1 %', 'official − leak-free', 'leak audit'];
-  const auditOf = (kind: NoiseKind) => {
-    const a = audits.find((x) => x.kind === kind);
+  const auditOf = (s: KindSummary) => {
+    const a = audits.find((x) => x.kind === s.kind && x.evalKind === s.evalKind);
     return a ? (a.leakSuspected ? 'LEAK' : 'pass') : '—';
   };
-  const rows = summary.map((s) => [s.kind, pm(s.leakFree), pm(s.official), signed(s.gap), auditOf(s.kind)]);
+  const rows = summary.map((s) => [s.label, pm(s.leakFree), pm(s.official), signed(s.gap), auditOf(s)]);
   const notes = [
     `leak-free: no noise at evaluation, shuffled test batches of ${config.evalBatchSize}.`,
     `official: the kind's noise at evaluation (as the paper's code), class-sorted test batches of ${config.evalBatchSize}.`,
+    ...(summary.some((s) => s.label === OFFICIAL_PRESET_LABEL)
+      ? [`${OFFICIAL_PRESET_LABEL}: the models trained without noise, scored with the 'official' preset (optimal noise at evaluation only): the paper's headline protocol.`]
+      : []),
     `mean ± sample std over ${config.seeds.length} seed${config.seeds.length === 1 ? '' : 's'} (${config.seeds.join(', ')}).`,
   ];
   if (audits.length) {
-    notes.push(`leak audit: McNemar tests between class-sorted, shuffled and batch-size-1 evaluation of seed ${audits[0].seed}'s model with the kind's noise at evaluation, ${audits[0].samples} test images.`);
+    notes.push(`leak audit: McNemar tests between class-sorted, shuffled and batch-size-1 evaluation of seed ${audits[0].seed}'s model with the row's noise at evaluation, ${audits[0].samples} test images.`);
   }
   if (format === 'markdown') {
     const align = ['---', '---:', '---:', '---:', ':---:'];
@@ -459,6 +441,13 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
   const numWorkers = o.numWorkers === undefined ? D.numWorkers : expectInteger(o.numWorkers, 'numWorkers', 0, 64);
   const metricsLog = o.metricsLog === undefined ? undefined : expectNonEmptyString(o.metricsLog, 'metricsLog');
   const checkpointDir = o.checkpointDir === undefined ? undefined : expectNonEmptyString(o.checkpointDir, 'checkpointDir');
+  const keepCheckpoints = o.keepCheckpoints === undefined ? false : expectBoolean(o.keepCheckpoints, 'keepCheckpoints');
+  const resume = o.resume === undefined ? { runs: [], audits: [] } : expectOptions(o.resume, 'resume');
+  const resumedRuns = (resume.runs ?? []) as readonly ComparisonRun[];
+  const resumedAudits = (resume.audits ?? []) as readonly ComparisonAudit[];
+  if (!Array.isArray(resumedRuns)) throw typeError('resume.runs', 'array of ComparisonRun', resumedRuns);
+  if (!Array.isArray(resumedAudits)) throw typeError('resume.audits', 'array of ComparisonAudit', resumedAudits);
+  const givenWarmup = o.warmupSteps === undefined ? undefined : expectNonNegativeInteger(o.warmupSteps, 'warmupSteps');
   const signal = o.signal as AbortSignal | undefined;
   if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
     throw typeError('signal', 'AbortSignal', signal);
@@ -483,7 +472,7 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
   if (trainFull.imageShape.join('x') !== testFull.imageShape.join('x')) {
     throw new RangeError(`Expected train and test images of the same shape but received [${trainFull.imageShape.join(', ')}] and [${testFull.imageShape.join(', ')}]`);
   }
-  const datasetName = o.datasetName === undefined ? trainFull.constructor.name : expectNonEmptyString(o.datasetName, 'datasetName');
+  const datasetName = o.datasetName === undefined ? displayName(trainFull) : expectNonEmptyString(o.datasetName, 'datasetName');
   let model: ModelVariantName;
   if (o.model === undefined) {
     const found = defaultModelFor(family, trainFull.imageShape);
@@ -493,6 +482,9 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
     model = found;
   } else {
     model = expectOneOf(o.model, 'model', listModels());
+    if (o.family !== undefined && MODEL_VARIANTS[model].family !== family) {
+      throw new RangeError(`model ${model} is a ${MODEL_VARIANTS[model].family} model but family is '${family}'`);
+    }
   }
   checkModelFitsData(model, trainFull.imageShape);
   const numClasses = trainFull.classes.length;
@@ -505,9 +497,7 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
   const test = await randomSubset(await testFull.load(), testSamples, 0x7e57);
   const auditSet = audit ? await randomSubset(test, auditSamples, 0xa0d1) : test;
   const stepsPerEpoch = Math.ceil(train.length / batchSize);
-  const warmupSteps = o.warmupSteps === undefined
-    ? Math.min(200, Math.round(0.05 * epochs * stepsPerEpoch))
-    : expectNonNegativeInteger(o.warmupSteps, 'warmupSteps');
+  const warmupSteps = givenWarmup ?? Math.min(200, Math.round(0.05 * epochs * stepsPerEpoch));
 
   const probe = createModel(model, { numClasses, noise: 'none', initSeed: 0 });
   const parameters = probe.numParameters();
@@ -543,7 +533,12 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
     await fsp.mkdir(path.dirname(path.resolve(metricsLog)), { recursive: true });
     log = createWriteStream(metricsLog, { flags: 'a' });
   }
-  const write = (record: object) => log?.write(`${JSON.stringify({ ...record, time: new Date().toISOString() })}\n`);
+  // Resolves once the record has reached the file (a checkpoint is deleted only after that).
+  const write = (record: object) =>
+    new Promise<void>((resolve) => {
+      if (log) log.write(`${JSON.stringify({ ...record, time: new Date().toISOString() })}\n`, () => resolve());
+      else resolve();
+    });
 
   // Test loaders are shared by all runs; setEpoch(0) before each pass gives every model the same batches.
   const leakFreeLoader = new DataLoader(test, { batchSize: evalBatchSize, order: 'shuffle', seed: 0, transforms: evalTransforms, numWorkers, device });
@@ -558,8 +553,16 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
     outer: for (const [si, seed] of seeds.entries()) {
       for (const [ki, kind] of kinds.entries()) {
         if (aborted) break outer;
-        const run: RunInfo = { kind, seed, index: si * kinds.length + ki, total, epochs, stepsPerEpoch };
+        const done = resumedRuns.find((r) => r.kind === kind && r.seed === seed);
+        const run: RunInfo = { kind, seed, index: si * kinds.length + ki, total, epochs, stepsPerEpoch, restored: done !== undefined };
         onRunStart?.(run);
+        if (done) {
+          runs.push(done);
+          audits.push(...resumedAudits.filter((a) => a.kind === kind && a.seed === seed));
+          onRunEnd?.(run, done);
+          continue;
+        }
+        const runCheckpoints = checkpointDir === undefined ? undefined : path.join(checkpointDir, `${kind}-seed${seed}`);
         const strength = strengths[kind];
         const noise = { kind, axis, when: 'train' as const, seed: seed * 16 + ki, ...(strength === undefined ? {} : { strength }) };
         // Same initSeed for every kind: the kinds start from identical weights.
@@ -574,18 +577,18 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
             seed,
           });
           trainer.on('step', (e: StepEvent) => {
-            write({ type: 'step', kind, seed, ...e });
+            void write({ type: 'step', kind, seed, ...e });
             onStep?.(run, e);
           });
           trainer.on('epoch', (e: EpochEvent) => {
-            write({ type: 'epoch', kind, seed, ...e });
+            void write({ type: 'epoch', kind, seed, ...e });
             onEpoch?.(run, e);
           });
           const t0 = Date.now();
           const fit = await trainer.fit(trainLoader, {
             epochs,
             signal,
-            checkpointDir: checkpointDir === undefined ? undefined : path.join(checkpointDir, `${kind}-seed${seed}`),
+            checkpointDir: runCheckpoints,
           });
           const trainSeconds = (Date.now() - t0) / 1000;
           if (fit.aborted) {
@@ -598,6 +601,23 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
           net.setNoise({ ...noise, when: 'eval' });
           officialLoader.setEpoch(0);
           const official = await trainer.evaluate(officialLoader);
+          // The audit (first seed only) of the model as the official protocol just scored it.
+          const audited: ComparisonAudit[] = [];
+          const auditNow = async (evalKind: NoiseKind, label: string) => {
+            if (!audit || si !== 0 || signal?.aborted) return;
+            onMessage(`auditing ${label} (seed ${seed}) with ${evalKind === 'none' ? 'no noise' : `${evalKind} noise`} at evaluation on ${auditSet.length} test images...`);
+            const a = await auditLeakage(net, auditSet, { batchSize: evalBatchSize, transforms: evalTransforms, seed: 0, numWorkers: Math.max(1, numWorkers) });
+            audited.push({ kind, evalKind, label, seed, ...a });
+          };
+          await auditNow(kind, kind);
+          // The paper's headline: a plainly trained model, optimal noise at evaluation only.
+          let officialPreset: EvalResult | undefined;
+          if (kind === 'none') {
+            net.setNoise({ kind: 'optimal', axis, when: 'eval', seed: seed * 16 + kinds.length });
+            officialLoader.setEpoch(0);
+            officialPreset = await trainer.evaluate(officialLoader);
+            await auditNow('optimal', OFFICIAL_PRESET_LABEL);
+          }
           const last = fit.history[fit.history.length - 1];
           const result: ComparisonRun = {
             kind,
@@ -608,17 +628,18 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
             trainTop1: last?.top1 ?? NaN,
             leakFree,
             official,
+            ...(officialPreset ? { officialPreset } : {}),
             history: fit.history,
           };
           runs.push(result);
-          write({ type: 'run', kind, seed, epochs: fit.epochs, trainSeconds, leakFree, official });
-          onRunEnd?.(run, result);
-          if (audit && si === 0 && !(signal?.aborted ?? false)) {
-            onMessage(`auditing ${kind} (seed ${seed}) with its noise at evaluation on ${auditSet.length} test images...`);
-            const a = await auditLeakage(net, auditSet, { batchSize: evalBatchSize, transforms: evalTransforms, seed: 0, numWorkers: Math.max(1, numWorkers) });
-            audits.push({ kind, seed, ...a });
-            write({ type: 'audit', kind, seed, ...a });
+          audits.push(...audited);
+          // The 'run' record comes last: a run without one is retrained on resume.
+          for (const entry of audited) void write({ type: 'audit', ...entry });
+          await write({ type: 'run', kind, seed, epochs: fit.epochs, trainSeconds, leakFree, official, ...(officialPreset ? { officialPreset } : {}) });
+          if (runCheckpoints !== undefined && !keepCheckpoints && log !== undefined) {
+            await fsp.rm(runCheckpoints, { recursive: true, force: true });
           }
+          onRunEnd?.(run, result);
         } finally {
           net.dispose();
         }
@@ -627,6 +648,8 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
     }
   } finally {
     if (log) await new Promise<void>((resolve) => log?.end(resolve));
+    // The parent folder goes too when every run's folder has.
+    if (checkpointDir !== undefined && !keepCheckpoints) await fsp.rmdir(checkpointDir).catch(() => undefined);
   }
   return {
     config,

@@ -20,6 +20,7 @@ export type {
   ViTVariant,
   CNNVariant,
   ModelVariantName,
+  ModelFor,
   ViTVariantName,
   CNNVariantName,
   LoadWeightsOptions,
@@ -37,3 +38,5 @@ export { Trainer } from './trainer';
 export type { TrainerOptions, OptimizerOptions, ScheduleOptions, FitOptions, FitResult, StepResult, EvalResult, StepEvent, EpochEvent } from './trainer';
 export { auditLeakage } from './audit';
 export type { AuditOptions, AuditResult, PairedTest } from './audit';
+export { runComparison, formatComparisonTable, COMPARISON_DEFAULTS, QUICK_COMPARISON } from './compare';
+export type { ComparisonOptions, ComparisonResult, ComparisonConfig, ComparisonRun, ComparisonAudit, KindSummary, Spread, RunInfo } from './compare';

@@ -217,6 +217,8 @@ export function parseArgs(argv: readonly string[], command: CommandSpec): Parsed
 
 /** ", did you mean --x?" when a known name is one or two edits away. */
 function suggest(name: string, known: string[]): string {
+  // --no-X of an option that is not a flag: X itself is the nearest.
+  if (name.startsWith('no-') && known.includes(name.slice(3))) return ` (did you mean --${name.slice(3)}?)`;
   let best: string | undefined;
   let bestDistance = 3;
   for (const k of known) {
@@ -281,7 +283,7 @@ export function formatCommandHelp(command: CommandSpec): string {
   const out: string[] = [];
   const usage = `noisynn ${command.name}${command.options.length ? ' [options]' : ''}${command.positionals ? ` ${command.positionals}` : ''}`;
   out.push(`Usage: ${usage}`, '', wrap(command.summary, 80, 0));
-  if (command.description) out.push('', ...command.description.split('\n\n').map((p) => wrap(p, 80, 0)));
+  for (const paragraph of command.description?.split('\n\n') ?? []) out.push('', wrap(paragraph, 80, 0));
   const rows = command.options.map((o) => {
     const left = `  ${o.short ? `-${o.short}, ` : ''}--${o.name}${placeholder(o)}`;
     const def = defaultText(o);

@@ -75,8 +75,8 @@ export function trainingPanels(records: readonly MetricsRecord[]): Panel[] {
     acc.push({ name: 'validation', points: withValidation.map((r) => [num(r.epoch), num(r.validation?.top1)]), dashed: true, markers: true });
   }
   return [
-    { title: 'Loss', xLabel: 'epoch', yLabel: 'cross-entropy loss', series: loss },
-    { title: 'Top-1 accuracy', xLabel: 'epoch', yLabel: 'top-1 accuracy', series: acc, yFormat: 'percent' },
+    { title: 'Loss', xLabel: 'epoch', yLabel: 'cross-entropy loss', series: loss, xMin: 0 },
+    { title: 'Top-1 accuracy', xLabel: 'epoch', yLabel: 'top-1 accuracy', series: acc, yFormat: 'percent', xMin: 0 },
   ];
 }
 
@@ -100,8 +100,8 @@ export function comparisonPanels(records: readonly MetricsRecord[], kinds: reado
     acc.push({ name: kind, points: meanOfRuns(runs, (r) => num(r.top1)) });
   }
   return [
-    { title: 'Training loss (mean over seeds)', xLabel: 'epoch', yLabel: 'cross-entropy loss', series: loss },
-    { title: 'Training top-1 accuracy (mean over seeds)', xLabel: 'epoch', yLabel: 'top-1 accuracy (train batches)', series: acc, yFormat: 'percent' },
+    { title: 'Training loss (mean over seeds)', xLabel: 'epoch', yLabel: 'cross-entropy loss', series: loss, xMin: 0 },
+    { title: 'Training top-1 accuracy (mean over seeds)', xLabel: 'epoch', yLabel: 'top-1 accuracy (train batches)', series: acc, yFormat: 'percent', xMin: 0 },
   ];
 }
 

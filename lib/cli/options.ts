@@ -2,7 +2,7 @@
 // translation into the library's objects.
 import * as fs from 'fs';
 import * as path from 'path';
-import { defaultModelFor, normalizationFor, checkModelFitsData } from '../compare';
+import { checkModelFitsData, defaultModelFor, normalizationFor } from '../compare-data';
 import { CIFAR10, CIFAR100, Dataset, FashionMNIST, FASHION_MNIST_ROOT, ImageFolder, MNIST, Split } from '../datasets';
 import { info } from '../info';
 import { listModels, MODEL_VARIANTS, ModelNoiseOption, ModelVariantName } from '../models';
@@ -105,7 +105,7 @@ export const NOISE_OPTIONS: OptionSpec[] = [
 
 export const TRAINING_OPTIONS: OptionSpec[] = [
   { name: 'epochs', type: 'positiveInteger', valueName: 'N', default: 5, description: 'Training epochs.' },
-  { name: 'batch-size', type: 'positiveInteger', valueName: 'N', default: 128, description: 'Training batch size.' },
+  { name: 'batch-size', type: 'positiveInteger', valueName: 'N', default: 64, description: 'Training batch size.' },
   { name: 'optimizer', type: 'choice', choices: ['adamw', 'sgd'], default: 'adamw', description: 'Optimizer (no weight decay on norms and biases).' },
   { name: 'lr', type: 'positiveNumber', valueName: 'X', defaultText: '2e-3 (adamw), 0.1 (sgd)', description: 'Peak learning rate.' },
   { name: 'weight-decay', type: 'nonNegativeNumber', valueName: 'X', defaultText: '0.05 (adamw), 5e-4 (sgd)', description: 'Weight decay.' },

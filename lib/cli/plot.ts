@@ -21,8 +21,10 @@ export interface Panel {
   series: readonly Series[];
   /** Format of y tick labels: 'number' (default) or 'percent' (y in [0, 1] shown as %). */
   yFormat?: 'number' | 'percent';
-  /** Fixed y range; by default the data's range, padded. */
+  /** Fixed y range; by default the data's range, padded and widened to whole ticks. */
   yRange?: readonly [number, number];
+  /** Start the x axis here even if the data starts later (e.g. 0 for epochs). */
+  xMin?: number;
 }
 
 export interface ChartOptions {
@@ -46,8 +48,8 @@ export function escapeXml(text: string): string {
 }
 
 /**
- * "Nice" tick values covering [lo, hi]: steps of 1, 2, 2.5 or 5 times a power of ten, about
- * `target` of them.
+ * "Nice" tick values inside [lo, hi]: a step of 1, 2, 2.5 or 5 times a power of ten, the one
+ * whose tick count is closest to `target` (2.5 only when clearly better: its labels are longer).
  */
 export function niceTicks(lo: number, hi: number, target = 5): number[] {
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [];
@@ -57,24 +59,37 @@ export function niceTicks(lo: number, hi: number, target = 5): number[] {
     lo -= pad;
     hi += pad;
   }
-  const raw = (hi - lo) / Math.max(1, target);
-  const magnitude = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) as number;
-  const first = Math.ceil(lo / step - 1e-9) * step;
+  const magnitude = 10 ** Math.floor(Math.log10((hi - lo) / Math.max(1, target)));
+  const count = (step: number) => Math.floor(hi / step + 1e-9) - Math.ceil(lo / step - 1e-9) + 1;
+  let best = magnitude;
+  let bestScore = Infinity;
+  for (const m of [1, 2, 2.5, 5, 10, 20]) {
+    const step = m * magnitude;
+    const score = Math.abs(count(step) - target) + (m === 2.5 ? 0.5 : 0);
+    if (score < bestScore) {
+      best = step;
+      bestScore = score;
+    }
+  }
   const ticks: number[] = [];
-  for (let v = first; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(lo / best - 1e-9) * best; v <= hi + best * 1e-9; v += best) ticks.push(Number(v.toPrecision(12)));
   return ticks;
+}
+
+/** Decimals needed to write every multiple of `step` exactly (2.5 -> 1, 0.02 -> 2), at most 6. */
+function decimalsFor(step: number): number {
+  for (let d = 0; d < 6; d++) {
+    const scaled = step * 10 ** d;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * Math.max(1, scaled)) return d;
+  }
+  return 6;
 }
 
 /** Tick label text: as few decimals as the step needs. */
 export function formatTick(value: number, step: number, format: 'number' | 'percent' = 'number'): string {
-  if (format === 'percent') {
-    const decimals = Math.max(0, Math.min(3, -Math.floor(Math.log10(step * 100) + 1e-9)));
-    return `${(value * 100).toFixed(decimals)}%`;
-  }
-  const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
+  if (format === 'percent') return `${(value * 100).toFixed(decimalsFor(step * 100))}%`;
   if (Math.abs(value) >= 1e5 || (Math.abs(value) > 0 && Math.abs(value) < 1e-4)) return value.toExponential(1);
-  return value.toFixed(decimals);
+  return value.toFixed(decimalsFor(step));
 }
 
 /**
@@ -119,6 +134,7 @@ function renderPanel(panel: Panel, x0: number, width: number, height: number, co
   const xs = all.map((p) => p[0]);
   const ys = all.map((p) => p[1]);
   let xLo = xs.length ? Math.min(...xs) : 0;
+  if (panel.xMin !== undefined) xLo = Math.min(xLo, panel.xMin);
   let xHi = xs.length ? Math.max(...xs) : 1;
   if (xLo === xHi) [xLo, xHi] = [xLo - 0.5, xHi + 0.5];
   let [yLo, yHi] = panel.yRange ?? [ys.length ? Math.min(...ys) : 0, ys.length ? Math.max(...ys) : 1];
@@ -129,11 +145,15 @@ function renderPanel(panel: Panel, x0: number, width: number, height: number, co
     if (Math.min(...ys) >= 0 && yLo < 0) yLo = 0;
   }
   const xTicks = niceTicks(xLo, xHi, Math.max(3, Math.floor(plotW / 70)));
-  const yTicks = niceTicks(yLo, yHi, 5);
-  // The axes span the data, widened to whole ticks so the frame ends on a label.
+  let yTicks = niceTicks(yLo, yHi, 5);
+  // The y axis is widened to whole ticks, so the frame starts and ends on a label.
   if (!panel.yRange && yTicks.length > 1) {
-    yLo = Math.min(yLo, yTicks[0]);
-    yHi = Math.max(yHi, yTicks[yTicks.length - 1]);
+    const step = yTicks[1] - yTicks[0];
+    const lo = Math.floor(yLo / step + 1e-9) * step;
+    const hi = Math.ceil(yHi / step - 1e-9) * step;
+    [yLo, yHi] = [Math.min(...ys) >= 0 ? Math.max(0, lo) : lo, hi];
+    yTicks = [];
+    for (let v = yLo; v <= yHi + step * 1e-6; v += step) yTicks.push(Number(v.toPrecision(12)));
   }
   const sx = (x: number) => x0 + m.left + ((x - xLo) / (xHi - xLo)) * plotW;
   const sy = (y: number) => m.top + plotH - ((y - yLo) / (yHi - yLo)) * plotH;

@@ -69,6 +69,8 @@ export class Progress {
   #drawn = false;
   // The run's rate is measured from its first step event (a resumed run starts mid-way).
   #runBase: { step: number; time: number } | null = null;
+  // Batch loss and accuracy are noisy: the bar shows their moving averages over the run.
+  #ema = { loss: 0, top1: 0, imagesPerSecond: 0, n: 0 };
   // Work of the whole job, in steps, for an overall ETA (compare runs many trainings).
   #jobSteps = 0;
   #jobDone = 0;
@@ -90,6 +92,7 @@ export class Progress {
   startRun(label = ''): void {
     this.#label = label;
     this.#runBase = null;
+    this.#ema = { loss: 0, top1: 0, imagesPerSecond: 0, n: 0 };
   }
 
   /** Declares the steps the whole job will take, so the ETA covers all of it, not one run. */
@@ -97,6 +100,11 @@ export class Progress {
     this.#jobSteps = totalSteps;
     this.#jobDone = 0;
     this.#jobStart = this.#now();
+  }
+
+  /** Takes steps that will not run (e.g. a run restored from an earlier job) out of the job. */
+  dropFromJob(steps: number): void {
+    this.#jobSteps = Math.max(0, this.#jobSteps - steps);
   }
 
   /** Seconds left: of the job when one was declared, else of the current run; NaN when unknown. */
@@ -118,6 +126,12 @@ export class Progress {
     this.#jobDone++;
     const now = this.#now();
     if (this.#runBase === null) this.#runBase = { step: (e.epoch - 1) * e.stepsPerEpoch + e.stepInEpoch, time: now };
+    const m = this.#ema;
+    m.n++;
+    const w = 0.9;
+    m.loss = w * m.loss + (1 - w) * e.loss;
+    m.top1 = w * m.top1 + (1 - w) * e.top1;
+    m.imagesPerSecond = w * m.imagesPerSecond + (1 - w) * e.imagesPerSecond;
     if (!this.interactive) return;
     const last = e.stepInEpoch === e.stepsPerEpoch;
     if (!last && now - this.#lastDraw < 80) return;
@@ -126,13 +140,18 @@ export class Progress {
     this.#drawn = true;
   }
 
-  /** The bar line for a step, cut to the terminal width. */
+  /**
+   * The bar line for a step, cut to the terminal width. Loss, accuracy and images/s are moving
+   * averages over the run's steps so far (bias-corrected), the step's own values before any.
+   */
   renderLine(e: StepProgress): string {
     const columns = this.#stream.columns && this.#stream.columns > 40 ? this.#stream.columns : 100;
+    const m = this.#ema;
+    const avg = (v: number, own: number) => (m.n > 0 ? v / (1 - 0.9 ** m.n) : own);
     const head = `${this.#label ? `${this.#label} · ` : ''}epoch ${e.epoch}/${e.epochs}`;
     const tail =
-      ` ${e.stepInEpoch}/${e.stepsPerEpoch} loss ${e.loss.toFixed(4)} acc ${percent(e.top1)}` +
-      ` ${Math.round(e.imagesPerSecond)} img/s ETA ${formatDuration(this.eta(e))}`;
+      ` ${e.stepInEpoch}/${e.stepsPerEpoch} loss ${avg(m.loss, e.loss).toFixed(4)} acc ${percent(avg(m.top1, e.top1))}` +
+      ` ${Math.round(avg(m.imagesPerSecond, e.imagesPerSecond))} img/s ETA ${formatDuration(this.eta(e))}`;
     const barWidth = Math.max(5, Math.min(30, columns - head.length - tail.length - 2));
     const line = `${head} ${renderBar(e.stepInEpoch / e.stepsPerEpoch, barWidth)}${tail}`;
     return line.length > columns - 1 ? line.slice(0, columns - 1) : line;

@@ -1,0 +1,100 @@
+// Run folders: runs/<command>-<timestamp>/ with config.json, metrics.jsonl, checkpoints/,
+// curves.svg, report.html and the command's results.
+import * as fs from 'fs';
+import * as path from 'path';
+import { UsageError } from './args';
+import { MetricsRecord, parseMetrics } from './curves';
+
+/** '2024-05-01T12:30:45' local time -> '20240501-123045'. */
+export function timestamp(date: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}`;
+}
+
+/**
+ * Creates the folder of a new run: `out` when given (it must not hold a run already, unless
+ * resuming), else `runs/<command>-<timestamp>` under `cwd` (with -2, -3... if taken).
+ * @throws UsageError when `out` already holds a run and `resume` is false.
+ */
+export function createRunFolder(command: string, options: { out?: string; cwd: string; resume?: boolean; now?: Date }): string {
+  if (options.out !== undefined) {
+    const dir = path.resolve(options.cwd, options.out);
+    if (!options.resume && fs.existsSync(path.join(dir, 'config.json'))) {
+      throw new UsageError(`${dir} already holds a run; continue it with --resume ${options.out}, or choose another --out`);
+    }
+    fs.mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+  const base = path.resolve(options.cwd, 'runs', `${command}-${timestamp(options.now ?? new Date())}`);
+  let dir = base;
+  for (let i = 2; fs.existsSync(dir); i++) dir = `${base}-${i}`;
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * The saved options of a run folder to resume (its config.json `options`).
+ * @throws UsageError when the folder has no config.json or it was written by another command.
+ */
+export function readRunOptions(dir: string, command: string): Record<string, unknown> {
+  const file = path.join(dir, 'config.json');
+  if (!fs.existsSync(file)) throw new UsageError(`Cannot resume: ${file} not found (is ${dir} a run folder of noisynn ${command}?)`);
+  let saved: { command?: string; options?: Record<string, unknown> };
+  try {
+    saved = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof saved;
+  } catch (err) {
+    throw new UsageError(`Cannot resume: ${file} is not valid JSON (${(err as Error).message})`);
+  }
+  if (saved.command !== command) {
+    throw new UsageError(`Cannot resume: ${dir} is a run of noisynn ${saved.command ?? '?'}, not noisynn ${command}`);
+  }
+  return saved.options ?? {};
+}
+
+export function writeJson(file: string, value: unknown): void {
+  fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** The records of a run's metrics.jsonl; a resumed run's repeated steps keep their last record. */
+export function readMetrics(file: string): MetricsRecord[] {
+  if (!fs.existsSync(file)) return [];
+  const records = parseMetrics(fs.readFileSync(file, 'utf8'));
+  const seen = new Map<string, number>();
+  const out: MetricsRecord[] = [];
+  for (const r of records) {
+    const key = r.type === 'step' || r.type === 'epoch' ? `${r.type}/${r.kind ?? ''}/${r.seed ?? ''}/${r.type === 'step' ? r.step : r.epoch}` : null;
+    if (key === null) {
+      out.push(r);
+      continue;
+    }
+    const at = seen.get(key);
+    if (at === undefined) {
+      seen.set(key, out.length);
+      out.push(r);
+    } else {
+      out[at] = r;
+    }
+  }
+  return out;
+}
+
+/** Paths inside a run folder. */
+export function runPaths(dir: string) {
+  return {
+    dir,
+    config: path.join(dir, 'config.json'),
+    metrics: path.join(dir, 'metrics.jsonl'),
+    checkpoints: path.join(dir, 'checkpoints'),
+    curves: path.join(dir, 'curves.svg'),
+    report: path.join(dir, 'report.html'),
+    results: path.join(dir, 'results.json'),
+    table: path.join(dir, 'table.md'),
+    weights: path.join(dir, 'model.safetensors'),
+  };
+}
+
+/** A path for messages: relative to cwd when inside it. */
+export function displayPath(p: string, cwd: string): string {
+  const rel = path.relative(cwd, p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+}
