@@ -358,8 +358,6 @@ function normalizeCNNConfig(config: Record<string, unknown>): NativeCNNConfig {
   };
 }
 
-const SITE_KEYS = ['layer', 'site', 'axis', 'when'];
-
 /** Validates a model's `noise` option against its architecture; fills every default. */
 function normalizeModelNoise(option: unknown, arch: { family: 'vit'; depth: number } | { family: 'cnn'; layers: readonly number[] }): NativeModelNoise {
   const lastStage = 4;

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import {
   CIFAR10,
   CIFAR100,
+  Batch,
   DataLoader,
   DataLoaderOptions,
   Dataset,
@@ -244,7 +245,7 @@ describe('DataLoader passes', () => {
     // A fresh loader with the same seed gives the same first epoch.
     expect((await pass(new DataLoader(ds, { batchSize: 4, seed: 99n }))).indices).toEqual(e0.indices);
     // The replay advanced the epoch to 1 again.
-    const batch = (await loader[Symbol.asyncIterator]().next()).value;
+    const batch = (await loader[Symbol.asyncIterator]().next()).value as Batch;
     expect(batch.epoch).toBe(1);
     expect(batch.index).toBe(0);
   });
