@@ -51,16 +51,6 @@ bool GetBool(const Napi::Object& o, const char* key) {
   return v.As<Napi::Boolean>().Value();
 }
 
-uint64_t ParseU64(const std::string& s, const char* what) {
-  if (s.empty() || s.size() > 20 || s.find_first_not_of("0123456789") != std::string::npos) {
-    throw noisynn::RangeError(std::string("Expected a decimal unsigned 64-bit integer for ") + what + " but received '" + s + "'");
-  }
-  errno = 0;
-  unsigned long long v = std::strtoull(s.c_str(), nullptr, 10);
-  if (errno == ERANGE) throw noisynn::RangeError(std::string("Expected an integer below 2^64 for ") + what + " but received '" + s + "'");
-  return static_cast<uint64_t>(v);
-}
-
 Napi::Object ExpectObject(const Napi::Value& v, const char* what) {
   if (!v.IsObject()) throw noisynn::TypeError(std::string("Expected object for ") + what);
   return v.As<Napi::Object>();
@@ -72,7 +62,7 @@ models::NoiseSiteConfig ParseNoise(const Napi::Object& n) {
   c.params.strength = GetDouble(n, "strength");
   c.params.mean = GetDouble(n, "mean");
   c.params.std = GetDouble(n, "std");
-  c.params.seed = ParseU64(GetString(n, "seed"), "noise.seed");
+  c.params.seed = ParseU64Decimal(GetString(n, "seed"), "noise.seed");
   c.params.detach = GetBool(n, "detach");
   c.axis = models::parse_noise_axis(GetString(n, "axis"));
   c.when = models::parse_noise_when(GetString(n, "when"));
@@ -95,7 +85,7 @@ models::VitConfig ParseVitConfig(const Napi::Object& o) {
   c.mlp_ratio = GetDouble(o, "mlpRatio");
   c.dropout = GetDouble(o, "dropout");
   c.drop_path = GetDouble(o, "dropPath");
-  c.init_seed = ParseU64(GetString(o, "initSeed"), "initSeed");
+  c.init_seed = ParseU64Decimal(GetString(o, "initSeed"), "initSeed");
   return c;
 }
 
@@ -113,7 +103,7 @@ models::ResNetConfig ParseResNetConfig(const Napi::Object& o) {
   c.in_channels = GetInt(o, "inChannels");
   c.num_classes = GetInt(o, "numClasses");
   c.stem = models::parse_resnet_stem(GetString(o, "stem"));
-  c.init_seed = ParseU64(GetString(o, "initSeed"), "initSeed");
+  c.init_seed = ParseU64Decimal(GetString(o, "initSeed"), "initSeed");
   return c;
 }
 
@@ -266,7 +256,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   Napi::Value SetNoiseOffset(const Napi::CallbackInfo& info) {
     return Guard(info, [&]() -> Napi::Value {
-      Get(info.Env())->set_noise_offset(ParseU64(info[0].As<Napi::String>().Utf8Value(), "offset"));
+      Get(info.Env())->set_noise_offset(ParseU64Decimal(info[0].As<Napi::String>().Utf8Value(), "offset"));
       return info.Env().Undefined();
     });
   }
@@ -359,7 +349,7 @@ Napi::Value NoiseSiteProbe(const Napi::CallbackInfo& info) {
     models::NoiseSite site;
     site.configure(ParseNoise(ExpectObject(info[1], "noise")));
     std::string layout = info[2].As<Napi::String>().Utf8Value();
-    site.set_offset(ParseU64(info[3].As<Napi::String>().Utf8Value(), "offset"));
+    site.set_offset(ParseU64Decimal(info[3].As<Napi::String>().Utf8Value(), "offset"));
     torch::NoGradGuard no_grad;
     if (layout == "tokens") {
       return TensorWrap::New(info.Env(), site.apply_to_tokens(x, info[4].As<Napi::Number>().Int64Value(), info[5].As<Napi::Number>().Int64Value()));

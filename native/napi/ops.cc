@@ -15,18 +15,6 @@ namespace napi {
 
 namespace {
 
-uint64_t ParseU64(const Napi::Value& v, const char* name) {
-  std::string s = v.As<Napi::String>();
-  try {
-    size_t used = 0;
-    unsigned long long x = std::stoull(s, &used, 10);
-    if (used != s.size()) throw std::invalid_argument(s);
-    return static_cast<uint64_t>(x);
-  } catch (const std::exception&) {
-    throw noisynn::RangeError(std::string("Expected a decimal unsigned 64-bit integer for ") + name + " but received '" + s + "'");
-  }
-}
-
 // The flat config object built by lib/noise.ts (already validated and defaulted there).
 NoiseParams ParseNoise(const Napi::Value& v) {
   Napi::Object o = v.As<Napi::Object>();
@@ -36,8 +24,8 @@ NoiseParams ParseNoise(const Napi::Value& v) {
   p.strength = o.Get("strength").As<Napi::Number>().DoubleValue();
   p.mean = o.Get("mean").As<Napi::Number>().DoubleValue();
   p.std = o.Get("std").As<Napi::Number>().DoubleValue();
-  p.seed = ParseU64(o.Get("seed"), "seed");
-  p.offset = ParseU64(o.Get("offset"), "offset");
+  p.seed = ParseU64Decimal(o.Get("seed").As<Napi::String>(), "seed");
+  p.offset = ParseU64Decimal(o.Get("offset").As<Napi::String>(), "offset");
   p.detach = o.Get("detach").As<Napi::Boolean>();
   return p;
 }
@@ -84,7 +72,7 @@ Napi::Value Philox(const Napi::CallbackInfo& info) {
     Napi::Array shapeArr = info[1].As<Napi::Array>();
     std::vector<int64_t> shape(shapeArr.Length());
     for (uint32_t i = 0; i < shapeArr.Length(); ++i) shape[i] = shapeArr.Get(i).As<Napi::Number>().Int64Value();
-    uint64_t seed = ParseU64(info[2], "seed"), offset = ParseU64(info[3], "offset");
+    uint64_t seed = ParseU64Decimal(info[2].As<Napi::String>(), "seed"), offset = ParseU64Decimal(info[3].As<Napi::String>(), "offset");
     at::ScalarType dtype = ParseDtype(info[4].As<Napi::String>());
     at::Tensor t = kind == "normal" ? philox_normal(shape, seed, offset, dtype) : philox_uniform(shape, seed, offset, dtype);
     return TensorWrap::New(info.Env(), t);

@@ -1,6 +1,8 @@
 // Tensor handle: creation from typed arrays, copies out, device moves, dispose.
 #include "napi/tensor.h"
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -64,6 +66,17 @@ at::ScalarType ParseDtype(const std::string& s) {
   if (s == "int32") return at::kInt;
   if (s == "uint8") return at::kByte;
   throw noisynn::RangeError("Expected one of float32, float64, float16, bfloat16, int64, int32, uint8 for dtype but received '" + s + "'");
+}
+
+uint64_t ParseU64Decimal(const std::string& s, const char* name) {
+  // At most 20 digits and nothing else (strtoull alone would accept signs, spaces, hex).
+  if (s.empty() || s.size() > 20 || s.find_first_not_of("0123456789") != std::string::npos) {
+    throw noisynn::RangeError(std::string("Expected a decimal unsigned 64-bit integer for ") + name + " but received '" + s + "'");
+  }
+  errno = 0;
+  const unsigned long long v = std::strtoull(s.c_str(), nullptr, 10);
+  if (errno == ERANGE) throw noisynn::RangeError(std::string("Expected an integer below 2^64 for ") + name + " but received '" + s + "'");
+  return static_cast<uint64_t>(v);
 }
 
 at::Device ParseDevice(const std::string& s) {

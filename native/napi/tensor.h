@@ -4,6 +4,8 @@
 #include <ATen/ATen.h>
 #include <napi.h>
 
+#include <string>
+
 namespace noisynn {
 namespace napi {
 
@@ -43,6 +45,10 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
 // The tensor behind a JS handle; throws a JS TypeError naming `what` for anything else, and an
 // Error when the handle was disposed. (A free function: ObjectWrap reserves the name Unwrap.)
 at::Tensor UnwrapTensor(Napi::Value v, const char* what = "tensor");
+
+// A decimal string holding an unsigned 64-bit integer (seeds, Philox offsets: JS numbers
+// cannot carry 64 bits). Throws RangeError naming `name` otherwise.
+uint64_t ParseU64Decimal(const std::string& s, const char* name);
 
 // Device strings: 'cpu', 'cuda', 'cuda:N'. Throws RangeError for anything else.
 at::Device ParseDevice(const std::string& s);

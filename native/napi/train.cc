@@ -15,18 +15,6 @@ namespace napi {
 
 namespace {
 
-uint64_t ParseU64String(const Napi::Value& v, const char* name) {
-  std::string s = v.As<Napi::String>();
-  try {
-    size_t used = 0;
-    unsigned long long x = std::stoull(s, &used, 10);
-    if (used != s.size()) throw std::invalid_argument(s);
-    return x;
-  } catch (const std::exception&) {
-    throw noisynn::RangeError(std::string("Expected a decimal unsigned 64-bit integer for ") + name + " but received '" + s + "'");
-  }
-}
-
 // The flat options object lib/trainer.ts builds (validated and defaulted there).
 train::TrainerOptions ParseOptions(const Napi::Object& o) {
   train::TrainerOptions t;
@@ -49,7 +37,7 @@ train::TrainerOptions ParseOptions(const Napi::Object& o) {
   t.label_smoothing = num("labelSmoothing");
   t.clip_grad_norm = num("clipGradNorm");
   t.mixed_precision = o.Get("mixedPrecision").As<Napi::Boolean>();
-  t.seed = ParseU64String(o.Get("seed"), "seed");
+  t.seed = ParseU64Decimal(o.Get("seed").As<Napi::String>(), "seed");
   return t;
 }
 
@@ -150,7 +138,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   Napi::Value SetNoiseOffset(const Napi::CallbackInfo& info) {
     return Guard(info, [&]() -> Napi::Value {
-      trainer_->model().set_noise_offset(ParseU64String(info[0], "noiseOffset"));
+      trainer_->model().set_noise_offset(ParseU64Decimal(info[0].As<Napi::String>(), "noiseOffset"));
       return info.Env().Undefined();
     });
   }
