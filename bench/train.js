@@ -2,7 +2,7 @@
 // Training throughput of vit_mini_patch4_28 (default noise, batch 128, randomCrop + flip +
 // normalize) driven from Node (DataLoader + Trainer.fit), against the same loop in a C++-only
 // program over the same libtorch (bench/native/train_bench.cc). Prints the ratio of one run.
-//   node bench/train.js [timed steps=60] [warmup=5]
+//   node bench/train.js [timed steps=60] [warmup=5]     (ROUNDS=3 alternating pairs)
 'use strict';
 const { execFileSync, spawnSync } = require('child_process');
 const path = require('path');
@@ -52,12 +52,28 @@ function nativeLoop() {
 
 (async () => {
   const i = nn.info();
+  const rounds = Number(process.env.ROUNDS || 3);
   console.log(`train throughput: vit_mini_patch4_28, default noise, batch ${batch}, ${steps} timed steps after ${warmup} warm-up; libtorch ${i.libtorchVersion}, ${i.threads} threads`);
-  const native = nativeLoop();
-  const node = await nodeLoop();
-  console.log(`C++ loop : ${native.imagesPerSecond.toFixed(1)} images/s (${native.seconds.toFixed(2)} s)`);
-  console.log(`Node loop: ${node.imagesPerSecond.toFixed(1)} images/s (${node.seconds.toFixed(2)} s)`);
-  console.log(`ratio Node / C++: ${(node.imagesPerSecond / native.imagesPerSecond).toFixed(3)} (goal >= 0.97)`);
+  // Alternate the two loops: this VM's speed drifts by +-15% over tens of seconds, so each pair
+  // is compared in the same stretch of time and the ratio is taken over the sums.
+  let nativeImages = 0;
+  let nativeSeconds = 0;
+  let nodeImages = 0;
+  let nodeSeconds = 0;
+  for (let r = 0; r < rounds; r++) {
+    const native = nativeLoop();
+    const node = await nodeLoop();
+    console.log(`round ${r + 1}: C++ loop ${native.imagesPerSecond.toFixed(1)} images/s, Node loop ${node.imagesPerSecond.toFixed(1)} images/s, ratio ${(node.imagesPerSecond / native.imagesPerSecond).toFixed(3)}`);
+    nativeImages += native.steps * batch;
+    nativeSeconds += native.seconds;
+    nodeImages += node.steps * batch;
+    nodeSeconds += node.seconds;
+  }
+  const nativeRate = nativeImages / nativeSeconds;
+  const nodeRate = nodeImages / nodeSeconds;
+  console.log(`C++ loop : ${nativeRate.toFixed(1)} images/s over ${rounds} rounds`);
+  console.log(`Node loop: ${nodeRate.toFixed(1)} images/s over ${rounds} rounds`);
+  console.log(`ratio Node / C++: ${(nodeRate / nativeRate).toFixed(3)} (goal >= 0.97)`);
 })().catch((e) => {
   console.error(e);
   process.exit(1);
