@@ -181,10 +181,13 @@ void salt_pepper_rows(const scalar_t* x, scalar_t* out, const Geometry& g, doubl
     const scalar_t* xo = x + o * g.k * g.inner;
     for (int64_t i = 1; i < g.k; ++i) {
       const scalar_t* xi = xo + i * g.inner;
+      scalar_t* hp = hi.data() - j0;
+      scalar_t* lp = lo.data() - j0;
       for (int64_t j = j0; j < j1; ++j) {
-        const scalar_t v = xi[j];
-        if (v > hi[j - j0]) hi[j - j0] = v;
-        if (v < lo[j - j0]) lo[j - j0] = v;
+        // Loads first, then value selects: the form the vectorizer turns into max/min.
+        const scalar_t v = xi[j], h = hp[j], l = lp[j];
+        hp[j] = v > h ? v : h;
+        lp[j] = v < l ? v : l;
       }
     }
     for (int64_t i = 0; i < g.k; ++i) {
@@ -193,8 +196,9 @@ void salt_pepper_rows(const scalar_t* x, scalar_t* out, const Geometry& g, doubl
         // Two plain selects (not nested) so the loop vectorizes: u < p/2 takes the max,
         // p/2 <= u < p the min, the rest keep x.
         const int64_t j = e - base - j0;
-        scalar_t v = u < pf ? lo[j] : x[e];
-        out[e] = u < half_p ? hi[j] : v;
+        const scalar_t xv = x[e], lv = lo[j], hv = hi[j];
+        const scalar_t v = u < pf ? lv : xv;
+        out[e] = u < half_p ? hv : v;
       });
     }
   });
@@ -205,7 +209,8 @@ void salt_pepper_grad(const scalar_t* gr, scalar_t* gx, int64_t n, double p, uin
   const float pf = static_cast<float>(p);
   at::parallel_for(0, (n + 3) / 4, 4096, [&](int64_t b0, int64_t b1) {
     for_each_random<false>(b0 * 4, std::min(n, b1 * 4), seed, offset, [&](int64_t e, float u) {
-      gx[e] = u < pf ? scalar_t(0) : gr[e];
+      const scalar_t gv = gr[e];  // load, then select: vectorizes
+      gx[e] = u < pf ? scalar_t(0) : gv;
     });
   });
 }
