@@ -1,6 +1,8 @@
 // safetensors reader (every length and offset checked against the file) and atomic writer.
 #include "models/safetensors.h"
 
+#include "common/durable_file.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -537,34 +539,16 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     if (bytes > 0 && std::fwrite(t.data_ptr(), 1, bytes, f) != bytes) fail("write failed");
   }
   if (std::fflush(f) != 0) fail("flush failed");
-#ifdef _WIN32
-  if (_commit(_fileno(f)) != 0) fail("fsync failed");
-#else
-  if (::fsync(fileno(f)) != 0) fail("fsync failed");
-#endif
   if (std::fclose(f) != 0) {
     std::string reason = errno_text();
     std::remove(tmp.c_str());
     throw std::runtime_error("Cannot write weights file '" + path + "': close failed: " + reason);
   }
-#ifdef _WIN32
-  std::remove(path.c_str());
-#endif
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string reason = errno_text();
-    std::remove(tmp.c_str());
-    throw std::runtime_error("Cannot write weights file '" + path + "': rename failed: " + reason);
+  try {
+    commit_file(tmp, path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("Cannot write weights file '" + path + "': " + e.what());
   }
-#ifndef _WIN32
-  // Persist the rename itself: fsync the directory entry.
-  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.find_last_of('/'));
-  if (dir.empty()) dir = "/";
-  int dfd = ::open(dir.c_str(), O_RDONLY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-#endif
 }
 
 }  // namespace models

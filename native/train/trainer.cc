@@ -1,10 +1,10 @@
 // The training step, batch evaluation and optimizer-state checkpoints.
 #include "train/trainer.h"
 
+#include "common/durable_file.h"
+
 #include <ATen/autocast_mode.h>
-#include <fcntl.h>
 #include <torch/version.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -71,22 +71,7 @@ class AutocastScope {
   bool on_;
 };
 
-void fsync_path(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags);
-  TORCH_CHECK(fd >= 0, "cannot open ", path, " to sync it: ", std::strerror(errno));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  TORCH_CHECK(rc == 0, "fsync failed for ", path, ": ", std::strerror(errno));
-}
-
 }  // namespace
-
-void commit_file(const std::string& tmp, const std::string& path) {
-  fsync_path(tmp, O_RDONLY);
-  TORCH_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path, ": ", std::strerror(errno));
-  const auto slash = path.find_last_of('/');
-  fsync_path(slash == std::string::npos ? "." : path.substr(0, slash + 1), O_RDONLY | O_DIRECTORY);
-}
 
 Trainer::Trainer(std::shared_ptr<models::Model> model, TrainerOptions options)
     : model_(std::move(model)), options_(std::move(options)) {
@@ -153,7 +138,8 @@ StepResult Trainer::step(const at::Tensor& images_in, const at::Tensor& labels_i
     logits = model_->forward(images);
   }
   at::Tensor loss = loss_of(logits, labels, options_.label_smoothing);
-  TORCH_CHECK(std::isfinite(loss.item<double>()), "training diverged: the loss is ", loss.item<double>(), " at step ", step_,
+  r.loss = loss.item<double>();  // one host sync for the check and the report
+  TORCH_CHECK(std::isfinite(r.loss), "training diverged: the loss is ", r.loss, " at step ", step_,
               " (lower the learning rate or set clipGradNorm)");
   loss.backward();
   if (options_.clip_grad_norm > 0) {
@@ -161,7 +147,6 @@ StepResult Trainer::step(const at::Tensor& images_in, const at::Tensor& labels_i
   }
   optimizer_->step();
   ++step_;
-  r.loss = loss.item<double>();
   r.correct = logits.detach().argmax(1).eq(labels).sum().item<int64_t>();
   r.samples = images.size(0);
   return r;

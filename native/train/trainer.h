@@ -87,8 +87,5 @@ class Trainer {
   int64_t step_ = 0;
 };
 
-// Durable file replacement: fsync `tmp`, rename it over `path`, fsync the directory.
-void commit_file(const std::string& tmp, const std::string& path);
-
 }  // namespace train
 }  // namespace noisynn
