@@ -38,20 +38,39 @@ function cxxAbi(t) {
   return '1';
 }
 
+// at::parallel_for is an inline template that runs in parallel only in code compiled with
+// -fopenmp when libtorch uses OpenMP; link the OpenMP runtime libtorch itself loads (PyTorch
+// wheels ship their own libgomp next to libtorch_cpu, Debian's libtorch uses the system one).
+function openmp(t) {
+  const header = path.join(t.root, 'include', 'ATen', 'Config.h');
+  if (!fs.existsSync(header) || !/^#define AT_PARALLEL_OPENMP 1/m.test(fs.readFileSync(header, 'utf8'))) return null;
+  for (const dir of t.system ? [] : [t.lib, path.join(t.root, '..', 'torch.libs')]) {
+    if (!fs.existsSync(dir)) continue;
+    const bundled = fs.readdirSync(dir).filter((f) => /^libgomp.*\.so/.test(f)).sort();
+    if (bundled.length) return { cflags: ['-fopenmp'], libs: [path.join(dir, bundled[0])] };
+  }
+  return { cflags: ['-fopenmp'], libs: ['-fopenmp'] };
+}
+
 function config(what) {
   const t = findRoot();
   const cuda = hasCuda(t);
+  const omp = openmp(t);
   switch (what) {
     case 'include':
       return [path.join(t.root, 'include'), path.join(t.root, 'include', 'torch', 'csrc', 'api', 'include')];
     case 'libdirs':
       return [t.lib];
     case 'libs':
-      return ['-ltorch', '-ltorch_cpu', '-lc10'].concat(cuda ? ['-ltorch_cuda', '-lc10_cuda', '-lcudart'] : []);
+      return ['-ltorch', '-ltorch_cpu', '-lc10']
+        .concat(cuda ? ['-ltorch_cuda', '-lc10_cuda', '-lcudart'] : [])
+        .concat(omp ? omp.libs : []);
     case 'ldflags':
       return [`-L${t.lib}`].concat(t.system ? [] : [`-Wl,-rpath,${t.lib}`]);
     case 'cflags':
-      return [`-D_GLIBCXX_USE_CXX11_ABI=${cxxAbi(t)}`].concat(cuda ? ['-DNOISYNN_WITH_CUDA=1'] : []);
+      return [`-D_GLIBCXX_USE_CXX11_ABI=${cxxAbi(t)}`]
+        .concat(cuda ? ['-DNOISYNN_WITH_CUDA=1'] : [])
+        .concat(omp ? omp.cflags : []);
     case 'cuda':
       return [cuda ? '1' : '0'];
     default:

@@ -8,6 +8,9 @@
 #include <ATen/Dispatch.h>
 
 #include <algorithm>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 #include <vector>
 
 #include "common/philox.h"
@@ -46,60 +49,135 @@ void for_each_tile(const Geometry& g, int64_t chunk, F f) {
 
 // The Philox stream for blocks [block0, block0 + count) into out[4 * count]: uniforms, or normals
 // (Box-Muller on lanes (0,1) and (2,3)), exactly as rng::philox4x32_10 / normal4 compute them on
-// the GPU. Written as loops over 16 independent blocks so the compiler vectorizes the rounds and
-// the Box-Muller arithmetic; built for AVX2 and for the x86-64 baseline, chosen at load time.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-__attribute__((target_clones("avx2", "default")))
+// the GPU. Work goes in groups of 16 independent blocks held as four word arrays c[w][lane]: the
+// rounds run on them with AVX2 intrinsics where the CPU has AVX2 (plain loops elsewhere), and
+// the uniform / Box-Muller arithmetic is written as loops over the lanes that the compiler
+// vectorizes. The AVX2 and portable paths give bit-identical numbers.
+constexpr int kLanes = 16;
+using Lanes = uint32_t[4][kLanes];
+
+#if defined(__GNUC__)
+#define NOISYNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define NOISYNN_ALWAYS_INLINE inline
 #endif
-void philox_blocks(uint64_t block0, int64_t count, uint64_t offset, uint64_t seed, bool normal, float* out) {
-  constexpr int L = 16;
-  for (int64_t base = 0; base < count; base += L) {
-    uint32_t c0[L], c1[L], c2[L], c3[L];
-    for (int l = 0; l < L; ++l) {
-      const uint64_t b = block0 + static_cast<uint64_t>(base + l);
-      c0[l] = static_cast<uint32_t>(b);
-      c1[l] = static_cast<uint32_t>(b >> 32);
-      c2[l] = static_cast<uint32_t>(offset);
-      c3[l] = static_cast<uint32_t>(offset >> 32);
+
+NOISYNN_ALWAYS_INLINE void philox_counters(uint64_t block0, uint64_t offset, Lanes& c) {
+  for (int l = 0; l < kLanes; ++l) {
+    const uint64_t b = block0 + static_cast<uint64_t>(l);
+    c[0][l] = static_cast<uint32_t>(b);
+    c[1][l] = static_cast<uint32_t>(b >> 32);
+    c[2][l] = static_cast<uint32_t>(offset);
+    c[3][l] = static_cast<uint32_t>(offset >> 32);
+  }
+}
+
+NOISYNN_ALWAYS_INLINE void philox_rounds_portable(uint64_t seed, Lanes& c) {
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int r = 0; r < 10; ++r) {
+    for (int l = 0; l < kLanes; ++l) {
+      const uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * c[0][l];
+      const uint64_t p1 = static_cast<uint64_t>(0xCD9E8D57u) * c[2][l];
+      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c[1][l] ^ k0;
+      const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c[3][l] ^ k1;
+      c[1][l] = static_cast<uint32_t>(p1);
+      c[3][l] = static_cast<uint32_t>(p0);
+      c[0][l] = n0;
+      c[2][l] = n2;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+}
+
+// Words to numbers, interleaved back into stream order: block l's word w is out[4 l + w].
+NOISYNN_ALWAYS_INLINE void philox_finish(const Lanes& c, bool normal, int64_t n, float* out) {
+  float r[4][kLanes];
+  if (normal) {
+    for (int l = 0; l < kLanes; ++l) {
+      rng::box_muller(rng::uniform_open(c[0][l]), rng::uniform_open(c[1][l]), &r[0][l], &r[1][l]);
+      rng::box_muller(rng::uniform_open(c[2][l]), rng::uniform_open(c[3][l]), &r[2][l], &r[3][l]);
+    }
+  } else {
+    for (int w = 0; w < 4; ++w)
+      for (int l = 0; l < kLanes; ++l) r[w][l] = rng::uniform_open(c[w][l]);
+  }
+  for (int64_t l = 0; l < n; ++l)
+    for (int w = 0; w < 4; ++w) out[4 * l + w] = r[w][l];
+}
+
+void philox_blocks_portable(uint64_t block0, int64_t count, uint64_t offset, uint64_t seed, bool normal, float* out) {
+  for (int64_t base = 0; base < count; base += kLanes) {
+    Lanes c;
+    philox_counters(block0 + static_cast<uint64_t>(base), offset, c);
+    philox_rounds_portable(seed, c);
+    philox_finish(c, normal, std::min<int64_t>(kLanes, count - base), out + 4 * base);
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define NOISYNN_X86_AVX2 1
+// (hi, lo) of the 32x32-bit products a * m in every lane: vpmuludq multiplies the even lanes,
+// so the odd lanes go through a second multiply after a 64-bit shift; blends put them back.
+__attribute__((target("avx2"))) inline __m256i mulhilo_avx2(__m256i a, __m256i m, __m256i* hi) {
+  const __m256i even = _mm256_mul_epu32(a, m);
+  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+  *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+  return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+}
+
+__attribute__((target("avx2"))) void philox_blocks_avx2(uint64_t block0, int64_t count, uint64_t offset, uint64_t seed,
+                                                       bool normal, float* out) {
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
+  const __m256i m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
+  const __m256i iota[2] = {_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15)};
+  const __m256i off_lo = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(offset)));
+  const __m256i off_hi = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(offset >> 32)));
+  for (int64_t base = 0; base < count; base += kLanes) {
+    Lanes c;
+    // Counters in registers (block numbers block + lane, carrying into the high word): scalar
+    // stores read back as vectors would stall on store forwarding.
+    const uint64_t b = block0 + static_cast<uint64_t>(base);
+    const __m256i b_lo = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(b)));
+    const __m256i b_hi = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(b >> 32)));
+    // Two independent groups of 8 lanes per word, so the multiplies of one hide the other's latency.
+    __m256i x[4][2];
+    for (int h = 0; h < 2; ++h) {
+      x[0][h] = _mm256_add_epi32(b_lo, iota[h]);
+      const __m256i carry = _mm256_cmpgt_epi32(_mm256_xor_si256(b_lo, sign), _mm256_xor_si256(x[0][h], sign));
+      x[1][h] = _mm256_sub_epi32(b_hi, carry);
+      x[2][h] = off_lo;
+      x[3][h] = off_hi;
     }
     uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
     for (int r = 0; r < 10; ++r) {
-      for (int l = 0; l < L; ++l) {
-        const uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * c0[l];
-        const uint64_t p1 = static_cast<uint64_t>(0xCD9E8D57u) * c2[l];
-        const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1[l] ^ k0;
-        const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3[l] ^ k1;
-        c1[l] = static_cast<uint32_t>(p1);
-        c3[l] = static_cast<uint32_t>(p0);
-        c0[l] = n0;
-        c2[l] = n2;
+      const __m256i vk0 = _mm256_set1_epi32(static_cast<int>(k0)), vk1 = _mm256_set1_epi32(static_cast<int>(k1));
+      for (int h = 0; h < 2; ++h) {
+        __m256i hi0, hi1;
+        const __m256i lo0 = mulhilo_avx2(x[0][h], m0, &hi0);
+        const __m256i lo1 = mulhilo_avx2(x[2][h], m1, &hi1);
+        x[0][h] = _mm256_xor_si256(_mm256_xor_si256(hi1, x[1][h]), vk0);
+        x[2][h] = _mm256_xor_si256(_mm256_xor_si256(hi0, x[3][h]), vk1);
+        x[1][h] = lo1;
+        x[3][h] = lo0;
       }
       k0 += 0x9E3779B9u;
       k1 += 0xBB67AE85u;
     }
-    float r0[L], r1[L], r2[L], r3[L];
-    if (normal) {
-      for (int l = 0; l < L; ++l) {
-        rng::box_muller(rng::uniform_open(c0[l]), rng::uniform_open(c1[l]), &r0[l], &r1[l]);
-        rng::box_muller(rng::uniform_open(c2[l]), rng::uniform_open(c3[l]), &r2[l], &r3[l]);
-      }
-    } else {
-      for (int l = 0; l < L; ++l) {
-        r0[l] = rng::uniform_open(c0[l]);
-        r1[l] = rng::uniform_open(c1[l]);
-        r2[l] = rng::uniform_open(c2[l]);
-        r3[l] = rng::uniform_open(c3[l]);
-      }
-    }
-    const int64_t n = std::min<int64_t>(L, count - base);
-    float* o = out + 4 * base;
-    for (int64_t l = 0; l < n; ++l) {
-      o[4 * l] = r0[l];
-      o[4 * l + 1] = r1[l];
-      o[4 * l + 2] = r2[l];
-      o[4 * l + 3] = r3[l];
-    }
+    for (int w = 0; w < 4; ++w)
+      for (int h = 0; h < 2; ++h) _mm256_storeu_si256(reinterpret_cast<__m256i*>(&c[w][8 * h]), x[w][h]);
+    philox_finish(c, normal, std::min<int64_t>(kLanes, count - base), out + 4 * base);
   }
+}
+#endif
+
+inline void philox_blocks(uint64_t block0, int64_t count, uint64_t offset, uint64_t seed, bool normal, float* out) {
+#ifdef NOISYNN_X86_AVX2
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) return philox_blocks_avx2(block0, count, offset, seed, normal, out);
+#endif
+  philox_blocks_portable(block0, count, offset, seed, normal, out);
 }
 
 // Visits every element index e in [e0, e1) with its uniform (or normal) number from the stream.
@@ -259,6 +337,10 @@ at::Tensor backward_cpu(const at::Tensor& grad_in, int64_t kind, int64_t axis, d
     }
   });
   return gx;
+}
+
+void philox_blocks_cpu(uint64_t block0, int64_t count, uint64_t offset, uint64_t seed, bool normal, float* out) {
+  philox_blocks(block0, count, offset, seed, normal, out);
 }
 
 void philox_fill_cpu(at::Tensor& out, bool normal, uint64_t seed, uint64_t offset) {

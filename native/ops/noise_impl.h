@@ -22,6 +22,9 @@ at::Tensor backward_cpu(const at::Tensor& grad, int64_t kind, int64_t axis, doub
                         int64_t offset, bool detach);
 // Fills a contiguous float tensor with the stream's normals or uniforms (CPU).
 void philox_fill_cpu(at::Tensor& out, bool normal, uint64_t seed, uint64_t offset);
+// The CPU stream itself: blocks [block0, block0 + count) into out[4 * count] (uniforms or normals),
+// vectorized where the CPU allows; equal to rng::philox4x32_10 + uniform4 / normal4 block by block.
+void philox_blocks_cpu(uint64_t block0, int64_t count, uint64_t offset, uint64_t seed, bool normal, float* out);
 
 }  // namespace impl
 }  // namespace noisynn

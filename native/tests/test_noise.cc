@@ -2,9 +2,12 @@
 // and backward, on CPU and, when a GPU is present, CUDA against CPU for every dtype.
 #include <torch/torch.h>
 
+#include <cmath>
 #include <vector>
 
+#include "common/philox.h"
 #include "ops/noise.h"
+#include "ops/noise_impl.h"
 #include "tests/test_main.h"
 
 using noisynn::NoiseKind;
@@ -46,6 +49,41 @@ at::Tensor grad_of(const at::Tensor& x0, const at::Tensor& w, const NoiseParams&
 }
 
 }  // namespace
+
+NN_TEST("cpu Philox stream equals the scalar generator (uniform and normal, across 32-bit block carries)") {
+  // The vectorized CPU stream (AVX2 where present) against the per-block scalar code the CUDA
+  // kernel runs: every block, including groups that straddle a carry into the high counter word.
+  const uint64_t starts[] = {0, 3, (1ull << 32) - 7, (1ull << 33) - 16, 0xFFFFFFFFFFFFFFF0ull};
+  const int64_t counts[] = {1, 15, 16, 17, 53};
+  for (uint64_t seed : {0ull, 1234567ull, 0xDEADBEEFCAFEF00Dull}) {
+    for (uint64_t offset : {0ull, 5ull, 1ull << 40}) {
+      for (uint64_t b0 : starts) {
+        for (int64_t n : counts) {
+          for (bool normal : {false, true}) {
+            std::vector<float> got(4 * n);
+            noisynn::impl::philox_blocks_cpu(b0, n, offset, seed, normal, got.data());
+            int bad = 0;
+            for (int64_t i = 0; i < n && bad < 3; ++i) {
+              const noisynn::rng::Block blk = noisynn::rng::philox4x32_10(b0 + i, offset, seed);
+              float want[4];
+              if (normal) noisynn::rng::normal4(blk, want); else noisynn::rng::uniform4(blk, want);
+              for (int w = 0; w < 4; ++w) {
+                // Uniforms are exact; normals may differ by float contraction on some targets.
+                const float tol = normal ? 2e-6f * (1.0f + std::fabs(want[w])) : 0.0f;
+                if (std::fabs(got[4 * i + w] - want[w]) > tol) {
+                  ++bad;
+                  NN_EXPECT(false, "seed " << seed << " offset " << offset << " block " << b0 + i << " word " << w << ": " << got[4 * i + w]
+                                           << " != " << want[w] << (normal ? " (normal)" : " (uniform)"));
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
 
 NN_TEST("cpu forward and backward equal the literal formula (float32, float64)") {
   for (auto dtype : {at::kFloat, at::kDouble}) {
