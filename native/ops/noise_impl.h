@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <string>
 
 namespace noisynn {
 namespace impl {
@@ -23,8 +24,12 @@ at::Tensor backward_cpu(const at::Tensor& grad, int64_t kind, int64_t axis, doub
 // Fills a contiguous float tensor with the stream's normals or uniforms (CPU).
 void philox_fill_cpu(at::Tensor& out, bool normal, uint64_t seed, uint64_t offset);
 // The CPU stream itself: blocks [block0, block0 + count) into out[4 * count] (uniforms or normals),
-// vectorized where the CPU allows; equal to rng::philox4x32_10 + uniform4 / normal4 block by block.
-void philox_blocks_cpu(uint64_t block0, int64_t count, uint64_t offset, uint64_t seed, bool normal, float* out);
+// equal to rng::philox4x32_10 + uniform4 / normal4 block by block. `path` picks the code:
+// "best" (what the kernels use), "avx512", "avx2" or "portable"; false when this CPU cannot run it.
+bool philox_blocks_cpu(const std::string& path, uint64_t block0, int64_t count, uint64_t offset, uint64_t seed, bool normal,
+                       float* out);
+// The path the kernels use on this CPU: "avx512", "avx2" or "portable".
+const char* philox_cpu_path();
 
 }  // namespace impl
 }  // namespace noisynn

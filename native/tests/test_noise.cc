@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
 #include <vector>
 
 #include "common/philox.h"
@@ -50,38 +51,42 @@ at::Tensor grad_of(const at::Tensor& x0, const at::Tensor& w, const NoiseParams&
 
 }  // namespace
 
-NN_TEST("cpu Philox stream equals the scalar generator (uniform and normal, across 32-bit block carries)") {
-  // The vectorized CPU stream (AVX2 where present) against the per-block scalar code the CUDA
-  // kernel runs: every block, including groups that straddle a carry into the high counter word.
+NN_TEST("cpu Philox stream equals the scalar generator on every vector path (uniform, normal, 32-bit carries)") {
+  // Each vectorized CPU path this machine can run (AVX-512, AVX2, portable loops) against the
+  // per-block scalar code the CUDA kernel runs, bit for bit (the build passes -ffp-contract=off),
+  // including groups of blocks that straddle a carry into the high counter word.
   const uint64_t starts[] = {0, 3, (1ull << 32) - 7, (1ull << 33) - 16, 0xFFFFFFFFFFFFFFF0ull};
   const int64_t counts[] = {1, 15, 16, 17, 53};
-  for (uint64_t seed : {0ull, 1234567ull, 0xDEADBEEFCAFEF00Dull}) {
-    for (uint64_t offset : {0ull, 5ull, 1ull << 40}) {
-      for (uint64_t b0 : starts) {
-        for (int64_t n : counts) {
-          for (bool normal : {false, true}) {
-            std::vector<float> got(4 * n);
-            noisynn::impl::philox_blocks_cpu(b0, n, offset, seed, normal, got.data());
-            int bad = 0;
-            for (int64_t i = 0; i < n && bad < 3; ++i) {
-              const noisynn::rng::Block blk = noisynn::rng::philox4x32_10(b0 + i, offset, seed);
-              float want[4];
-              if (normal) noisynn::rng::normal4(blk, want); else noisynn::rng::uniform4(blk, want);
-              for (int w = 0; w < 4; ++w) {
-                // Uniforms are exact; normals may differ by float contraction on some targets.
-                const float tol = normal ? 2e-6f * (1.0f + std::fabs(want[w])) : 0.0f;
-                if (std::fabs(got[4 * i + w] - want[w]) > tol) {
-                  ++bad;
-                  NN_EXPECT(false, "seed " << seed << " offset " << offset << " block " << b0 + i << " word " << w << ": " << got[4 * i + w]
-                                           << " != " << want[w] << (normal ? " (normal)" : " (uniform)"));
-                }
-              }
-            }
-          }
+  auto check = [&](const char* path, uint64_t seed, uint64_t offset, uint64_t b0, int64_t n, bool normal) {
+    std::vector<float> got(4 * n);
+    noisynn::impl::philox_blocks_cpu(path, b0, n, offset, seed, normal, got.data());
+    for (int64_t i = 0; i < n; ++i) {
+      const noisynn::rng::Block blk = noisynn::rng::philox4x32_10(b0 + i, offset, seed);
+      float want[4];
+      if (normal) noisynn::rng::normal4(blk, want);
+      else noisynn::rng::uniform4(blk, want);
+      for (int w = 0; w < 4; ++w) {
+        if (got[4 * i + w] != want[w]) {
+          NN_EXPECT(false, path << ": seed " << seed << " offset " << offset << " block " << b0 + i << " word " << w << ": "
+                                << got[4 * i + w] << " != " << want[w] << (normal ? " (normal)" : " (uniform)"));
+          return;
         }
       }
     }
+  };
+  int paths_run = 0;
+  for (const char* path : {"portable", "avx2", "avx512"}) {
+    float probe[4];
+    if (!noisynn::impl::philox_blocks_cpu(path, 0, 1, 0, 0, false, probe)) continue;  // this CPU lacks it
+    ++paths_run;
+    for (uint64_t seed : {0ull, 1234567ull, 0xDEADBEEFCAFEF00Dull})
+      for (uint64_t offset : {0ull, 5ull, 1ull << 40})
+        for (uint64_t b0 : starts)
+          for (int64_t n : counts)
+            for (bool normal : {false, true}) check(path, seed, offset, b0, n, normal);
   }
+  NN_EXPECT(paths_run >= 1, "the portable path always runs");
+  std::printf("     (Philox paths checked: %d; the kernels use %s)\n", paths_run, noisynn::impl::philox_cpu_path());
   return true;
 }
 
@@ -108,6 +113,42 @@ NN_TEST("cpu forward and backward equal the literal formula (float32, float64)")
       }
     }
   }
+  return true;
+}
+
+NN_TEST("cpu kernels split across threads mid-row and mid-block equal the literal formula") {
+  // Shapes big enough that at::parallel_for splits the streaming passes (spans start inside a
+  // row and inside an outer block) and the reductions into several column chunks; 3 threads so
+  // the split points are not at halves. Also the last axis (inner = 1) and a non-contiguous input.
+  struct Big {
+    std::vector<int64_t> shape;
+    int64_t axis;
+  };
+  const std::vector<Big> cases = {{{3, 40, 701}, 1}, {{37, 2003}, 0}, {{5, 7, 3001}, 2}, {{2, 9, 4001}, 0}};
+  const int before = at::get_num_threads();
+  at::set_num_threads(3);
+  for (const auto& c : cases) {
+    for (bool transposed : {false, true}) {
+      torch::manual_seed(11);
+      at::Tensor x = torch::randn(c.shape);
+      if (transposed) x = x.transpose(0, -1).contiguous().transpose(0, -1);  // same values, strided
+      at::Tensor w = torch::randn(c.shape);
+      for (auto kind : kKinds) {
+        NoiseParams p = params(kind, c.axis);
+        at::Tensor fused, ref;
+        {
+          at::NoGradGuard g;
+          fused = noisynn::inject_noise(x, p);
+          ref = noisynn::inject_noise_reference(x, p);
+        }
+        const double fd = max_diff(fused, ref);
+        NN_EXPECT(fd < 1e-5, noisynn::noise_kind_name(kind) << " forward, shape dim " << c.shape.size() << " axis " << c.axis << ": " << fd);
+        const double gd = max_diff(grad_of(x, w, p, false), grad_of(x, w, p, true));
+        NN_EXPECT(gd < 1e-5, noisynn::noise_kind_name(kind) << " backward, axis " << c.axis << ": " << gd);
+      }
+    }
+  }
+  at::set_num_threads(before);
   return true;
 }
 
