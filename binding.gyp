@@ -1,6 +1,8 @@
 # node-gyp build of the addon (what prebuildify and the node-gyp-build install fallback run).
 # Sources come from native/sources.txt, like CMakeLists.txt; libtorch from scripts/torch-config.js
-# (Debian's libtorch-dev by default, $LIBTORCH otherwise). CUDA builds use CMakeLists.txt.
+# (Debian's libtorch-dev by default, $LIBTORCH otherwise). When that libtorch carries CUDA, the
+# [cuda] sources are added: .cu files through an nvcc rule (CUDA toolkit from $CUDA_HOME or PATH,
+# architectures from $TORCH_CUDA_ARCH_LIST), the rest with the C++ compiler.
 {
   "targets": [
     {
@@ -16,7 +18,24 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O3", "-fno-math-errno", "-ffp-contract=off", "-Wno-unused-parameter", "-Wno-sign-compare", "<!@(node scripts/torch-config.js cflags)"],
       "ldflags": ["<!@(node scripts/torch-config.js ldflags)"],
-      "libraries": ["<!@(node scripts/torch-config.js libs)", "-lz"]
+      "libraries": ["<!@(node scripts/torch-config.js libs)", "-lz"],
+      "conditions": [
+        ["'<!(node scripts/torch-config.js cuda)'=='1'", {
+          "sources": ["<!@(node scripts/sources.js cuda)"],
+          "include_dirs": ["<!@(node scripts/torch-config.js cuda-include)"],
+          "rules": [
+            {
+              "rule_name": "nvcc",
+              "extension": "cu",
+              "inputs": ["<(RULE_INPUT_PATH)"],
+              "outputs": ["<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).cu.o"],
+              "action": ["<!@(node scripts/torch-config.js nvcc)", "<!@(node scripts/torch-config.js nvcc-flags)", "-c", "<(RULE_INPUT_PATH)", "-o", "<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).cu.o"],
+              "message": "nvcc <(RULE_INPUT_PATH)",
+              "process_outputs_as_sources": 1
+            }
+          ]
+        }]
+      ]
     }
   ]
 }

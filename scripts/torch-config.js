@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Locates libtorch for binding.gyp: Debian's libtorch-dev by default, or $LIBTORCH
 // (a libtorch zip or a PyTorch install's cmake prefix, e.g. .../site-packages/torch).
-// Usage: node scripts/torch-config.js include|libdirs|libs|cflags|ldflags|cuda
+// Usage: node scripts/torch-config.js include|libdirs|libs|cflags|ldflags|cuda|cuda-include|nvcc|nvcc-flags
+// The CUDA toolkit (for nvcc, cuda_runtime_api.h and libcudart) is $CUDA_HOME, else the one
+// whose nvcc is on PATH, else /usr/local/cuda; GPU architectures follow $TORCH_CUDA_ARCH_LIST
+// ("8.0;9.0+PTX" style, as PyTorch extensions use), by default 8.0 and 9.0 with PTX for both.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -38,6 +41,37 @@ function cxxAbi(t) {
   return '1';
 }
 
+function cudaHome() {
+  const isToolkit = (dir) => fs.existsSync(path.join(dir, 'include', 'cuda_runtime_api.h'));
+  const candidates = [];
+  if (process.env.CUDA_HOME) candidates.push(path.resolve(process.env.CUDA_HOME));
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    const nvcc = dir && path.join(dir, 'nvcc');
+    if (!nvcc || !fs.existsSync(nvcc)) continue;
+    candidates.push(path.dirname(path.dirname(fs.realpathSync(nvcc))));
+    // A wrapper script (`exec /usr/local/cuda-13.0/bin/nvcc "$@"`) names the real one.
+    const m = /exec\s+(\S+\/bin\/nvcc)\b/.exec(fs.readFileSync(nvcc).subarray(0, 4096).toString('latin1'));
+    if (m) candidates.push(path.dirname(path.dirname(m[1])));
+  }
+  candidates.push('/usr/local/cuda');
+  return candidates.find(isToolkit) || candidates[0];
+}
+
+// -gencode flags for nvcc from TORCH_CUDA_ARCH_LIST; like CMake's CUDA_ARCHITECTURES "80 90"
+// by default (machine code and PTX for each).
+function gencode() {
+  const list = (process.env.TORCH_CUDA_ARCH_LIST || '8.0+PTX;9.0+PTX').split(/[;\s]+/).filter(Boolean);
+  const flags = [];
+  for (const item of list) {
+    const m = /^(\d+)\.(\d+)(a?)(\+PTX)?$/.exec(item);
+    if (!m) throw new Error(`TORCH_CUDA_ARCH_LIST: cannot read '${item}' (expected e.g. 8.0 or 9.0+PTX)`);
+    const sm = `${m[1]}${m[2]}${m[3]}`;
+    flags.push('-gencode', `arch=compute_${sm},code=sm_${sm}`);
+    if (m[4]) flags.push('-gencode', `arch=compute_${sm},code=compute_${sm}`);
+  }
+  return flags;
+}
+
 // at::parallel_for is an inline template that runs in parallel only in code compiled with
 // -fopenmp when libtorch uses OpenMP; link the OpenMP runtime libtorch itself loads (PyTorch
 // wheels ship their own libgomp next to libtorch_cpu, Debian's libtorch uses the system one).
@@ -62,8 +96,12 @@ function config(what) {
     case 'libdirs':
       return [t.lib];
     case 'libs':
-      return ['-ltorch', '-ltorch_cpu', '-lc10']
-        .concat(cuda ? ['-ltorch_cuda', '-lc10_cuda', '-lcudart'] : [])
+      // --no-as-needed, as TorchConfig.cmake links them: nothing may reference libtorch_cuda's
+      // symbols directly, yet loading it is what registers the CUDA kernels and device.
+      return ['-Wl,--no-as-needed', '-ltorch', '-ltorch_cpu']
+        .concat(cuda ? ['-ltorch_cuda'] : [])
+        .concat(['-Wl,--as-needed', '-lc10'])
+        .concat(cuda ? ['-lc10_cuda', `-L${path.join(cudaHome(), 'lib64')}`, '-lcudart'] : [])
         .concat(omp ? omp.libs : []);
     case 'ldflags':
       return [`-L${t.lib}`].concat(t.system ? [] : [`-Wl,-rpath,${t.lib}`]);
@@ -73,6 +111,13 @@ function config(what) {
         .concat(omp ? omp.cflags : []);
     case 'cuda':
       return [cuda ? '1' : '0'];
+    case 'cuda-include':
+      return cuda ? [path.join(cudaHome(), 'include')] : [];
+    case 'nvcc':
+      return [path.join(cudaHome(), 'bin', 'nvcc')];
+    case 'nvcc-flags':
+      // The .cu files are ATen-free (only native/ headers and the CUDA toolkit's).
+      return ['-std=c++17', '-O3', '--use_fast_math', '-Xcompiler', '-fPIC', `-I${path.resolve(__dirname, '..', 'native')}`].concat(gencode());
     default:
       throw new Error(`unknown query ${what}`);
   }

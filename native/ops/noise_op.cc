@@ -85,9 +85,15 @@ class NoiseFunction : public torch::autograd::Function<NoiseFunction> {
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
-    at::Tensor gx = dispatch_backward(grads[0], ctx->saved_data["kind"].toInt(), ctx->saved_data["axis"].toInt(),
-                                      ctx->saved_data["strength"].toDouble(), ctx->saved_data["seed"].toInt(),
-                                      ctx->saved_data["offset"].toInt(), ctx->saved_data["detach"].toBool());
+    const int64_t kind = ctx->saved_data["kind"].toInt();
+    const bool detach = ctx->saved_data["detach"].toBool();
+    at::Tensor gx;
+    if (detach || kind == static_cast<int64_t>(NoiseKind::None) || kind == static_cast<int64_t>(NoiseKind::Gaussian)) {
+      gx = grads[0];  // the identity: hand the gradient on instead of copying it (as autograd's own Add does)
+    } else {
+      gx = dispatch_backward(grads[0], kind, ctx->saved_data["axis"].toInt(), ctx->saved_data["strength"].toDouble(),
+                             ctx->saved_data["seed"].toInt(), ctx->saved_data["offset"].toInt(), detach);
+    }
     return {gx, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
