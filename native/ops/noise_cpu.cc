@@ -314,12 +314,13 @@ void linear_rows(const scalar_t* x, scalar_t* out, const Geometry& g, double a_d
   });
 }
 
-// Column chunk for the reductions along the mixing axis: long runs (up to 16 KB of floats per
-// row), yet enough tiles that every thread gets several.
+// Column chunk for the reductions along the mixing axis: runs of up to 4 KB of floats per row
+// (the running max and min of a chunk then stay in L1), and enough tiles that every thread gets
+// several.
 int64_t reduce_chunk(const Geometry& g) {
   const int64_t threads = std::max(1, at::get_num_threads());
   int64_t c = (g.outer * g.inner + 4 * threads - 1) / (4 * threads);
-  c = std::max<int64_t>(64, std::min<int64_t>(4096, c));
+  c = std::max<int64_t>(64, std::min<int64_t>(1024, c));
   c = (c + 15) / 16 * 16;
   return std::min(c, g.inner);
 }
@@ -346,8 +347,16 @@ void optimal_rows(const scalar_t* x, scalar_t* out, const Geometry& g) {
   const int64_t block = g.k * g.inner;
   for_each_tile(g, reduce_chunk(g), [&](int64_t o, int64_t j0, int64_t j1) {
     acc_t* so = sum.data() + o * g.inner;
-    for (int64_t i = 0; i < g.k; ++i) {
-      const scalar_t* xi = x + o * block + i * g.inner;
+    const scalar_t* xo = x + o * block;
+    int64_t i = 0;
+    for (; i + 4 <= g.k; i += 4) {  // four rows per sweep over the running sums
+      const scalar_t* x0 = xo + i * g.inner;
+      const scalar_t *x1 = x0 + g.inner, *x2 = x1 + g.inner, *x3 = x2 + g.inner;
+      for (int64_t j = j0; j < j1; ++j)
+        so[j] += (static_cast<acc_t>(x0[j]) + static_cast<acc_t>(x1[j])) + (static_cast<acc_t>(x2[j]) + static_cast<acc_t>(x3[j]));
+    }
+    for (; i < g.k; ++i) {
+      const scalar_t* xi = xo + i * g.inner;
       for (int64_t j = j0; j < j1; ++j) so[j] += static_cast<acc_t>(xi[j]);
     }
   });
@@ -386,10 +395,25 @@ void salt_pepper_rows(const scalar_t* x, scalar_t* out, const Geometry& g, doubl
     const scalar_t* xo = x + o * block;
     std::copy(xo + j0, xo + j1, hp + j0);
     std::copy(xo + j0, xo + j1, lp + j0);
-    for (int64_t i = 1; i < g.k; ++i) {
-      const scalar_t* xi = xo + i * g.inner;
+    // Four rows per sweep, so the running max/min are loaded and stored a quarter as often.
+    int64_t i = 1;
+    for (; i + 4 <= g.k; i += 4) {
+      const scalar_t* x0 = xo + i * g.inner;
+      const scalar_t* x1 = x0 + g.inner;
+      const scalar_t* x2 = x1 + g.inner;
+      const scalar_t* x3 = x2 + g.inner;
       for (int64_t j = j0; j < j1; ++j) {
         // Loads first, then value selects: the form the vectorizer turns into max/min.
+        const scalar_t a = x0[j], b = x1[j], c = x2[j], d = x3[j], h = hp[j], l = lp[j];
+        const scalar_t hab = a > b ? a : b, hcd = c > d ? c : d, lab = a < b ? a : b, lcd = c < d ? c : d;
+        const scalar_t hx = hab > hcd ? hab : hcd, lx = lab < lcd ? lab : lcd;
+        hp[j] = hx > h ? hx : h;
+        lp[j] = lx < l ? lx : l;
+      }
+    }
+    for (; i < g.k; ++i) {
+      const scalar_t* xi = xo + i * g.inner;
+      for (int64_t j = j0; j < j1; ++j) {
         const scalar_t v = xi[j], h = hp[j], l = lp[j];
         hp[j] = v > h ? v : h;
         lp[j] = v < l ? v : l;
