@@ -46,9 +46,9 @@ void for_each_tile(const Geometry& g, int64_t chunk, F f) {
 // The Philox stream for blocks [block0, block0 + count) into out[4 * count]: uniforms, or normals
 // (Box-Muller on lanes (0,1) and (2,3)), exactly as rng::philox4x32_10 / normal4 compute them on
 // the GPU. Work goes in groups of 16 independent blocks held as four word arrays c[w][lane]: the
-// rounds run on them with AVX2 intrinsics where the CPU has AVX2 (plain loops elsewhere), and
-// the uniform / Box-Muller arithmetic is written as loops over the lanes that the compiler
-// vectorizes. The AVX2 and portable paths give bit-identical numbers.
+// rounds run on them with AVX-512 or AVX2 intrinsics, whichever the CPU has (plain loops
+// elsewhere), and the uniform / Box-Muller arithmetic is written as loops over the lanes that the
+// compiler vectorizes. All paths give bit-identical numbers (tests/test_noise.cc checks it).
 constexpr int kLanes = 16;
 using Lanes = uint32_t[4][kLanes];
 
