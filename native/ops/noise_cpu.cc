@@ -273,12 +273,13 @@ inline void for_each_random(int64_t e0, int64_t e1, uint64_t seed, uint64_t offs
 }
 
 // Calls f(o, l0, l1) for spans [l0, l1) of the outer block o's k * inner elements, in parallel
-// over the whole tensor in contiguous spans of about `grain` elements: streaming order, so the
-// hardware prefetchers see long runs.
+// over the whole tensor in contiguous spans of at least 32K elements:
+// streaming order, so the hardware prefetchers see long runs.
 template <typename F>
-void for_each_span(const Geometry& g, int64_t grain, F f) {
+void for_each_span(const Geometry& g, F f) {
+  constexpr int64_t kGrain = 1 << 15;
   const int64_t block = g.k * g.inner;
-  at::parallel_for(0, g.outer * block, grain, [&](int64_t e0, int64_t e1) {
+  at::parallel_for(0, g.outer * block, kGrain, [&](int64_t e0, int64_t e1) {
     while (e0 < e1) {
       const int64_t o = e0 / block, l0 = e0 - o * block;
       const int64_t l1 = std::min(block, l0 + (e1 - e0));
@@ -298,7 +299,7 @@ void linear_rows(const scalar_t* x, scalar_t* out, const Geometry& g, double a_d
   // the neighbour row was read one row earlier (or is read one row later) and sits in L2.
   const int64_t block = g.k * g.inner;
   const int64_t split = transpose ? g.inner : block - g.inner;  // first element of the other piece
-  for_each_span(g, 1 << 15, [&](int64_t o, int64_t l0, int64_t l1) {
+  for_each_span(g, [&](int64_t o, int64_t l0, int64_t l1) {
     const scalar_t* xo = x + o * block;
     scalar_t* oo = out + o * block;
     auto run = [&](int64_t b, int64_t e, int64_t d) {
@@ -360,7 +361,7 @@ void optimal_rows(const scalar_t* x, scalar_t* out, const Geometry& g) {
       for (int64_t j = j0; j < j1; ++j) so[j] += static_cast<acc_t>(xi[j]);
     }
   });
-  for_each_span(g, 1 << 15, [&](int64_t o, int64_t b, int64_t e) {
+  for_each_span(g, [&](int64_t o, int64_t b, int64_t e) {
     for_each_row_piece(g, o, b, e, [&](int64_t o, int64_t i, int64_t l0, int64_t l1) {
       const scalar_t* xo = x + o * block;
       scalar_t* oo = out + o * block;
@@ -420,7 +421,7 @@ void salt_pepper_rows(const scalar_t* x, scalar_t* out, const Geometry& g, doubl
       }
     }
   });
-  for_each_span(g, 1 << 15, [&](int64_t o, int64_t b, int64_t e) {
+  for_each_span(g, [&](int64_t o, int64_t b, int64_t e) {
     for_each_row_piece(g, o, b, e, [&](int64_t o, int64_t i, int64_t l0, int64_t l1) {
       const int64_t base = o * block, row = i * g.inner;
       const scalar_t* hr = hi.data() + o * g.inner;
