@@ -82,41 +82,75 @@ __global__ void optimal_kernel(const T* __restrict__ x, T* __restrict__ out, int
   }
 }
 
+// saltPepper: each thread owns four consecutive columns, so one Philox block (four words) serves
+// its four elements of a row when rows start on a multiple of four elements (inner % 4 == 0), and
+// two blocks otherwise, instead of one block per element. Block (32, 8) covers 128 columns.
+constexpr int kSpCols = 4;
+
+// Word w of a block by selects, so the blocks stay in registers (an indexed access would not).
+__device__ __forceinline__ uint32_t word(const rng::Block& b, int w) {
+  return w == 0 ? b.v[0] : w == 1 ? b.v[1] : w == 2 ? b.v[2] : b.v[3];
+}
+
 template <typename T>
 __global__ void salt_pepper_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t outer, int64_t k, int64_t inner,
                                    float p, uint64_t seed, uint64_t offset) {
   using A = typename Acc<T>::type;
-  __shared__ A part_hi[kRowThreads][kColThreads];
-  __shared__ A part_lo[kRowThreads][kColThreads];
-  const int64_t j = blockIdx.x * (int64_t)kColThreads + threadIdx.x;
+  __shared__ A part_hi[kRowThreads][kColThreads][kSpCols];
+  __shared__ A part_lo[kRowThreads][kColThreads][kSpCols];
+  const int64_t j0 = (blockIdx.x * (int64_t)kColThreads + threadIdx.x) * kSpCols;
+  const bool aligned = inner % 4 == 0;  // then e0 below is a multiple of 4: one Philox block
   const float half_p = p * 0.5f;
   for (int64_t o = blockIdx.y; o < outer; o += gridDim.y) {
     const T* xo = x + o * k * inner;
-    A hi = load(xo + (j < inner ? j : 0)), lo = hi;
-    if (j < inner) {
-      for (int64_t i = threadIdx.y; i < k; i += kRowThreads) {
-        const A v = load(xo + i * inner + j);
-        hi = v > hi ? v : hi;
-        lo = v < lo ? v : lo;
+    A hi[kSpCols], lo[kSpCols];
+#pragma unroll
+    for (int c = 0; c < kSpCols; ++c) {
+      hi[c] = load(xo + (j0 + c < inner ? j0 + c : 0));
+      lo[c] = hi[c];
+    }
+    for (int64_t i = threadIdx.y; i < k; i += kRowThreads) {
+#pragma unroll
+      for (int c = 0; c < kSpCols; ++c) {
+        if (j0 + c < inner) {
+          const A v = load(xo + i * inner + j0 + c);
+          hi[c] = v > hi[c] ? v : hi[c];
+          lo[c] = v < lo[c] ? v : lo[c];
+        }
       }
     }
-    part_hi[threadIdx.y][threadIdx.x] = hi;
-    part_lo[threadIdx.y][threadIdx.x] = lo;
+#pragma unroll
+    for (int c = 0; c < kSpCols; ++c) {
+      part_hi[threadIdx.y][threadIdx.x][c] = hi[c];
+      part_lo[threadIdx.y][threadIdx.x][c] = lo[c];
+    }
     __syncthreads();
 #pragma unroll
     for (int r = 0; r < kRowThreads; ++r) {
-      hi = part_hi[r][threadIdx.x] > hi ? part_hi[r][threadIdx.x] : hi;
-      lo = part_lo[r][threadIdx.x] < lo ? part_lo[r][threadIdx.x] : lo;
+#pragma unroll
+      for (int c = 0; c < kSpCols; ++c) {
+        hi[c] = part_hi[r][threadIdx.x][c] > hi[c] ? part_hi[r][threadIdx.x][c] : hi[c];
+        lo[c] = part_lo[r][threadIdx.x][c] < lo[c] ? part_lo[r][threadIdx.x][c] : lo[c];
+      }
     }
-    if (j < inner) {
+    if (j0 < inner) {
       for (int64_t i = threadIdx.y; i < k; i += kRowThreads) {
-        const int64_t e = (o * k + i) * inner + j;
-        rng::Block b = rng::philox4x32_10(static_cast<uint64_t>(e) >> 2, offset, seed);
-        const float u = rng::uniform_open(b.v[e & 3]);
-        // Copy the element itself (not a re-rounded value) when it is kept.
-        if (u < half_p) store(out + e, hi);
-        else if (u < p) store(out + e, lo);
-        else out[e] = x[e];
+        const int64_t e0 = (o * k + i) * inner + j0;
+        const uint64_t b0 = static_cast<uint64_t>(e0) >> 2;
+        // Elements e0 .. e0 + 3 lie in blocks b0 and (unless aligned) b0 + 1.
+        const rng::Block first = rng::philox4x32_10(b0, offset, seed);
+        const rng::Block second = aligned ? first : rng::philox4x32_10(b0 + 1, offset, seed);
+#pragma unroll
+        for (int c = 0; c < kSpCols; ++c) {
+          if (j0 + c >= inner) break;
+          const int64_t e = e0 + c;
+          const int w = static_cast<int>(e & 3);
+          const float u = rng::uniform_open((static_cast<uint64_t>(e) >> 2) == b0 ? word(first, w) : word(second, w));
+          // Copy the element itself (not a re-rounded value) when it is kept.
+          if (u < half_p) store(out + e, hi[c]);
+          else if (u < p) store(out + e, lo[c]);
+          else out[e] = x[e];
+        }
       }
     }
     __syncthreads();
@@ -190,7 +224,8 @@ int launch(const T* x, T* out, const Launch& l, bool backward, cudaStream_t stre
         salt_pepper_grad_kernel<T><<<clamp_grid((n / 4 + 255) / 256, 1 << 16), 256, 0, stream>>>(x, out, n, pf, l.seed, l.offset);
       } else {
         dim3 block(kColThreads, kRowThreads);
-        dim3 grid(clamp_grid((l.inner + kColThreads - 1) / kColThreads, 2147483647), clamp_grid(l.outer, 65535));
+        const int64_t cols = kColThreads * kSpCols;
+        dim3 grid(clamp_grid((l.inner + cols - 1) / cols, 2147483647), clamp_grid(l.outer, 65535));
         salt_pepper_kernel<T><<<grid, block, 0, stream>>>(x, out, l.outer, l.k, l.inner, pf, l.seed, l.offset);
       }
       break;
