@@ -122,9 +122,10 @@ StepResult Trainer::step(const at::Tensor& images_in, const at::Tensor& labels_i
 
   model_->train(true);
   {
-    // Dropout and drop-path draw from the default generator: key it by (seed, step) so a
-    // resumed run replays exactly what an uninterrupted one would.
-    auto gen = at::detail::getDefaultCPUGenerator();
+    // Dropout and drop-path draw from the default generator of the model's device (the CPU one,
+    // or the CUDA one of its GPU): key it by (seed, step) so a resumed run replays exactly what
+    // an uninterrupted one would.
+    auto gen = device.is_cpu() ? at::detail::getDefaultCPUGenerator() : at::globalContext().defaultGenerator(device);
     std::lock_guard<std::mutex> glock(gen.mutex());
     gen.set_current_seed(mix(options_.seed, static_cast<uint64_t>(step_)));
   }
