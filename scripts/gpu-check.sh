@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "gpu", torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)'
+python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' ||
+  { echo "gpu-check: this PyTorch sees no CUDA device; the CUDA checks would all skip" >&2; exit 1; }
 arch=$(python3 -c 'import torch; m, n = torch.cuda.get_device_capability(0); print(f"{m}{n}")')
 generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
@@ -20,5 +22,5 @@ cmake --build build-gpu --parallel "$(nproc)" >>build-gpu.log 2>&1 || { tail -n 
 
 echo "== native tests (CPU and CUDA)"
 ./build-gpu/noisynn_native_tests
-echo "== CUDA benchmark"
-./build-gpu/noisynn_native_bench cuda
+echo "== benchmark: this machine's CPU (a few seconds, CPU figures on a server CPU), then CUDA"
+OMP_WAIT_POLICY=PASSIVE ./build-gpu/noisynn_native_bench all
