@@ -2,7 +2,8 @@
 # Sources come from native/sources.txt, like CMakeLists.txt; libtorch from scripts/torch-config.js
 # (Debian's libtorch-dev by default, $LIBTORCH otherwise). When that libtorch carries CUDA, the
 # [cuda] sources are added: .cu files through an nvcc rule (CUDA toolkit from $CUDA_HOME or PATH,
-# architectures from $TORCH_CUDA_ARCH_LIST), the rest with the C++ compiler.
+# architectures from $TORCH_CUDA_ARCH_LIST), the rest with the C++ compiler. C++20 as in
+# CMakeLists.txt: recent PyTorch releases' headers require it.
 {
   "targets": [
     {
@@ -16,7 +17,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O3", "-fno-math-errno", "-ffp-contract=off", "-Wno-unused-parameter", "-Wno-sign-compare", "<!@(node scripts/torch-config.js cflags)"],
+      "cflags_cc": ["-std=gnu++20", "-fexceptions", "-frtti", "-O3", "-fno-math-errno", "-ffp-contract=off", "-Wno-unused-parameter", "-Wno-sign-compare", "<!@(node scripts/torch-config.js cflags)"],
       "ldflags": ["<!@(node scripts/torch-config.js ldflags)"],
       "libraries": ["<!@(node scripts/torch-config.js libs)", "-lz"],
       "conditions": [
