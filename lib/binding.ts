@@ -39,6 +39,8 @@ export interface NativeInfo {
   threads: number;
   blas: string;
   parallel: string;
+  cpuKernels: 'avx512' | 'avx2' | 'portable';
+  cpuKernelsParallel: boolean;
 }
 
 // --- models (issue 3): the flat, fully defaulted configs lib/models.ts hands to the addon ---

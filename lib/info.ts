@@ -12,6 +12,11 @@ export interface Info {
   slowBlas: boolean;
   /** Intra-op CPU threads libtorch uses. */
   threads: number;
+  /**
+   * The vector instructions the noise op's CPU kernels use for their random numbers, chosen at
+   * load time for this CPU; all three give the same numbers.
+   */
+  cpuKernels: 'avx512' | 'avx2' | 'portable';
   /** Whether the addon was compiled with the CUDA kernels. */
   cudaBuilt: boolean;
   /** Whether a CUDA device can be used now. */
@@ -38,6 +43,11 @@ export function info(): Info {
   if (slowBlas) {
     warnings.push('libtorch is using the reference BLAS, which is ~25x slower than OpenBLAS: run `sudo apt-get install libopenblas0-openmp`');
   }
+  if (!n.cpuKernelsParallel) {
+    warnings.push(
+      "the noise op's CPU kernels were compiled without -fopenmp while libtorch parallelizes with OpenMP, so they run on one thread: rebuild the addon with this package's CMakeLists.txt or binding.gyp, which add it",
+    );
+  }
   if (!n.cudaBuilt) warnings.push('this build is CPU-only (the libtorch it was built against has no CUDA)');
   else if (!n.cuda) warnings.push('built with CUDA, but no usable GPU was found');
   return {
@@ -46,6 +56,7 @@ export function info(): Info {
     blas: n.blas,
     slowBlas,
     threads: n.threads,
+    cpuKernels: n.cpuKernels,
     cudaBuilt: n.cudaBuilt,
     cuda: n.cuda,
     gpus: n.cudaDevices,

@@ -76,6 +76,7 @@ describe('info and models', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^libtorch\s+\d+\.\d+/m);
     expect(r.stdout).toMatch(/^BLAS\s+/m);
+    expect(r.stdout).toMatch(/^CPU noise kernels\s+(avx512|avx2|portable)$/m);
     const j = JSON.parse((await cli(['info', '--json'])).stdout) as { libtorchVersion: string; threads: number };
     expect(j.libtorchVersion).toMatch(/^\d+\.\d+/);
     expect(j.threads).toBeGreaterThan(0);

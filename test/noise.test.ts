@@ -205,6 +205,18 @@ describe('injectNoise randomness', () => {
   });
 });
 
+describe('the CPU kernels of this build', () => {
+  test('run in parallel where libtorch does, and name their vector path', () => {
+    // Guards against building without -fopenmp against an OpenMP libtorch: at::parallel_for is
+    // then an ignored pragma and every kernel runs on one thread, silently.
+    const native = binding.info();
+    expect(native.cpuKernelsParallel).toBe(true);
+    const i = info();
+    expect(['avx512', 'avx2', 'portable']).toContain(i.cpuKernels);
+    expect(i.warnings.join('\n')).not.toMatch(/one thread/);
+  });
+});
+
 describe('injectNoise on CUDA agrees with the CPU kernel', () => {
   const cuda = info().cuda;
   const maybe = cuda ? test : test.skip;

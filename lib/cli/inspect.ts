@@ -32,6 +32,7 @@ export function runInfo(options: Record<string, unknown>, ctx: CliContext): numb
     ['libtorch', i.libtorchVersion],
     ['BLAS', i.blas],
     ['CPU threads', String(i.threads)],
+    ['CPU noise kernels', i.cpuKernels],
     ['CUDA kernels built', i.cudaBuilt ? 'yes' : 'no'],
     ['CUDA available', i.cuda ? `yes (${i.gpus.join(', ')})` : 'no'],
     ['Node.js', process.version],

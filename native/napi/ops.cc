@@ -9,6 +9,7 @@
 #include "napi/errors.h"
 #include "napi/tensor.h"
 #include "ops/noise.h"
+#include "ops/noise_impl.h"
 
 namespace noisynn {
 namespace napi {
@@ -113,6 +114,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     o.Set("threads", Napi::Number::New(env, at::get_num_threads()));
     o.Set("blas", Napi::String::New(env, LoadedBlas()));
     o.Set("parallel", Napi::String::New(env, at::get_parallel_info()));
+    o.Set("cpuKernels", Napi::String::New(env, impl::philox_cpu_path()));
+    o.Set("cpuKernelsParallel", Napi::Boolean::New(env, impl::cpu_kernels_parallel()));
     return o;
   });
 }

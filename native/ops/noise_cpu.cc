@@ -495,6 +495,14 @@ at::Tensor backward_cpu(const at::Tensor& grad_in, int64_t kind, int64_t axis, d
   return gx;
 }
 
+bool cpu_kernels_parallel() {
+#if AT_PARALLEL_OPENMP && !defined(_OPENMP)
+  return false;
+#else
+  return true;
+#endif
+}
+
 const char* philox_cpu_path() {
   static const char* names[] = {"portable", "avx2", "avx512"};
   return names[static_cast<int>(best_philox_path())];

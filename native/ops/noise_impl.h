@@ -30,6 +30,9 @@ bool philox_blocks_cpu(const std::string& path, uint64_t block0, int64_t count, 
                        float* out);
 // The path the kernels use on this CPU: "avx512", "avx2" or "portable".
 const char* philox_cpu_path();
+// False when libtorch parallelizes with OpenMP but these kernels were compiled without -fopenmp:
+// at::parallel_for is then an ignored pragma and they run on one thread.
+bool cpu_kernels_parallel();
 
 }  // namespace impl
 }  // namespace noisynn

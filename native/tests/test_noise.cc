@@ -86,6 +86,7 @@ NN_TEST("cpu Philox stream equals the scalar generator on every vector path (uni
             for (bool normal : {false, true}) check(path, seed, offset, b0, n, normal);
   }
   NN_EXPECT(paths_run >= 1, "the portable path always runs");
+  NN_EXPECT(noisynn::impl::cpu_kernels_parallel(), "the kernels were compiled without -fopenmp against an OpenMP libtorch: they run on one thread");
   std::printf("     (Philox paths checked: %d; the kernels use %s)\n", paths_run, noisynn::impl::philox_cpu_path());
   return true;
 }
