@@ -1,7 +1,9 @@
 // IDX (MNIST-format, gzip or raw) and CIFAR binary readers, bounds-checked against the bytes present.
 #include "data/readers.h"
 
+#if NOISYNN_HAVE_ZLIB
 #include <zlib.h>
+#endif
 
 #include <cerrno>
 #include <climits>
@@ -31,6 +33,7 @@ std::string Hex(uint64_t v, int width) {
   return buf;
 }
 
+#if NOISYNN_HAVE_ZLIB
 // A gzip or plain file read through zlib (gzread passes plain files through unchanged).
 class GzFile {
  public:
@@ -91,6 +94,42 @@ class GzFile {
   std::string path_;
   gzFile file_ = nullptr;
 };
+#else
+// Built without zlib (the Node-free native programs on a machine without zlib's headers, e.g. a
+// GPU box that only carries PyTorch): plain files only, and a clear error for gzip ones.
+class GzFile {
+ public:
+  explicit GzFile(const std::string& path) : path_(path) {
+    errno = 0;
+    file_ = std::fopen(path.c_str(), "rb");
+    if (file_ == nullptr) Fail(path, std::string("cannot open (") + (errno ? std::strerror(errno) : "unknown error") + ")");
+    const int b0 = std::fgetc(file_), b1 = std::fgetc(file_);
+    if (b0 == 0x1f && b1 == 0x8b) {
+      std::fclose(file_);
+      file_ = nullptr;
+      Fail(path, "gzip-compressed, but this build has no zlib (install zlib's headers, e.g. zlib1g-dev, and rebuild, or gunzip the file)");
+    }
+    std::rewind(file_);
+  }
+  ~GzFile() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  GzFile(const GzFile&) = delete;
+  GzFile& operator=(const GzFile&) = delete;
+
+  size_t Read(void* dst, size_t n) {
+    const size_t got = std::fread(dst, 1, n, file_);
+    if (got < n && std::ferror(file_)) Fail(path_, std::string("read error (") + std::strerror(errno) + ")");
+    return got;
+  }
+
+  bool compressed() const { return false; }
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+};
+#endif
 
 uint32_t BigEndian32(const uint8_t* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);

@@ -3,10 +3,14 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <numeric>
 #include <vector>
 
 #include "data/loader.h"
+#include "data/readers.h"
 #include "tests/test_main.h"
 
 using noisynn::data::Batch;
@@ -126,5 +130,39 @@ NN_TEST("loader: cuda batches equal cpu batches") {
     NN_EXPECT(b[i].images.is_cuda() && b[i].labels.is_cuda(), "delivered on the GPU");
     NN_EXPECT(at::equal(a[i].images, b[i].images.cpu()) && at::equal(a[i].labels, b[i].labels.cpu()), "batch " << i);
   }
+  return true;
+}
+
+NN_TEST("readers: a plain IDX file reads in any build; a gzip one needs zlib, and says so without it") {
+  // 2 images of 2x3 pixels: magic 0x00000803, dims 2, 2, 3, then 12 bytes.
+  const std::string dir = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp");
+  const std::string plain = dir + "/noisynn-test-plain.idx", gz = dir + "/noisynn-test-fake.idx.gz";
+  {
+    std::ofstream f(plain, std::ios::binary);
+    const unsigned char header[] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3};
+    f.write(reinterpret_cast<const char*>(header), sizeof header);
+    for (int i = 0; i < 12; ++i) f.put(static_cast<char>(10 * i));
+  }
+  at::Tensor t = noisynn::data::read_idx(plain);
+  NN_EXPECT(t.sizes() == at::IntArrayRef({2, 2, 3}) && t[1][1][2].item<int>() == 110, "plain IDX: " << t.sizes());
+  {
+    // gzip's magic and then garbage: zlib reports corrupt data; a build without zlib names zlib.
+    std::ofstream f(gz, std::ios::binary);
+    const unsigned char bytes[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xde, 0xad, 0xbe, 0xef};
+    f.write(reinterpret_cast<const char*>(bytes), sizeof bytes);
+  }
+  std::string message;
+  try {
+    noisynn::data::read_idx(gz);
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+#if NOISYNN_HAVE_ZLIB
+  NN_EXPECT(message.find("gzip") != std::string::npos && message.find(gz) != std::string::npos, "with zlib: " << message);
+#else
+  NN_EXPECT(message.find("this build has no zlib") != std::string::npos, "without zlib: " << message);
+#endif
+  std::remove(plain.c_str());
+  std::remove(gz.c_str());
   return true;
 }
