@@ -326,16 +326,18 @@ int64_t reduce_chunk(const Geometry& g) {
   return std::min(c, g.inner);
 }
 
-// Calls f(o, i, l0, l1) for the pieces of row i (elements [l0, l1) of outer block o, all in row
-// i) that make up the span [b, e) of that block.
+// for_each_span, cut further at row ends: calls f(o, i, l0, l1) for elements [l0, l1) of outer
+// block o, all in its row i (so column = l - i * inner), in parallel and in streaming order.
 template <typename F>
-inline void for_each_row_piece(const Geometry& g, int64_t o, int64_t b, int64_t e, F f) {
-  while (b < e) {
-    const int64_t i = b / g.inner;
-    const int64_t stop = std::min(e, (i + 1) * g.inner);
-    f(o, i, b, stop);
-    b = stop;
-  }
+void for_each_row_span(const Geometry& g, F f) {
+  for_each_span(g, [&](int64_t o, int64_t b, int64_t e) {
+    while (b < e) {
+      const int64_t i = b / g.inner;
+      const int64_t stop = std::min(e, (i + 1) * g.inner);
+      f(o, i, b, stop);
+      b = stop;
+    }
+  });
 }
 
 template <typename scalar_t>
@@ -361,14 +363,12 @@ void optimal_rows(const scalar_t* x, scalar_t* out, const Geometry& g) {
       for (int64_t j = j0; j < j1; ++j) so[j] += static_cast<acc_t>(xi[j]);
     }
   });
-  for_each_span(g, [&](int64_t o, int64_t b, int64_t e) {
-    for_each_row_piece(g, o, b, e, [&](int64_t o, int64_t i, int64_t l0, int64_t l1) {
-      const scalar_t* xo = x + o * block;
-      scalar_t* oo = out + o * block;
-      const acc_t* so = sum.data() + o * g.inner;
-      const int64_t row = i * g.inner;  // element l of the block is column l - row
-      for (int64_t l = l0; l < l1; ++l) oo[l] = static_cast<scalar_t>((static_cast<acc_t>(xo[l]) + so[l - row]) * inv);
-    });
+  for_each_row_span(g, [&](int64_t o, int64_t i, int64_t l0, int64_t l1) {
+    const scalar_t* xo = x + o * block;
+    scalar_t* oo = out + o * block;
+    const acc_t* so = sum.data() + o * g.inner;
+    const int64_t row = i * g.inner;  // element l of the block is column l - row
+    for (int64_t l = l0; l < l1; ++l) oo[l] = static_cast<scalar_t>((static_cast<acc_t>(xo[l]) + so[l - row]) * inv);
   });
 }
 
@@ -421,19 +421,17 @@ void salt_pepper_rows(const scalar_t* x, scalar_t* out, const Geometry& g, doubl
       }
     }
   });
-  for_each_span(g, [&](int64_t o, int64_t b, int64_t e) {
-    for_each_row_piece(g, o, b, e, [&](int64_t o, int64_t i, int64_t l0, int64_t l1) {
-      const int64_t base = o * block, row = i * g.inner;
-      const scalar_t* hr = hi.data() + o * g.inner;
-      const scalar_t* lr = lo.data() + o * g.inner;
-      const int64_t shift = base + row;  // element e sits in column e - shift
-      for_each_random<false>(base + l0, base + l1, seed, offset, [&](int64_t e, float u) {
-        // Two plain selects (not nested) so the loop vectorizes: u < p/2 takes the max,
-        // p/2 <= u < p the min, the rest keep x.
-        const scalar_t xv = x[e], lv = lr[e - shift], hv = hr[e - shift];
-        const scalar_t v = u < pf ? lv : xv;
-        out[e] = u < half_p ? hv : v;
-      });
+  for_each_row_span(g, [&](int64_t o, int64_t i, int64_t l0, int64_t l1) {
+    const int64_t base = o * block;
+    const int64_t shift = base + i * g.inner;  // element e sits in column e - shift
+    const scalar_t* hr = hi.data() + o * g.inner;
+    const scalar_t* lr = lo.data() + o * g.inner;
+    for_each_random<false>(base + l0, base + l1, seed, offset, [&](int64_t e, float u) {
+      // Two plain selects (not nested) so the loop vectorizes: u < p/2 takes the max,
+      // p/2 <= u < p the min, the rest keep x.
+      const scalar_t xv = x[e], lv = lr[e - shift], hv = hr[e - shift];
+      const scalar_t v = u < pf ? lv : xv;
+      out[e] = u < half_p ? hv : v;
     });
   });
 }
@@ -478,7 +476,7 @@ at::Tensor backward_cpu(const at::Tensor& grad_in, int64_t kind, int64_t axis, d
   const at::Tensor grad = grad_in.contiguous();
   const auto k = static_cast<NoiseKind>(kind);
   // The noise term carries no gradient under detach; gaussian noise is additive: identity.
-  if (detach || k == NoiseKind::None || k == NoiseKind::Gaussian) return grad.clone();
+  if (backward_is_identity(kind, detach)) return grad.clone();
   at::Tensor gx = at::empty_like(grad, at::MemoryFormat::Contiguous);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), "inject_noise_backward_cpu", [&] {
     const scalar_t* gp = grad.data_ptr<scalar_t>();

@@ -59,8 +59,7 @@ at::Tensor forward_cuda(const at::Tensor& x_in, int64_t kind, int64_t axis, doub
 at::Tensor backward_cuda(const at::Tensor& grad_in, int64_t kind, int64_t axis, double strength, int64_t seed,
                          int64_t offset, bool detach) {
   const impl::Geometry g = impl::check_and_geometry(grad_in, axis, "inject_noise_backward");
-  const auto k = static_cast<NoiseKind>(kind);
-  if (detach || k == NoiseKind::None || k == NoiseKind::Gaussian) return grad_in.clone();
+  if (impl::backward_is_identity(kind, detach)) return grad_in.clone();
   c10::cuda::CUDAGuard device_guard(grad_in.device());
   const at::Tensor grad = grad_in.contiguous();
   at::Tensor gx = at::empty_like(grad, at::MemoryFormat::Contiguous);

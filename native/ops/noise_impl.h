@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "ops/noise.h"
+
 namespace noisynn {
 namespace impl {
 
@@ -16,6 +18,11 @@ struct Geometry {
 
 // The common preamble of every kernel: checks and the [outer, k, inner] view.
 Geometry check_and_geometry(const at::Tensor& x, int64_t axis, const char* what);
+
+// The backward is the identity (dx = g) under detach, for none and for additive gaussian noise.
+inline bool backward_is_identity(int64_t kind, bool detach) {
+  return detach || kind == static_cast<int64_t>(NoiseKind::None) || kind == static_cast<int64_t>(NoiseKind::Gaussian);
+}
 
 at::Tensor forward_cpu(const at::Tensor& x, int64_t kind, int64_t axis, double strength, double mean,
                        double std, int64_t seed, int64_t offset, bool detach);

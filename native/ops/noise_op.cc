@@ -88,7 +88,7 @@ class NoiseFunction : public torch::autograd::Function<NoiseFunction> {
     const int64_t kind = ctx->saved_data["kind"].toInt();
     const bool detach = ctx->saved_data["detach"].toBool();
     at::Tensor gx;
-    if (detach || kind == static_cast<int64_t>(NoiseKind::None) || kind == static_cast<int64_t>(NoiseKind::Gaussian)) {
+    if (impl::backward_is_identity(kind, detach)) {
       gx = grads[0];  // the identity: hand the gradient on instead of copying it (as autograd's own Add does)
     } else {
       gx = dispatch_backward(grads[0], kind, ctx->saved_data["axis"].toInt(), ctx->saved_data["strength"].toDouble(),
