@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 #include <torch/library.h>
@@ -43,31 +44,46 @@ cuda::Launch make_launch(const impl::Geometry& g, int64_t kind, double strength,
   return l;
 }
 
-at::Tensor forward_cuda(const at::Tensor& x_in, int64_t kind, int64_t axis, double strength, double mean, double std,
-                        int64_t seed, int64_t offset, bool detach) {
-  const impl::Geometry g = impl::check_and_geometry(x_in, axis, "inject_noise");
-  c10::cuda::CUDAGuard device_guard(x_in.device());
-  const at::Tensor x = x_in.contiguous();
+// Runs one launch on the current stream with its scratch: the {max, min} of x for saltPepper
+// (reduced by ATen, so NaN propagates as in torch.max), the sums' workspace for optimal.
+at::Tensor run(const at::Tensor& in, int64_t kind, int64_t axis, double strength, double mean, double std, int64_t seed,
+               int64_t offset, bool backward, const char* what) {
+  const impl::Geometry g = impl::check_and_geometry(in, axis, what);
+  impl::check_kind(kind, what);
+  c10::cuda::CUDAGuard device_guard(in.device());
+  const at::Tensor x = in.contiguous();
   at::Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
-  const int err = cuda::noise_forward(x.data_ptr(), out.data_ptr(), kernel_dtype(x.scalar_type()),
-                                      make_launch(g, kind, strength, mean, std, seed, offset),
-                                      c10::cuda::getCurrentCUDAStream().stream());
-  TORCH_CHECK(err == 0, "inject_noise: CUDA kernel failed: ", cuda::error_string(err));
+  cuda::Launch l = make_launch(g, kind, strength, mean, std, seed, offset);
+  const cuda::DType dtype = kernel_dtype(x.scalar_type());
+  at::Tensor extremes, workspace;
+  if (!backward && kind == static_cast<int64_t>(NoiseKind::SaltPepper)) {
+    extremes = at::stack({x.max(), x.min()});
+    l.extremes = extremes.data_ptr();
+  }
+  if (const size_t bytes = cuda::workspace_bytes(dtype, l)) {
+    workspace = at::empty({static_cast<int64_t>(bytes)}, x.options().dtype(at::kByte));
+    l.workspace = workspace.data_ptr();
+  }
+  const auto stream = c10::cuda::getCurrentCUDAStream().stream();
+  const int err = backward ? cuda::noise_backward(x.data_ptr(), out.data_ptr(), dtype, l, stream)
+                           : cuda::noise_forward(x.data_ptr(), out.data_ptr(), dtype, l, stream);
+  TORCH_CHECK(err == 0, what, ": the CUDA kernel refused its arguments: ", cuda::error_string(err));
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
   return out;
 }
 
-at::Tensor backward_cuda(const at::Tensor& grad_in, int64_t kind, int64_t axis, double strength, int64_t seed,
+at::Tensor forward_cuda(const at::Tensor& x, int64_t kind, int64_t axis, double strength, double mean, double std,
+                        int64_t seed, int64_t offset, bool detach) {
+  return run(x, kind, axis, strength, mean, std, seed, offset, /*backward=*/false, "inject_noise");
+}
+
+at::Tensor backward_cuda(const at::Tensor& grad, int64_t kind, int64_t axis, double strength, int64_t seed,
                          int64_t offset, bool detach) {
-  const impl::Geometry g = impl::check_and_geometry(grad_in, axis, "inject_noise_backward");
-  if (impl::backward_is_identity(kind, detach)) return grad_in.clone();
-  c10::cuda::CUDAGuard device_guard(grad_in.device());
-  const at::Tensor grad = grad_in.contiguous();
-  at::Tensor gx = at::empty_like(grad, at::MemoryFormat::Contiguous);
-  const int err = cuda::noise_backward(grad.data_ptr(), gx.data_ptr(), kernel_dtype(grad.scalar_type()),
-                                       make_launch(g, kind, strength, 0.0, 1.0, seed, offset),
-                                       c10::cuda::getCurrentCUDAStream().stream());
-  TORCH_CHECK(err == 0, "inject_noise_backward: CUDA kernel failed: ", cuda::error_string(err));
-  return gx;
+  if (impl::backward_is_identity(kind, detach)) {
+    impl::check_and_geometry(grad, axis, "inject_noise_backward");
+    return grad.clone();
+  }
+  return run(grad, kind, axis, strength, 0.0, 1.0, seed, offset, /*backward=*/true, "inject_noise_backward");
 }
 
 }  // namespace

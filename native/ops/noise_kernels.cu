@@ -1,5 +1,9 @@
-// CUDA kernels of the noise op: fused, one read and one write of x (the re-read of a tile for
-// optimal/saltPepper hits L2), random numbers from the Philox stream shared with the CPU.
+// CUDA kernels of the noise op: fused passes over x, random numbers from the Philox stream
+// shared with the CPU (common/philox.h), launch geometry chosen from the tensor's shape.
+//
+// Built with -fmad=false and IEEE division / square root (CMakeLists.txt, scripts/torch-config.js)
+// so the Box-Muller arithmetic rounds exactly as the CPU build does: one (seed, offset), the same
+// normals on both devices. scripts/check-cuda.sh checks the PTX for contracted or approximate math.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -15,7 +19,7 @@ namespace cuda {
 namespace {
 
 // NoiseKind values (ops/noise.h), repeated here because that header pulls in ATen.
-constexpr int kLinear = 1, kOptimal = 2, kGaussian = 3, kSaltPepper = 4;
+constexpr int kNone = 0, kLinear = 1, kOptimal = 2, kGaussian = 3, kSaltPepper = 4;
 
 template <typename T> struct Acc { using type = T; };
 template <> struct Acc<__half> { using type = float; };
@@ -29,37 +33,51 @@ template <typename T> __device__ __forceinline__ void store(T* p, typename Acc<T
 template <> __device__ __forceinline__ void store<__half>(__half* p, float v) { *p = __float2half(v); }
 template <> __device__ __forceinline__ void store<__nv_bfloat16>(__nv_bfloat16* p, float v) { *p = __float2bfloat16(v); }
 
-constexpr int kColThreads = 32;  // columns (inner) per block of the column kernels
-constexpr int kRowThreads = 8;   // partitions of k per column
+constexpr int kThreads = 256;
 
-// linear: out_i = x_i + a (x_n - x_i) with n = i+1 (forward) or i-1 (backward), mod k.
-// Grid: x over inner, y over rows (outer * k), grid-stride on both.
-template <typename T>
-__global__ void linear_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t outer, int64_t k, int64_t inner,
-                              float a_f, double a_d, bool transpose) {
+// Flat kernels index elements with 32-bit arithmetic when the tensor allows it (a 64-bit division
+// costs several times a 32-bit one), else 64-bit.
+template <typename F>
+int by_index(int64_t n, F f) {
+  if (n < (int64_t{1} << 31)) return f(uint32_t{0});
+  return f(uint64_t{0});
+}
+
+inline unsigned flat_grid(int64_t work) {
+  const int64_t blocks = (work + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > (1 << 20) ? (1 << 20) : blocks));  // grid-stride beyond
+}
+
+inline unsigned clamp_grid(int64_t v, int64_t hi) { return static_cast<unsigned>(v < 1 ? 1 : (v > hi ? hi : v)); }
+
+// ---- linear: out_i = x_i + a (x_n - x_i), n = i+1 (forward) or i-1 (backward), mod k ---------------
+// One thread per element, whatever the axis: the neighbour is `inner` elements away, or wraps.
+template <typename T, typename I>
+__global__ void linear_kernel(const T* __restrict__ x, T* __restrict__ out, I n, I k, I inner, float a_f, double a_d,
+                              bool transpose) {
   using A = typename Acc<T>::type;
   const A a = sizeof(A) == sizeof(double) ? static_cast<A>(a_d) : static_cast<A>(a_f);
-  const int64_t rows = outer * k;
-  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-    const int64_t i = r % k, o = r / k;
-    const int64_t n = transpose ? (i == 0 ? k - 1 : i - 1) : (i + 1 == k ? 0 : i + 1);
-    const T* xi = x + r * inner;
-    const T* xn = x + (o * k + n) * inner;
-    T* oi = out + r * inner;
-    for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < inner; j += (int64_t)gridDim.x * blockDim.x) {
-      const A v = load(xi + j);
-      store(oi + j, v + a * (load(xn + j) - v));
-    }
+  const I wrap = (k - 1) * inner;
+  for (I e = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; e < n; e += static_cast<I>(gridDim.x) * blockDim.x) {
+    const I i = (e / inner) % k;
+    const I nb = transpose ? (i == 0 ? e + wrap : e - inner) : (i + 1 == k ? e - wrap : e + inner);
+    const A v = load(x + e);
+    store(out + e, v + a * (load(x + nb) - v));
   }
 }
 
-// Column kernels: block (32, 8) covers 32 columns; the 8 row-threads split k, reduce in shared
-// memory, then each writes its rows. Grid: x over column tiles, y over outer (grid-stride).
+// ---- optimal: out_i = (x_i + sum_j x_j) / (k + 1) ------------------------------------------------
+// Wide geometry (inner >= 32 and enough column tiles to fill the GPU): one fused kernel, block
+// (32, 8) over 32 columns; the 8 row-threads split k, reduce in shared memory, then write their
+// rows (the re-read of the block's own tile hits L2).
+constexpr int kColThreads = 32;
+constexpr int kRowThreads = 8;
+
 template <typename T>
-__global__ void optimal_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t outer, int64_t k, int64_t inner) {
+__global__ void optimal_wide_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t outer, int64_t k, int64_t inner) {
   using A = typename Acc<T>::type;
   __shared__ A partial[kRowThreads][kColThreads];
-  const int64_t j = blockIdx.x * (int64_t)kColThreads + threadIdx.x;
+  const int64_t j = blockIdx.x * static_cast<int64_t>(kColThreads) + threadIdx.x;
   const A inv = A(1) / static_cast<A>(k + 1);
   for (int64_t o = blockIdx.y; o < outer; o += gridDim.y) {
     const T* xo = x + o * k * inner;
@@ -74,90 +92,126 @@ __global__ void optimal_kernel(const T* __restrict__ x, T* __restrict__ out, int
 #pragma unroll
     for (int r = 0; r < kRowThreads; ++r) total += partial[r][threadIdx.x];
     if (j < inner) {
-      for (int64_t i = threadIdx.y; i < k; i += kRowThreads) {
-        store(oo + i * inner + j, (load(xo + i * inner + j) + total) * inv);
-      }
+      for (int64_t i = threadIdx.y; i < k; i += kRowThreads) store(oo + i * inner + j, (load(xo + i * inner + j) + total) * inv);
     }
     __syncthreads();
   }
 }
 
-// saltPepper: each thread owns four consecutive columns, so one Philox block (four words) serves
-// its four elements of a row when rows start on a multiple of four elements (inner % 4 == 0), and
-// two blocks otherwise, instead of one block per element. Block (32, 8) covers 128 columns.
-constexpr int kSpCols = 4;
+// Narrow geometry (few or short columns: the last axis, a ResNet row of 7, a 1-D tensor): the sums
+// along the axis by a column kernel whose block shape follows `inner` (cx columns x ry row-threads,
+// cx * ry = 256) and which may split k into chunks over grid.z; then the chunk partials are added
+// in a fixed order (deterministic), then one flat pass applies them.
+struct Narrow {
+  int cx = 1, ry = kThreads;
+  int64_t tiles = 1, chunks = 1, rows_per_chunk = 1;
+};
 
-// Word w of a block by selects, so the blocks stay in registers (an indexed access would not).
-__device__ __forceinline__ uint32_t word(const rng::Block& b, int w) {
-  return w == 0 ? b.v[0] : w == 1 ? b.v[1] : w == 2 ? b.v[2] : b.v[3];
+inline Narrow narrow_shape(int64_t outer, int64_t k, int64_t inner) {
+  Narrow s;
+  while (s.cx < kColThreads && s.cx < inner) s.cx *= 2;
+  s.ry = kThreads / s.cx;
+  s.tiles = (inner + s.cx - 1) / s.cx;
+  const int64_t blocks = s.tiles * (outer < 65535 ? outer : 65535);
+  const int64_t want = (2048 + blocks - 1) / blocks;  // enough blocks to fill a large GPU
+  const int64_t most = (k + s.ry - 1) / s.ry;         // every chunk keeps each row-thread busy
+  s.chunks = want < 1 ? 1 : (want > most ? most : want);
+  if (s.chunks > 1024) s.chunks = 1024;
+  s.rows_per_chunk = (k + s.chunks - 1) / s.chunks;
+  s.chunks = (k + s.rows_per_chunk - 1) / s.rows_per_chunk;
+  return s;
 }
 
 template <typename T>
-__global__ void salt_pepper_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t outer, int64_t k, int64_t inner,
-                                   float p, uint64_t seed, uint64_t offset) {
+__global__ void column_sums_kernel(const T* __restrict__ x, typename Acc<T>::type* __restrict__ partial, int64_t outer,
+                                   int64_t k, int64_t inner, int64_t rows_per_chunk) {
   using A = typename Acc<T>::type;
-  __shared__ A part_hi[kRowThreads][kColThreads][kSpCols];
-  __shared__ A part_lo[kRowThreads][kColThreads][kSpCols];
-  const int64_t j0 = (blockIdx.x * (int64_t)kColThreads + threadIdx.x) * kSpCols;
-  const bool aligned = inner % 4 == 0;  // then e0 below is a multiple of 4: one Philox block
-  const float half_p = p * 0.5f;
+  __shared__ A sh[kThreads];
+  const int cx = blockDim.x, ry = blockDim.y;
+  const int t = threadIdx.y * cx + threadIdx.x;
+  const int64_t j = blockIdx.x * static_cast<int64_t>(cx) + threadIdx.x;
+  const int64_t r0 = blockIdx.z * rows_per_chunk;
+  const int64_t r1 = r0 + rows_per_chunk < k ? r0 + rows_per_chunk : k;
   for (int64_t o = blockIdx.y; o < outer; o += gridDim.y) {
     const T* xo = x + o * k * inner;
-    A hi[kSpCols], lo[kSpCols];
-#pragma unroll
-    for (int c = 0; c < kSpCols; ++c) {
-      hi[c] = load(xo + (j0 + c < inner ? j0 + c : 0));
-      lo[c] = hi[c];
+    A s = A(0);
+    if (j < inner) {
+      for (int64_t i = r0 + threadIdx.y; i < r1; i += ry) s += load(xo + i * inner + j);
     }
-    for (int64_t i = threadIdx.y; i < k; i += kRowThreads) {
-#pragma unroll
-      for (int c = 0; c < kSpCols; ++c) {
-        if (j0 + c < inner) {
-          const A v = load(xo + i * inner + j0 + c);
-          hi[c] = v > hi[c] ? v : hi[c];
-          lo[c] = v < lo[c] ? v : lo[c];
-        }
-      }
-    }
-#pragma unroll
-    for (int c = 0; c < kSpCols; ++c) {
-      part_hi[threadIdx.y][threadIdx.x][c] = hi[c];
-      part_lo[threadIdx.y][threadIdx.x][c] = lo[c];
-    }
+    sh[t] = s;
     __syncthreads();
-#pragma unroll
-    for (int r = 0; r < kRowThreads; ++r) {
-#pragma unroll
-      for (int c = 0; c < kSpCols; ++c) {
-        hi[c] = part_hi[r][threadIdx.x][c] > hi[c] ? part_hi[r][threadIdx.x][c] : hi[c];
-        lo[c] = part_lo[r][threadIdx.x][c] < lo[c] ? part_lo[r][threadIdx.x][c] : lo[c];
-      }
+    for (int stride = ry / 2; stride > 0; stride /= 2) {  // a tree over the row-threads, fixed order
+      if (threadIdx.y < stride) sh[t] += sh[t + stride * cx];
+      __syncthreads();
     }
-    if (j0 < inner) {
-      for (int64_t i = threadIdx.y; i < k; i += kRowThreads) {
-        const int64_t e0 = (o * k + i) * inner + j0;
-        const uint64_t b0 = static_cast<uint64_t>(e0) >> 2;
-        // Elements e0 .. e0 + 3 lie in blocks b0 and (unless aligned) b0 + 1.
-        const rng::Block first = rng::philox4x32_10(b0, offset, seed);
-        const rng::Block second = aligned ? first : rng::philox4x32_10(b0 + 1, offset, seed);
-#pragma unroll
-        for (int c = 0; c < kSpCols; ++c) {
-          if (j0 + c >= inner) break;
-          const int64_t e = e0 + c;
-          const int w = static_cast<int>(e & 3);
-          const float u = rng::uniform_open((static_cast<uint64_t>(e) >> 2) == b0 ? word(first, w) : word(second, w));
-          // Copy the element itself (not a re-rounded value) when it is kept.
-          if (u < half_p) store(out + e, hi[c]);
-          else if (u < p) store(out + e, lo[c]);
-          else out[e] = x[e];
-        }
-      }
-    }
+    if (threadIdx.y == 0 && j < inner) partial[(blockIdx.z * outer + o) * inner + j] = sh[threadIdx.x];
     __syncthreads();
   }
 }
 
-// gaussian: each thread owns one Philox block = four consecutive elements.
+template <typename A>
+__global__ void sum_chunks_kernel(const A* __restrict__ partial, A* __restrict__ sums, int64_t columns, int64_t chunks) {
+  for (int64_t c = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; c < columns;
+       c += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    A s = A(0);
+    for (int64_t q = 0; q < chunks; ++q) s += partial[q * columns + c];
+    sums[c] = s;
+  }
+}
+
+template <typename T, typename I>
+__global__ void optimal_apply_kernel(const T* __restrict__ x, const typename Acc<T>::type* __restrict__ sums,
+                                     T* __restrict__ out, I n, I k, I inner) {
+  using A = typename Acc<T>::type;
+  const A inv = A(1) / static_cast<A>(k + 1);
+  for (I e = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; e < n; e += static_cast<I>(gridDim.x) * blockDim.x) {
+    const I q = e / inner;
+    const I column = (q / k) * inner + (e - q * inner);
+    store(out + e, (load(x + e) + sums[column]) * inv);
+  }
+}
+
+bool optimal_is_wide(const Launch& l) {
+  return l.inner >= kColThreads && ((l.inner + kColThreads - 1) / kColThreads) * l.outer >= 256;
+}
+
+template <typename T>
+size_t optimal_workspace(const Launch& l) {
+  using A = typename Acc<T>::type;
+  if (optimal_is_wide(l)) return 0;
+  const Narrow s = narrow_shape(l.outer, l.k, l.inner);
+  const int64_t columns = l.outer * l.inner;
+  return static_cast<size_t>(columns * (s.chunks + (s.chunks > 1 ? 1 : 0))) * sizeof(A);
+}
+
+template <typename T>
+int launch_optimal(const T* x, T* out, const Launch& l, cudaStream_t stream) {
+  using A = typename Acc<T>::type;
+  if (optimal_is_wide(l)) {
+    dim3 block(kColThreads, kRowThreads);
+    dim3 grid(clamp_grid((l.inner + kColThreads - 1) / kColThreads, 2147483647), clamp_grid(l.outer, 65535));
+    optimal_wide_kernel<T><<<grid, block, 0, stream>>>(x, out, l.outer, l.k, l.inner);
+    return 0;
+  }
+  if (l.workspace == nullptr) return static_cast<int>(cudaErrorInvalidValue);
+  const Narrow s = narrow_shape(l.outer, l.k, l.inner);
+  const int64_t columns = l.outer * l.inner;
+  A* partial = static_cast<A*>(l.workspace);
+  A* sums = s.chunks > 1 ? partial + s.chunks * columns : partial;
+  dim3 block(s.cx, s.ry);
+  dim3 grid(clamp_grid(s.tiles, 2147483647), clamp_grid(l.outer, 65535), static_cast<unsigned>(s.chunks));
+  column_sums_kernel<T><<<grid, block, 0, stream>>>(x, partial, l.outer, l.k, l.inner, s.rows_per_chunk);
+  if (s.chunks > 1) sum_chunks_kernel<A><<<flat_grid(columns), kThreads, 0, stream>>>(partial, sums, columns, s.chunks);
+  const int64_t n = l.outer * l.k * l.inner;
+  return by_index(n, [&](auto tag) {
+    using I = decltype(tag);
+    optimal_apply_kernel<T, I><<<flat_grid(n), kThreads, 0, stream>>>(x, sums, out, static_cast<I>(n), static_cast<I>(l.k),
+                                                                      static_cast<I>(l.inner));
+    return 0;
+  });
+}
+
+// ---- gaussian: out = x + s (m + d z); each thread owns one Philox block = four elements ----------
 template <typename T>
 __global__ void gaussian_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t n, float s_f, float m_f, float d_f,
                                 double s_d, double m_d, double d_d, uint64_t seed, uint64_t offset) {
@@ -167,7 +221,8 @@ __global__ void gaussian_kernel(const T* __restrict__ x, T* __restrict__ out, in
   const A m = dbl ? static_cast<A>(m_d) : static_cast<A>(m_f);
   const A d = dbl ? static_cast<A>(d_d) : static_cast<A>(d_f);
   const int64_t blocks = (n + 3) / 4;
-  for (int64_t b = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; b < blocks; b += (int64_t)gridDim.x * blockDim.x) {
+  for (int64_t b = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; b < blocks;
+       b += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     float z[4];
     rng::normal4(rng::philox4x32_10(static_cast<uint64_t>(b), offset, seed), z);
     const int64_t e0 = b * 4;
@@ -179,12 +234,35 @@ __global__ void gaussian_kernel(const T* __restrict__ x, T* __restrict__ out, in
   }
 }
 
+// ---- saltPepper (the official rule): each element becomes the tensor's max with probability p/2
+// and its min with probability p/2 (both reduced beforehand by the caller; NaN propagates from
+// them as from torch.max). Each thread owns one Philox block = four elements. --------------------
+template <typename T>
+__global__ void salt_pepper_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t n, const T* __restrict__ extremes,
+                                   float p, uint64_t seed, uint64_t offset) {
+  const T salt = extremes[0], pepper = extremes[1];
+  const float half_p = p * 0.5f;
+  const int64_t blocks = (n + 3) / 4;
+  for (int64_t b = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; b < blocks;
+       b += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    float u[4];
+    rng::uniform4(rng::philox4x32_10(static_cast<uint64_t>(b), offset, seed), u);
+    const int64_t e0 = b * 4;
+#pragma unroll
+    for (int l = 0; l < 4; ++l) {
+      const int64_t e = e0 + l;
+      if (e < n) out[e] = u[l] < half_p ? salt : (u[l] < p ? pepper : x[e]);
+    }
+  }
+}
+
 // saltPepper backward: replaced elements pass no gradient.
 template <typename T>
 __global__ void salt_pepper_grad_kernel(const T* __restrict__ g, T* __restrict__ gx, int64_t n, float p, uint64_t seed,
                                         uint64_t offset) {
   const int64_t blocks = (n + 3) / 4;
-  for (int64_t b = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; b < blocks; b += (int64_t)gridDim.x * blockDim.x) {
+  for (int64_t b = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; b < blocks;
+       b += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     float u[4];
     rng::uniform4(rng::philox4x32_10(static_cast<uint64_t>(b), offset, seed), u);
     const int64_t e0 = b * 4;
@@ -199,46 +277,40 @@ __global__ void salt_pepper_grad_kernel(const T* __restrict__ g, T* __restrict__
   }
 }
 
-inline unsigned clamp_grid(int64_t v, int64_t hi) { return static_cast<unsigned>(v < 1 ? 1 : (v > hi ? hi : v)); }
-
 template <typename T>
 int launch(const T* x, T* out, const Launch& l, bool backward, cudaStream_t stream) {
   const int64_t n = l.outer * l.k * l.inner;
   if (n == 0) return 0;
   const float pf = static_cast<float>(l.strength);
   switch (l.kind) {
-    case kLinear: {
-      dim3 block(256);
-      dim3 grid(clamp_grid((l.inner + 255) / 256, 65535), clamp_grid(l.outer * l.k, 65535));
-      linear_kernel<T><<<grid, block, 0, stream>>>(x, out, l.outer, l.k, l.inner, pf, l.strength, backward);
-      break;
-    }
-    case kOptimal: {
-      dim3 block(kColThreads, kRowThreads);
-      dim3 grid(clamp_grid((l.inner + kColThreads - 1) / kColThreads, 2147483647), clamp_grid(l.outer, 65535));
-      optimal_kernel<T><<<grid, block, 0, stream>>>(x, out, l.outer, l.k, l.inner);
-      break;
-    }
-    case kSaltPepper: {
+    case kLinear:
+      return by_index(n, [&](auto tag) {
+        using I = decltype(tag);
+        linear_kernel<T, I><<<flat_grid(n), kThreads, 0, stream>>>(x, out, static_cast<I>(n), static_cast<I>(l.k),
+                                                                   static_cast<I>(l.inner), pf, l.strength, backward);
+        return 0;
+      });
+    case kOptimal:
+      return launch_optimal<T>(x, out, l, stream);  // symmetric: the backward is the same map
+    case kSaltPepper:
       if (backward) {
-        salt_pepper_grad_kernel<T><<<clamp_grid((n / 4 + 255) / 256, 1 << 16), 256, 0, stream>>>(x, out, n, pf, l.seed, l.offset);
-      } else {
-        dim3 block(kColThreads, kRowThreads);
-        const int64_t cols = kColThreads * kSpCols;
-        dim3 grid(clamp_grid((l.inner + cols - 1) / cols, 2147483647), clamp_grid(l.outer, 65535));
-        salt_pepper_kernel<T><<<grid, block, 0, stream>>>(x, out, l.outer, l.k, l.inner, pf, l.seed, l.offset);
+        salt_pepper_grad_kernel<T><<<flat_grid((n + 3) / 4), kThreads, 0, stream>>>(x, out, n, pf, l.seed, l.offset);
+        return 0;
       }
-      break;
-    }
-    case kGaussian: {
-      gaussian_kernel<T><<<clamp_grid((n / 4 + 255) / 256, 1 << 16), 256, 0, stream>>>(
+      if (l.extremes == nullptr) return static_cast<int>(cudaErrorInvalidValue);
+      salt_pepper_kernel<T><<<flat_grid((n + 3) / 4), kThreads, 0, stream>>>(x, out, n, static_cast<const T*>(l.extremes), pf,
+                                                                              l.seed, l.offset);
+      return 0;
+    case kGaussian:
+      if (backward) return static_cast<int>(cudaErrorInvalidValue);  // the identity: never launched
+      gaussian_kernel<T><<<flat_grid((n + 3) / 4), kThreads, 0, stream>>>(
           x, out, n, pf, static_cast<float>(l.mean), static_cast<float>(l.std), l.strength, l.mean, l.std, l.seed, l.offset);
-      break;
-    }
-    default:
+      return 0;
+    case kNone:
       return static_cast<int>(cudaMemcpyAsync(out, x, n * sizeof(T), cudaMemcpyDeviceToDevice, stream));
+    default:
+      return static_cast<int>(cudaErrorInvalidValue);
   }
-  return static_cast<int>(cudaGetLastError());
 }
 
 template <typename F>
@@ -253,6 +325,17 @@ int by_dtype(DType dtype, F f) {
 }
 
 }  // namespace
+
+size_t workspace_bytes(DType dtype, const Launch& l) {
+  if (l.kind != kOptimal) return 0;
+  size_t bytes = 0;
+  by_dtype(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    bytes = optimal_workspace<T>(l);
+    return 0;
+  });
+  return bytes;
+}
 
 int noise_forward(const void* x, void* out, DType dtype, const Launch& l, void* stream) {
   return by_dtype(dtype, [&](auto* tag) {

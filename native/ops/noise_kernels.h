@@ -2,6 +2,7 @@
 // Free of ATen so that `nvcc -c noise_kernels.cu` builds with a minimal CUDA toolkit.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace noisynn {
@@ -15,9 +16,19 @@ struct Launch {
   int kind = 0;
   double strength = 0, mean = 0, std = 1;
   uint64_t seed = 0, offset = 0;
+  // saltPepper: device pointer to {max, min} of the whole tensor, in its dtype (the caller
+  // reduces, so the kernel stays one elementwise pass).
+  const void* extremes = nullptr;
+  // optimal: device scratch of workspace_bytes(dtype, launch) bytes for the sums along the axis.
+  void* workspace = nullptr;
 };
 
-// Both return 0 on success or a cudaError_t code. `stream` is a cudaStream_t.
+// Scratch the launch needs (0 for every kind but optimal).
+size_t workspace_bytes(DType dtype, const Launch& l);
+
+// Both return 0 when the launch was issued (the caller checks the launch itself with
+// C10_CUDA_KERNEL_LAUNCH_CHECK), or a cudaError_t code for arguments they refuse (an unknown kind,
+// a missing workspace). `stream` is a cudaStream_t.
 int noise_forward(const void* x, void* out, DType dtype, const Launch& l, void* stream);
 // The backward of a non-detached, non-identity kind (linear, optimal, saltPepper).
 int noise_backward(const void* grad, void* grad_x, DType dtype, const Launch& l, void* stream);
