@@ -11,6 +11,7 @@
 #include <ATen/Dispatch.h>
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -383,55 +384,47 @@ void gaussian_all(const scalar_t* x, scalar_t* out, int64_t n, double s, double 
   });
 }
 
+// The official salt-and-pepper rule: the salt and the pepper are the max and the min of the whole
+// tensor (one scalar each; NaN anywhere makes both NaN, as torch.max / torch.min propagate it).
 template <typename scalar_t>
-void salt_pepper_rows(const scalar_t* x, scalar_t* out, const Geometry& g, double p, uint64_t seed, uint64_t offset) {
+struct Extremes {
+  scalar_t hi, lo;
+  bool nan;
+};
+
+template <typename scalar_t>
+Extremes<scalar_t> global_extremes(const scalar_t* x, int64_t n) {
+  const Extremes<scalar_t> first{x[0], x[0], false};
+  return at::parallel_reduce(
+      0, n, 1 << 15, first,
+      [&](int64_t b, int64_t e, Extremes<scalar_t> r) {
+        scalar_t h = r.hi, l = r.lo;
+        bool nan = r.nan;
+        for (int64_t i = b; i < e; ++i) {  // loads, then value selects: vectorizes to max/min
+          const scalar_t v = x[i];
+          h = v > h ? v : h;
+          l = v < l ? v : l;
+          nan |= v != v;
+        }
+        return Extremes<scalar_t>{h, l, nan};
+      },
+      [](Extremes<scalar_t> a, Extremes<scalar_t> c) {
+        return Extremes<scalar_t>{c.hi > a.hi ? c.hi : a.hi, c.lo < a.lo ? c.lo : a.lo, a.nan || c.nan};
+      });
+}
+
+template <typename scalar_t>
+void salt_pepper_all(const scalar_t* x, scalar_t* out, int64_t n, double p, uint64_t seed, uint64_t offset) {
   const float half_p = static_cast<float>(p * 0.5), pf = static_cast<float>(p);
-  // Pass 1: max and min along the axis, by column chunks; pass 2: one streaming pass over x with
-  // the random stream.
-  const int64_t block = g.k * g.inner;
-  std::vector<scalar_t> hi(g.outer * g.inner), lo(g.outer * g.inner);
-  for_each_tile(g, reduce_chunk(g), [&](int64_t o, int64_t j0, int64_t j1) {
-    scalar_t* hp = hi.data() + o * g.inner;
-    scalar_t* lp = lo.data() + o * g.inner;
-    const scalar_t* xo = x + o * block;
-    std::copy(xo + j0, xo + j1, hp + j0);
-    std::copy(xo + j0, xo + j1, lp + j0);
-    // Four rows per sweep, so the running max/min are loaded and stored a quarter as often.
-    int64_t i = 1;
-    for (; i + 4 <= g.k; i += 4) {
-      const scalar_t* x0 = xo + i * g.inner;
-      const scalar_t* x1 = x0 + g.inner;
-      const scalar_t* x2 = x1 + g.inner;
-      const scalar_t* x3 = x2 + g.inner;
-      for (int64_t j = j0; j < j1; ++j) {
-        // Loads first, then value selects: the form the vectorizer turns into max/min.
-        const scalar_t a = x0[j], b = x1[j], c = x2[j], d = x3[j], h = hp[j], l = lp[j];
-        const scalar_t hab = a > b ? a : b, hcd = c > d ? c : d, lab = a < b ? a : b, lcd = c < d ? c : d;
-        const scalar_t hx = hab > hcd ? hab : hcd, lx = lab < lcd ? lab : lcd;
-        hp[j] = hx > h ? hx : h;
-        lp[j] = lx < l ? lx : l;
-      }
-    }
-    for (; i < g.k; ++i) {
-      const scalar_t* xi = xo + i * g.inner;
-      for (int64_t j = j0; j < j1; ++j) {
-        const scalar_t v = xi[j], h = hp[j], l = lp[j];
-        hp[j] = v > h ? v : h;
-        lp[j] = v < l ? v : l;
-      }
-    }
-  });
-  for_each_row_span(g, [&](int64_t o, int64_t i, int64_t l0, int64_t l1) {
-    const int64_t base = o * block;
-    const int64_t shift = base + i * g.inner;  // element e sits in column e - shift
-    const scalar_t* hr = hi.data() + o * g.inner;
-    const scalar_t* lr = lo.data() + o * g.inner;
-    for_each_random<false>(base + l0, base + l1, seed, offset, [&](int64_t e, float u) {
-      // Two plain selects (not nested) so the loop vectorizes: u < p/2 takes the max,
-      // p/2 <= u < p the min, the rest keep x.
-      const scalar_t xv = x[e], lv = lr[e - shift], hv = hr[e - shift];
-      const scalar_t v = u < pf ? lv : xv;
-      out[e] = u < half_p ? hv : v;
+  const Extremes<scalar_t> ex = global_extremes(x, n);
+  const scalar_t salt = ex.nan ? std::numeric_limits<scalar_t>::quiet_NaN() : ex.hi;
+  const scalar_t pepper = ex.nan ? std::numeric_limits<scalar_t>::quiet_NaN() : ex.lo;
+  at::parallel_for(0, (n + 3) / 4, 2048, [&](int64_t b0, int64_t b1) {
+    for_each_random<false>(b0 * 4, std::min(n, b1 * 4), seed, offset, [&](int64_t e, float u) {
+      // Two plain selects (not nested) so the loop vectorizes: u < p/2 takes the salt,
+      // p/2 <= u < p the pepper, the rest keep x.
+      const scalar_t v = u < pf ? pepper : x[e];
+      out[e] = u < half_p ? salt : v;
     });
   });
 }
@@ -452,6 +445,7 @@ void salt_pepper_grad(const scalar_t* gr, scalar_t* gx, int64_t n, double p, uin
 at::Tensor forward_cpu(const at::Tensor& x_in, int64_t kind, int64_t axis, double strength, double mean,
                        double std, int64_t seed, int64_t offset, bool detach) {
   const Geometry g = check_and_geometry(x_in, axis, "inject_noise");
+  check_kind(kind, "inject_noise");
   const at::Tensor x = x_in.contiguous();
   at::Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
   const auto k = static_cast<NoiseKind>(kind);
@@ -463,7 +457,7 @@ at::Tensor forward_cpu(const at::Tensor& x_in, int64_t kind, int64_t axis, doubl
       case NoiseKind::Linear: linear_rows(xp, op, g, strength, /*transpose=*/false); break;
       case NoiseKind::Optimal: optimal_rows(xp, op, g); break;
       case NoiseKind::Gaussian: gaussian_all(xp, op, x.numel(), strength, mean, std, useed, uoff); break;
-      case NoiseKind::SaltPepper: salt_pepper_rows(xp, op, g, strength, useed, uoff); break;
+      case NoiseKind::SaltPepper: salt_pepper_all(xp, op, x.numel(), strength, useed, uoff); break;
       case NoiseKind::None: out.copy_(x); break;
     }
   });
@@ -473,6 +467,7 @@ at::Tensor forward_cpu(const at::Tensor& x_in, int64_t kind, int64_t axis, doubl
 at::Tensor backward_cpu(const at::Tensor& grad_in, int64_t kind, int64_t axis, double strength, int64_t seed,
                         int64_t offset, bool detach) {
   const Geometry g = check_and_geometry(grad_in, axis, "inject_noise_backward");
+  check_kind(kind, "inject_noise_backward");
   const at::Tensor grad = grad_in.contiguous();
   const auto k = static_cast<NoiseKind>(kind);
   // The noise term carries no gradient under detach; gaussian noise is additive: identity.

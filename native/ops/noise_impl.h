@@ -19,6 +19,9 @@ struct Geometry {
 // The common preamble of every kernel: checks and the [outer, k, inner] view.
 Geometry check_and_geometry(const at::Tensor& x, int64_t axis, const char* what);
 
+// Throws c10::ValueError unless `kind` is a NoiseKind value (the schema takes any integer).
+void check_kind(int64_t kind, const char* what);
+
 // The backward is the identity (dx = g) under detach, for none and for additive gaussian noise.
 inline bool backward_is_identity(int64_t kind, bool detach) {
   return detach || kind == static_cast<int64_t>(NoiseKind::None) || kind == static_cast<int64_t>(NoiseKind::Gaussian);

@@ -5,8 +5,9 @@
 //   linear   Q = a (S - I):  dx_i = g_i + a (g_{i-1} - g_i)     (the transpose of I + Q)
 //   optimal  I + Q = (I + 11^T) / (k + 1), symmetric:  dx_i = (g_i + sum_j g_j) / (k + 1)
 //   gaussian additive noise:  dx = g
-//   saltPepper replaced elements take a constant (the max/min, treated as noise): dx = g where
-//            kept, 0 where replaced; the random mask is regenerated from (seed, offset), not stored
+//   saltPepper replaced elements take a constant (the tensor's max/min, detached, as in the
+//            official code): dx = g where kept, 0 where replaced; the random mask is regenerated
+//            from (seed, offset), not stored
 //   detach   the noise term (out - x) carries no gradient:  dx = g, for every kind
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/autograd.h>
@@ -52,6 +53,11 @@ Geometry check_and_geometry(const at::Tensor& x, int64_t axis, const char* what)
   g.k = x.size(axis);
   for (int64_t d = axis + 1; d < x.dim(); ++d) g.inner *= x.size(d);
   return g;
+}
+
+void check_kind(int64_t kind, const char* what) {
+  TORCH_CHECK_VALUE(kind >= static_cast<int64_t>(NoiseKind::None) && kind <= static_cast<int64_t>(NoiseKind::SaltPepper), what,
+                    ": unknown noise kind ", kind, " (expected 0 none, 1 linear, 2 optimal, 3 gaussian or 4 saltPepper)");
 }
 
 }  // namespace impl
@@ -168,9 +174,11 @@ at::Tensor inject_noise_reference(const at::Tensor& x, const NoiseParams& p) {
       break;
     }
     case NoiseKind::SaltPepper: {
+      // The official rule (ViT.py, CNNs.py): one salt (the max) and one pepper (the min) of the
+      // whole tensor, detached; the mixing axis plays no part.
       at::Tensor u = philox_uniform(x.sizes(), p.seed, p.offset, at::kFloat).to(x.device());
-      at::Tensor hi = std::get<0>(x.max(axis, /*keepdim=*/true)).detach().expand_as(x);
-      at::Tensor lo = std::get<0>(x.min(axis, /*keepdim=*/true)).detach().expand_as(x);
+      at::Tensor hi = x.max().detach().expand_as(x);
+      at::Tensor lo = x.min().detach().expand_as(x);
       out = at::where(u < p.strength * 0.5, hi, at::where(u < p.strength, lo, x));
       break;
     }
