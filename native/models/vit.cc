@@ -2,6 +2,8 @@
 // keys (patch_embed.proj.weight, blocks.N.attn.qkv.weight, head.bias, ...) match timm's.
 #include "models/vit.h"
 
+#include <torch/version.h>
+
 #include <cmath>
 
 namespace noisynn {
@@ -26,6 +28,25 @@ at::Tensor drop_path(const at::Tensor& x, double p, bool training) {
   return x * mask;
 }
 
+}  // namespace
+
+// softmax(q k^T * scale) v over [B, heads, N, head_dim]. libtorch 2.x has the fused kernel timm's
+// ViT calls (F.scaled_dot_product_attention: flash / memory-efficient on CUDA, a fused CPU kernel);
+// 1.13 gets the literal formula. tests/test_models.cc checks the two agree.
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/false, scale);
+#else
+  return attention_reference(q, k, v, scale);
+#endif
+}
+
+at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
+  return at::matmul(at::softmax(at::matmul(q * scale, k.transpose(-2, -1)), -1), v);
+}
+
+namespace {
+
 struct AttentionImpl : torch::nn::Module {
   AttentionImpl(int64_t dim, int64_t heads, double proj_drop) : heads(heads), proj_drop(proj_drop) {
     qkv = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(dim, dim * 3).bias(true)));
@@ -37,9 +58,7 @@ struct AttentionImpl : torch::nn::Module {
     const int64_t B = x.size(0), N = x.size(1), C = x.size(2);
     // [B, N, 3, heads, head_dim] -> [3, B, heads, N, head_dim], as timm reshapes qkv.
     at::Tensor qkv_out = qkv->forward(x).reshape({B, N, 3, heads, C / heads}).permute({2, 0, 3, 1, 4});
-    at::Tensor q = qkv_out[0], k = qkv_out[1], v = qkv_out[2];
-    at::Tensor attn = at::matmul(q * scale, k.transpose(-2, -1)).softmax(-1);
-    at::Tensor out = at::matmul(attn, v).transpose(1, 2).reshape({B, N, C});
+    at::Tensor out = attention(qkv_out[0], qkv_out[1], qkv_out[2], scale).transpose(1, 2).reshape({B, N, C});
     return F::dropout(proj->forward(out), F::DropoutFuncOptions().p(proj_drop).training(is_training()));
   }
 

@@ -24,6 +24,11 @@ struct VitConfig {
   uint64_t init_seed = 0;
 };
 
+// Scaled dot-product attention over [B, heads, N, head_dim] as the models run it (the fused kernel
+// on libtorch 2.x), and the literal formula it must agree with.
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale);
+at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale);
+
 // Throws c10::ValueError naming the first inconsistent field.
 void validate_vit_config(const VitConfig& c);
 
