@@ -1,5 +1,6 @@
 // The one place that loads the native addon (node-gyp-build) and types its surface.
 import * as path from 'path';
+import { loadAddon } from './native-loader';
 
 /** A libtorch tensor owned by the addon. Public code wraps it in `Tensor`. */
 export interface NativeTensor {
@@ -253,10 +254,8 @@ function explainLoadFailure(err: Error): Error {
 if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
 
 function load(): NativeBinding {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
   try {
-    return nodeGypBuild(path.join(__dirname, '..')) as NativeBinding;
+    return loadAddon(path.join(__dirname, '..')) as NativeBinding;
   } catch (err) {
     throw explainLoadFailure(err as Error);
   }
