@@ -2,7 +2,7 @@
 import { binding, NativeBatch, NativeLoader, NativeLoaderConfig } from './binding';
 import { Dataset } from './datasets';
 import { info } from './info';
-import { normalizeSeed, randomSeed } from './noise';
+import { seedOrRandom } from './seeds';
 import { Device, Tensor } from './tensor';
 import { resolveTransforms, Transform } from './transforms';
 import {
@@ -116,7 +116,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.dataset = dataset;
     this.batchSize = o.batchSize === undefined ? 64 : expectPositiveInteger(o.batchSize, 'batchSize');
     this.order = o.order === undefined ? 'shuffle' : expectOneOf(o.order, 'order', ORDERS);
-    const seed = o.seed === undefined ? randomSeed() : normalizeSeed(o.seed, 'seed');
+    const seed = seedOrRandom(o.seed, 'seed');
     this.seed = BigInt(seed);
     this.dropLast = o.dropLast === undefined ? false : expectBoolean(o.dropLast, 'dropLast');
     this.numWorkers = o.numWorkers === undefined ? 2 : expectInteger(o.numWorkers, 'numWorkers', 0, 64);

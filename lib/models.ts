@@ -1,5 +1,6 @@
 // NoisyViT and NoisyCNN: the model classes, their noise options and the registry of named variants.
-import { randomSeed, normalizeNoiseConfig, normalizeSeed, NoiseKind } from './noise';
+import { normalizeNoiseConfig, NoiseKind } from './noise';
+import { seedOrRandom } from './seeds';
 import { binding, NativeCNNConfig, NativeModel, NativeModelNoise, NativeViTConfig } from './binding';
 import { Tensor, handleOf, Device } from './tensor';
 import {
@@ -314,10 +315,6 @@ function expectFraction(value: unknown, name: string): number {
   return value;
 }
 
-function normalizeInitSeed(value: unknown): string {
-  return value === undefined ? randomSeed() : normalizeSeed(value, 'initSeed');
-}
-
 function normalizeViTConfig(config: Record<string, unknown>): NativeViTConfig {
   expectKnownKeys(config, 'config', VIT_KEYS);
   const c = { ...VIT_DEFAULTS, ...config } as Record<string, unknown>;
@@ -332,7 +329,7 @@ function normalizeViTConfig(config: Record<string, unknown>): NativeViTConfig {
     mlpRatio: expectPositiveNumber(c.mlpRatio, 'mlpRatio'),
     dropout: expectFraction(c.dropout, 'dropout'),
     dropPath: expectFraction(c.dropPath, 'dropPath'),
-    initSeed: normalizeInitSeed(c.initSeed),
+    initSeed: seedOrRandom(c.initSeed, 'initSeed'),
   };
   if (out.imageSize % out.patchSize !== 0) throw rangeError('imageSize', `multiple of patchSize (${out.patchSize})`, out.imageSize);
   if (out.embedDim % out.numHeads !== 0) throw rangeError('embedDim', `multiple of numHeads (${out.numHeads})`, out.embedDim);
@@ -354,7 +351,7 @@ function normalizeCNNConfig(config: Record<string, unknown>): NativeCNNConfig {
     inChannels: expectPositiveInteger(c.inChannels, 'inChannels'),
     numClasses: expectPositiveInteger(c.numClasses, 'numClasses'),
     stem: expectOneOf(c.stem, 'stem', ['imagenet', 'small'] as const),
-    initSeed: normalizeInitSeed(c.initSeed),
+    initSeed: seedOrRandom(c.initSeed, 'initSeed'),
   };
 }
 

@@ -1,6 +1,6 @@
 // injectNoise: the NoisyNN noise op on a Tensor, and the shared validation of noise configs.
-import { randomBytes } from 'crypto';
 import { binding, NativeNoiseConfig } from './binding';
+import { seedOrRandom } from './seeds';
 import { Tensor, handleOf } from './tensor';
 import {
   expectBoolean,
@@ -52,22 +52,6 @@ export const DEFAULT_STRENGTH: Record<NoiseKind, number> = {
 
 const NOISE_KEYS = ['kind', 'axis', 'strength', 'mean', 'std', 'seed', 'detach'];
 
-/** A fresh random 64-bit seed, as a decimal string. */
-export function randomSeed(): string {
-  return randomBytes(8).readBigUInt64LE(0).toString();
-}
-
-/** Validates a seed (non-negative integer number below 2^53, or a bigint below 2^64). */
-export function normalizeSeed(value: unknown, name: string): string {
-  if (typeof value === 'bigint') {
-    if (value < 0n || value >= 1n << 64n) throw rangeError(name, 'integer between 0 and 2^64-1', value);
-    return value.toString();
-  }
-  if (typeof value !== 'number') throw typeError(name, 'non-negative integer or bigint', value);
-  if (!Number.isSafeInteger(value) || value < 0) throw rangeError(name, 'non-negative safe integer or bigint', value);
-  return value.toString();
-}
-
 /**
  * Validates a noise config and fills every default. `extraKeys` lets callers (model noise
  * options) accept their own keys, which they validate themselves. The axis is returned
@@ -88,7 +72,7 @@ export function normalizeNoiseConfig(config: unknown, name = 'config', extraKeys
   }
   const mean = c.mean === undefined ? 0 : expectNumber(c.mean, `${name}.mean`);
   const std = c.std === undefined ? 1 : expectNonNegativeNumber(c.std, `${name}.std`);
-  const seed = c.seed === undefined ? randomSeed() : normalizeSeed(c.seed, `${name}.seed`);
+  const seed = seedOrRandom(c.seed, `${name}.seed`);
   const detach = c.detach === undefined ? false : expectBoolean(c.detach, `${name}.detach`);
   return { kind, axis, strength, mean, std, seed, offset: '0', detach };
 }

@@ -6,7 +6,7 @@ import { binding, NativeTrainer, NativeTrainerOptions } from './binding';
 import { checkpointFiles, commitManifest, CheckpointManifest, readManifest } from './checkpoint';
 import { Batch, DataLoader } from './dataloader';
 import { NoisyModel } from './models';
-import { normalizeSeed, randomSeed } from './noise';
+import { seedOrRandom } from './seeds';
 import { handleOf } from './tensor';
 import {
   expectBoolean,
@@ -173,7 +173,7 @@ function normalizeTrainerOptions(options: unknown): NativeTrainerOptions & { tot
     labelSmoothing,
     clipGradNorm: o.clipGradNorm === undefined ? 0 : expectNonNegativeNumber(o.clipGradNorm, 'clipGradNorm'),
     mixedPrecision: o.mixedPrecision === undefined ? false : expectBoolean(o.mixedPrecision, 'mixedPrecision'),
-    seed: o.seed === undefined ? randomSeed() : normalizeSeed(o.seed, 'seed'),
+    seed: seedOrRandom(o.seed, 'seed'),
   };
 }
 
