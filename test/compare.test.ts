@@ -5,8 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { main } from '../lib/cli';
 import { ComparisonResult, runComparison } from '../lib/compare';
-import { permutation, randomSubset } from '../lib/compare-data';
-import { FashionMNIST, TensorDataset } from '../lib/datasets';
+import { FashionMNIST, permutation, randomSubset, TensorDataset } from '../lib/datasets';
 
 let tmp: string;
 beforeAll(() => {

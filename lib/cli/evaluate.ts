@@ -2,8 +2,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { auditLeakage } from '../audit';
-import { randomSubset } from '../compare-data';
 import { DataLoader, ORDERS, Order } from '../dataloader';
+import { randomSubset } from '../datasets';
 import { createModel, ModelVariantName, MODEL_VARIANTS, NoisyModel } from '../models';
 import { Trainer } from '../trainer';
 import { CommandSpec, OptionSpec, UsageError } from './args';

@@ -2,10 +2,10 @@
 // translation into the library's objects.
 import * as fs from 'fs';
 import * as path from 'path';
-import { checkModelFitsData, defaultModelFor, normalizationFor } from '../compare-data';
-import { CIFAR10, CIFAR100, Dataset, FashionMNIST, FASHION_MNIST_ROOT, ImageFolder, MNIST, Split } from '../datasets';
+import { CIFAR10, CIFAR100, Dataset, FashionMNIST, FASHION_MNIST_ROOT, ImageFolder, MNIST, normalizationFor, Split } from '../datasets';
+import { VIT_DEFAULTS } from '../defaults';
 import { info } from '../info';
-import { listModels, MODEL_VARIANTS, ModelNoiseOption, ModelVariantName } from '../models';
+import { checkModelFitsData, defaultModelFor, listModels, MODEL_VARIANTS, ModelNoiseOption, ModelVariantName, variantInputs } from '../models';
 import { NOISE_KINDS, NoiseKind } from '../noise';
 import { Device } from '../tensor';
 import { TrainerOptions } from '../trainer';
@@ -168,9 +168,9 @@ export function openDataset(options: { dataset: DatasetName; root?: string; imag
       if (dir === null) {
         throw new UsageError(`--dataset imagefolder expects ${base} to hold ${split === 'train' ? 'a train/ folder' : 'a val/ or test/ folder'} of class subfolders`);
       }
-      const imageSize = options.imageSize ?? (model ? MODEL_VARIANTS[model].imageSize : 224);
-      const channels = model ? (((MODEL_VARIANTS[model].config as { inChannels?: number }).inChannels ?? 3) as 1 | 3) : 3;
-      return new ImageFolder({ root: dir, imageSize, channels });
+      // Without a model, ImageNet-sized RGB images (the ViT defaults).
+      const input = model ? variantInputs(MODEL_VARIANTS[model]) : VIT_DEFAULTS;
+      return new ImageFolder({ root: dir, imageSize: options.imageSize ?? input.imageSize, channels: input.inChannels as 1 | 3 });
     }
   }
 }

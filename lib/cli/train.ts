@@ -1,9 +1,8 @@
 // `noisynn train`: trains one model and writes a run folder (metrics, checkpoints, weights, plot, report).
 import * as fs from 'fs';
 import * as path from 'path';
-import { displayName, randomSubset } from '../compare-data';
 import { DataLoader } from '../dataloader';
-import { Dataset } from '../datasets';
+import { Dataset, displayName, randomSubset } from '../datasets';
 import { info } from '../info';
 import { createModel, ModelVariantName, MODEL_VARIANTS } from '../models';
 import { EpochEvent, EvalResult, StepEvent, Trainer } from '../trainer';
