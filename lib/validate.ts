@@ -77,11 +77,6 @@ export function expectBoolean(value: unknown, name: string): boolean {
   return value;
 }
 
-export function expectString(value: unknown, name: string): string {
-  if (typeof value !== 'string') throw typeError(name, 'string', value);
-  return value;
-}
-
 export function expectNonEmptyString(value: unknown, name: string): string {
   if (typeof value !== 'string') throw typeError(name, 'non-empty string', value);
   if (value.length === 0) throw rangeError(name, 'non-empty string', value);
@@ -119,7 +114,18 @@ export function expectDevice(value: unknown, name = 'device'): string {
   return value;
 }
 
-/** Returns `value` unless undefined, then `fallback`. */
-export function orDefault<T>(value: T | undefined, fallback: T): T {
-  return value === undefined ? fallback : value;
+/** An optional AbortSignal (anything with a boolean `aborted`, as signals from another realm are). */
+export function expectAbortSignal(value: unknown, name = 'signal'): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || typeof (value as AbortSignal).aborted !== 'boolean') {
+    throw typeError(name, 'AbortSignal', value);
+  }
+  return value as AbortSignal;
+}
+
+/** An optional callback. */
+export function expectCallback<T extends (...args: never[]) => unknown>(value: unknown, name: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw typeError(name, 'function', value);
+  return value as T;
 }

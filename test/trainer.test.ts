@@ -228,4 +228,18 @@ describe('bad options', () => {
     await expect(trainer.step({ images: 1, labels: 2 })).rejects.toThrow(new TypeError('Expected Tensor for batch.images but received 1 (number)'));
     await expect(auditLeakage(model, {} as FashionMNIST)).rejects.toThrow(new TypeError('Expected Dataset for dataset but received an object'));
   });
+
+  test('a metricsLog that cannot be appended to rejects, naming it, and leaves the trainer usable', async () => {
+    const trainer = new Trainer(model, { seed: 1 });
+    const images = new Uint8Array(4 * 28 * 28);
+    const loader = new DataLoader(new (await import('../lib')).TensorDataset({ images, shape: [4, 28, 28], labels: [0, 1, 2, 3] }), { batchSize: 2 });
+    // A folder fails at the open, before any step.
+    const folder = mkdtempSync(path.join(tmpdir(), 'noisynn-log-'));
+    await expect(trainer.fit(loader, { epochs: 1, metricsLog: folder })).rejects.toThrow(`Cannot open metricsLog ${folder} for appending: EISDIR`);
+    expect(trainer.globalStep).toBe(0);
+    // /proc/version: refused at the open, or (as root) at the first write.
+    await expect(trainer.fit(loader, { epochs: 1, metricsLog: '/proc/version' })).rejects.toThrow(/^Cannot (open|write) metricsLog \/proc\/version\b/);
+    const result = await trainer.fit(loader, { epochs: 1 });
+    expect(result.aborted).toBe(false);
+  });
 });

@@ -10,8 +10,9 @@ import {
   resumeFromLog,
   runComparison,
 } from '../compare';
+import { WARMUP_RULE } from '../defaults';
 import { ModelVariantName, MODEL_VARIANTS } from '../models';
-import { NOISE_KINDS, NoiseKind } from '../noise';
+import { DEFAULT_STRENGTH, NOISE_KINDS, NoiseKind } from '../noise';
 import { CommandSpec, UsageError } from './args';
 import type { CliContext } from './context';
 import { comparisonPanels } from './curves';
@@ -55,9 +56,9 @@ export const COMPARE_COMMAND: CommandSpec = {
     { name: 'eval-batch-size', type: 'positiveInteger', valueName: 'N', default: COMPARISON_DEFAULTS.evalBatchSize, description: 'Test batch size of both protocols and the audit.' },
     { name: 'lr', type: 'positiveNumber', valueName: 'X', default: COMPARISON_DEFAULTS.lr, description: 'AdamW peak learning rate (cosine schedule).' },
     { name: 'weight-decay', type: 'nonNegativeNumber', valueName: 'X', default: COMPARISON_DEFAULTS.weightDecay, description: 'AdamW weight decay.' },
-    { name: 'warmup-steps', type: 'nonNegativeInteger', valueName: 'N', defaultText: '5% of the steps, at most 200', description: 'Linear warmup steps.' },
+    { name: 'warmup-steps', type: 'nonNegativeInteger', valueName: 'N', defaultText: WARMUP_RULE, description: 'Linear warmup steps.' },
     { name: 'label-smoothing', type: 'fraction', valueName: 'X', default: 0, description: 'Label smoothing.' },
-    { name: 'noise-strength', type: 'string', parse: parseStrengths, valueName: 'KIND=X,...', defaultText: 'linear=0.3,gaussian=1,saltPepper=0.1', description: 'Per-kind strength.' },
+    { name: 'noise-strength', type: 'string', parse: parseStrengths, valueName: 'KIND=X,...', defaultText: (['linear', 'gaussian', 'saltPepper'] as const).map((k) => `${k}=${DEFAULT_STRENGTH[k]}`).join(','), description: 'Per-kind strength.' },
     { name: 'noise-axis', type: 'choice', choices: ['batch', 'spatial'], default: 'batch', description: 'Mixing axis (batch: the official code).' },
     { name: 'audit', type: 'boolean', default: true, description: 'Run the leakage audit (--no-audit to skip).' },
     { name: 'audit-samples', type: 'nonNegativeInteger', valueName: 'N', defaultText: `${COMPARISON_DEFAULTS.auditSamples} (quick: ${QUICK_COMPARISON.auditSamples})`, description: 'Test images the audit uses (0: all).' },

@@ -3,10 +3,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CIFAR10, CIFAR100, Dataset, FashionMNIST, FASHION_MNIST_ROOT, ImageFolder, MNIST, normalizationFor, Split } from '../datasets';
-import { VIT_DEFAULTS } from '../defaults';
+import { defaultWarmupSteps, OPTIMIZER_DEFAULTS, TRAINING_JOB_LR, VIT_DEFAULTS, WARMUP_RULE } from '../defaults';
 import { info } from '../info';
 import { checkModelFitsData, defaultModelFor, listModels, MODEL_VARIANTS, ModelNoiseOption, ModelVariantName, variantInputs } from '../models';
-import { NOISE_KINDS, NoiseKind } from '../noise';
+import { DEFAULT_STRENGTH, NOISE_KINDS, NoiseKind } from '../noise';
 import { Device } from '../tensor';
 import { TrainerOptions } from '../trainer';
 import { Transform, transforms } from '../transforms';
@@ -59,6 +59,16 @@ export function parseSeeds(text: string, flag: string): { count: number } | { li
   return { list };
 }
 
+/** A number as help texts write it: 2e-3, 5e-4, 0.05, 0.1. */
+export function formatNumber(x: number): string {
+  return x !== 0 && Math.abs(x) < 0.01 ? x.toExponential() : String(x);
+}
+
+/** '2e-3 (adamw), 0.1 (sgd)' */
+function perOptimizer(values: { adamw: number; sgd: number }): string {
+  return `${formatNumber(values.adamw)} (adamw), ${formatNumber(values.sgd)} (sgd)`;
+}
+
 export const DATA_OPTIONS: OptionSpec[] = [
   { name: 'dataset', type: 'choice', choices: DATASETS, default: 'fashion-mnist', description: 'The dataset.' },
   {
@@ -89,7 +99,7 @@ export const NOISE_OPTIONS: OptionSpec[] = [
     description:
       "A noise kind (none, linear, optimal, gaussian, saltPepper) or preset: 'default' (optimal noise while training only), 'official' (optimal noise at evaluation only, the paper's protocol).",
   },
-  { name: 'noise-strength', type: 'nonNegativeNumber', valueName: 'X', description: 'a for linear (0.3), s for gaussian (1), p for saltPepper (0.1).' },
+  { name: 'noise-strength', type: 'nonNegativeNumber', valueName: 'X', description: `a for linear (${DEFAULT_STRENGTH.linear}), s for gaussian (${DEFAULT_STRENGTH.gaussian}), p for saltPepper (${DEFAULT_STRENGTH.saltPepper}).` },
   { name: 'noise-when', type: 'choice', choices: ['train', 'eval', 'always'], description: 'When noise applies (default: train; eval for the official preset).' },
   { name: 'noise-axis', type: 'choice', choices: ['batch', 'spatial'], description: 'Mixing axis (default: batch, as the official code).' },
   { name: 'noise-site', type: 'choice', choices: ['attention', 'block'], description: 'ViT: inside attention (default, official) or the block input.' },
@@ -107,11 +117,17 @@ export const TRAINING_OPTIONS: OptionSpec[] = [
   { name: 'epochs', type: 'positiveInteger', valueName: 'N', default: 5, description: 'Training epochs.' },
   { name: 'batch-size', type: 'positiveInteger', valueName: 'N', default: 64, description: 'Training batch size.' },
   { name: 'optimizer', type: 'choice', choices: ['adamw', 'sgd'], default: 'adamw', description: 'Optimizer (no weight decay on norms and biases).' },
-  { name: 'lr', type: 'positiveNumber', valueName: 'X', defaultText: '2e-3 (adamw), 0.1 (sgd)', description: 'Peak learning rate.' },
-  { name: 'weight-decay', type: 'nonNegativeNumber', valueName: 'X', defaultText: '0.05 (adamw), 5e-4 (sgd)', description: 'Weight decay.' },
+  { name: 'lr', type: 'positiveNumber', valueName: 'X', defaultText: perOptimizer(TRAINING_JOB_LR), description: 'Peak learning rate.' },
+  {
+    name: 'weight-decay',
+    type: 'nonNegativeNumber',
+    valueName: 'X',
+    defaultText: perOptimizer({ adamw: OPTIMIZER_DEFAULTS.adamw.weightDecay, sgd: OPTIMIZER_DEFAULTS.sgd.weightDecay }),
+    description: 'Weight decay.',
+  },
   { name: 'momentum', type: 'fraction', valueName: 'X', defaultText: '0.9', description: 'SGD momentum.' },
   { name: 'schedule', type: 'choice', choices: ['cosine', 'step', 'constant'], default: 'cosine', description: 'Learning-rate schedule, stepped per step.' },
-  { name: 'warmup-steps', type: 'nonNegativeInteger', valueName: 'N', defaultText: '5% of the steps, at most 200', description: 'Linear warmup steps.' },
+  { name: 'warmup-steps', type: 'nonNegativeInteger', valueName: 'N', defaultText: WARMUP_RULE, description: 'Linear warmup steps.' },
   { name: 'label-smoothing', type: 'fraction', valueName: 'X', default: 0, description: 'Label smoothing.' },
   { name: 'clip-grad-norm', type: 'nonNegativeNumber', valueName: 'X', default: 0, description: 'Clip the gradient norm (0: off).' },
   { name: 'mixed-precision', type: 'boolean', description: 'bf16 autocast (CUDA only).' },
@@ -237,17 +253,18 @@ export function noiseFromOptions(o: Record<string, unknown>, fallback: 'default'
 
 /** Trainer options from the training flags. */
 export function trainerOptions(o: Record<string, unknown>, stepsTotal: number): TrainerOptions {
-  const sgd = o.optimizer === 'sgd';
+  const name = o.optimizer as 'adamw' | 'sgd';
   return {
     optimizer: {
-      name: o.optimizer as 'adamw' | 'sgd',
-      lr: (o.lr as number | undefined) ?? (sgd ? 0.1 : 2e-3),
-      weightDecay: (o.weightDecay as number | undefined) ?? (sgd ? 5e-4 : 0.05),
+      name,
+      lr: (o.lr as number | undefined) ?? TRAINING_JOB_LR[name],
+      // Omitted options take the Trainer's defaults.
+      ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay as number } : {}),
       ...(o.momentum !== undefined ? { momentum: o.momentum as number } : {}),
     },
     schedule: {
       name: o.schedule as 'cosine' | 'step' | 'constant',
-      warmupSteps: (o.warmupSteps as number | undefined) ?? Math.min(200, Math.round(0.05 * stepsTotal)),
+      warmupSteps: (o.warmupSteps as number | undefined) ?? defaultWarmupSteps(stepsTotal),
     },
     labelSmoothing: o.labelSmoothing as number,
     clipGradNorm: o.clipGradNorm as number,

@@ -158,8 +158,9 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
     const dataName = displayName(trainFull);
     const svg = renderChart(trainingPanels(readMetrics(paths.metrics)), { title: `${modelName} on ${dataName}` });
     fs.writeFileSync(paths.curves, svg);
-    // totalSteps 0 means "set by fit": show the steps it used instead.
-    const trainerShown = { ...trainer.options, totalSteps: trainer.options.totalSteps || epochs * trainLoader.length };
+    // totalSteps null means "set by fit": show the steps it used instead.
+    const { schedule } = trainer.options;
+    const trainerShown = { ...trainer.options, schedule: { ...schedule, totalSteps: schedule.totalSteps ?? epochs * trainLoader.length } };
     const flatConfig = { model: modelName, parameters: model.numParameters(), dataset: dataName, trainImages: train.length, testImages: test.length, noise: model.noise, trainer: trainerShown, device };
     const n = model.noise;
     const evalNoise = n.kind !== 'none' && n.when !== 'train' ? `${n.kind} noise at evaluation` : 'no noise at evaluation';
