@@ -123,6 +123,13 @@ describe('runComparison', () => {
     const rgb = new TensorDataset({ images: new Uint8Array(2 * 3 * 20 * 20), shape: [2, 3, 20, 20], labels: [0, 1] });
     await expect(runComparison({ train: rgb, test: rgb })).rejects.toThrow('No default vit model for images of shape [3, 20, 20]; pass model');
   });
+
+  test('a metricsLog that cannot be appended to rejects, naming it', async () => {
+    const tiny = { ...TINY, kinds: ['none' as const], seeds: [1], audit: false };
+    await expect(runComparison({ ...tiny, metricsLog: tmp })).rejects.toThrow(`Cannot open metricsLog ${tmp} for appending: EISDIR`);
+    // Refused at the open, or (as root) at the first step's record.
+    await expect(runComparison({ ...tiny, metricsLog: '/proc/version' })).rejects.toThrow(/^Cannot (open|write) metricsLog \/proc\/version\b/);
+  });
 });
 
 describe('data helpers', () => {
