@@ -19,7 +19,7 @@ import { comparisonPanels } from './curves';
 import { renderChart } from './plot';
 import { formatDuration, percent, Progress } from './progress';
 import { comparisonReport } from './report';
-import { createRunFolder, displayPath, readMetrics, readRunOptions, runPaths, writeJson } from './run-folder';
+import { createRunFolder, displayPath, NOT_SAVED, readMetrics, readRunOptions, runPaths, withSavedOptions, writeJson } from './run-folder';
 import { chooseModel, DATASETS, DatasetName, modelForImageFolder, openDataset, parseSeeds, parseStrengths, resolveDevice, RUNTIME_OPTIONS } from './options';
 
 // The ResNet-18 has 50x the mini ViT's parameters and ~15x its compute per image (~60 images/s
@@ -77,8 +77,6 @@ export const COMPARE_COMMAND: CommandSpec = {
   ],
 };
 
-const NOT_SAVED = new Set(['resume', 'out', 'json', 'quiet', 'device', 'workers']);
-
 /** The comparison's library options from the parsed flags (quick and family presets under explicit flags). */
 export function comparisonOptions(o: Record<string, unknown>, given: Set<string>, device: string): Partial<ComparisonOptions> {
   const family = o.family as 'vit' | 'cnn';
@@ -119,14 +117,7 @@ export async function runCompare(parsed: Record<string, unknown>, given: Set<str
   if (parsed.resume !== undefined) {
     // The saved flags apply again, so the resumed job is the same experiment.
     const saved = readRunOptions(path.resolve(ctx.cwd, parsed.resume as string), 'compare');
-    o = { ...parsed };
-    effectiveGiven = new Set(given);
-    for (const [k, v] of Object.entries((saved.flags as Record<string, unknown>) ?? {})) {
-      if (!given.has(k) && !NOT_SAVED.has(k)) {
-        o[k] = v;
-        effectiveGiven.add(k);
-      }
-    }
+    ({ options: o, given: effectiveGiven } = withSavedOptions(parsed, given, (saved.flags as Record<string, unknown>) ?? {}));
   }
   const progress = new Progress(ctx.stderr, { quiet: o.quiet === true });
   const device = resolveDevice(o.device as string);

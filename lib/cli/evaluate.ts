@@ -8,7 +8,7 @@ import { createModel, ModelVariantName, MODEL_VARIANTS, NoisyModel } from '../mo
 import { Trainer } from '../trainer';
 import { CommandSpec, OptionSpec, UsageError } from './args';
 import type { CliContext } from './context';
-import { percent, Progress } from './progress';
+import { describeNoise, percent, Progress } from './progress';
 import {
   chooseModel,
   DATA_OPTIONS,
@@ -22,7 +22,6 @@ import {
   resolveDevice,
   RUNTIME_OPTIONS,
 } from './options';
-import { describeNoise } from './train';
 
 const WEIGHTS_OPTION: OptionSpec = {
   name: 'weights',

@@ -51,6 +51,32 @@ export function readRunOptions(dir: string, command: string): Record<string, unk
   return saved.options ?? {};
 }
 
+/**
+ * Options about this invocation (how it prints, where it runs, which folder), not the run itself:
+ * a run folder does not record them and --resume does not restore them.
+ */
+export const NOT_SAVED = new Set(['resume', 'out', 'json', 'quiet', 'device', 'workers']);
+
+/**
+ * The parsed options of a resumed run: the saved ones fill every option not given again (other
+ * than NOT_SAVED); `given` grows by the ones filled.
+ */
+export function withSavedOptions(
+  options: Record<string, unknown>,
+  given: Set<string>,
+  saved: Record<string, unknown>,
+): { options: Record<string, unknown>; given: Set<string> } {
+  const merged = { ...options };
+  const nowGiven = new Set(given);
+  for (const [k, v] of Object.entries(saved)) {
+    if (!given.has(k) && !NOT_SAVED.has(k)) {
+      merged[k] = v;
+      nowGiven.add(k);
+    }
+  }
+  return { options: merged, given: nowGiven };
+}
+
 export function writeJson(file: string, value: unknown): void {
   fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
 }

@@ -10,9 +10,9 @@ import { CommandSpec, UsageError } from './args';
 import type { CliContext } from './context';
 import { trainingPanels } from './curves';
 import { renderChart } from './plot';
-import { formatDuration, percent, Progress } from './progress';
+import { describeNoise, formatDuration, percent, Progress } from './progress';
 import { trainingReport } from './report';
-import { createRunFolder, displayPath, readMetrics, readRunOptions, runPaths, writeJson } from './run-folder';
+import { createRunFolder, displayPath, NOT_SAVED, readMetrics, readRunOptions, runPaths, withSavedOptions, writeJson } from './run-folder';
 import {
   chooseModel,
   DATA_OPTIONS,
@@ -60,18 +60,6 @@ export const TRAIN_COMMAND: CommandSpec = {
   ],
 };
 
-// Options that describe the run itself, not how this invocation prints: what --resume restores.
-const NOT_SAVED = new Set(['resume', 'out', 'json', 'quiet', 'device', 'workers']);
-
-/** The options of a training run, merged with a resumed run's saved ones. */
-function withResumed(options: Record<string, unknown>, given: Set<string>, command: string, cwd: string): Record<string, unknown> {
-  if (options.resume === undefined) return options;
-  const saved = readRunOptions(path.resolve(cwd, options.resume as string), command);
-  const merged: Record<string, unknown> = { ...options };
-  for (const [k, v] of Object.entries(saved)) if (!given.has(k) && !NOT_SAVED.has(k)) merged[k] = v;
-  return merged;
-}
-
 async function subsetIfAsked(ds: Dataset, count: number, seed: number, progress: Progress, what: string): Promise<Dataset> {
   if (count === 0 || count >= ds.length) return ds;
   progress.info(`using a random subset of ${count} ${what} images`);
@@ -79,7 +67,7 @@ async function subsetIfAsked(ds: Dataset, count: number, seed: number, progress:
 }
 
 export async function runTrain(parsed: Record<string, unknown>, given: Set<string>, ctx: CliContext): Promise<number> {
-  const o = withResumed(parsed, given, 'train', ctx.cwd);
+  const o = parsed.resume === undefined ? parsed : withSavedOptions(parsed, given, readRunOptions(path.resolve(ctx.cwd, parsed.resume as string), 'train')).options;
   const progress = new Progress(ctx.stderr, { quiet: o.quiet === true });
   const device = resolveDevice(o.device as string);
   const dataOptions = { dataset: o.dataset as DatasetName, root: o.root as string | undefined, imageSize: o.imageSize as number | undefined };
@@ -184,12 +172,4 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
   } finally {
     model.dispose();
   }
-}
-
-/** 'optimal along batch while training' for progress lines. */
-export function describeNoise(n: { kind: string; axis: string; when: string; strength: number }): string {
-  if (n.kind === 'none') return 'none';
-  const when = { train: 'while training', eval: 'at evaluation', always: 'always' }[n.when] ?? n.when;
-  const strength = n.kind === 'optimal' ? '' : ` ${n.strength}`;
-  return `${n.kind}${strength} along the ${n.axis} axis ${when}`;
 }
