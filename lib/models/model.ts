@@ -126,7 +126,7 @@ export abstract class NoisyModel {
   }
 
   /** 'cpu' or 'cuda:N'. */
-  get device(): string {
+  get device(): Device {
     return this._handle.device();
   }
 

@@ -133,7 +133,7 @@ export function normalizeModelNoise(option: unknown, arch: NoiseSiteArchitecture
 /** The public view of a native noise config: the layer as the model's family names it. */
 export function resolvedNoise(n: NativeModelNoise, family: 'vit' | 'cnn'): ResolvedModelNoise {
   return {
-    kind: n.kind as NoiseKind,
+    kind: n.kind,
     strength: n.strength,
     mean: n.mean,
     std: n.std,
