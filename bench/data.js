@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Data benchmarks (issue 4): DataLoader throughput on Fashion-MNIST with randomCrop + flip +
+// Data benchmarks: DataLoader throughput on Fashion-MNIST with randomCrop + flip +
 // normalize, and how much of a vit_mini_patch4_28 training step (batch 128) goes to data.
 // Figures go to bench/RESULTS.md, "## Data".
 //

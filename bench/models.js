@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Model benchmarks (issue 3): what the noise site adds to a training step of the 28x28 ViT, and
+// Model benchmarks: what the noise site adds to a training step of the 28x28 ViT, and
 // forward throughput of vit_tiny_patch16_224 and resnet50 on CPU. Figures go to bench/RESULTS.md.
 //
 //   npm run build && node bench/models.js [--quick]

@@ -5,7 +5,7 @@ export { injectNoise, NOISE_KINDS } from './noise';
 export type { NoiseConfig, NoiseKind } from './noise';
 export { info } from './info';
 export type { Info } from './info';
-// models (issue 3)
+// models
 export { NoisyModel, NoisyViT, NoisyCNN, createModel, listModels, MODEL_VARIANTS, MODEL_NOISE_PRESETS } from './models';
 export type {
   ViTConfig,
@@ -26,14 +26,14 @@ export type {
   LoadWeightsOptions,
   LoadWeightsReport,
 } from './models';
-// data (issue 4)
+// data
 export { Dataset, FashionMNIST, MNIST, CIFAR10, CIFAR100, ImageFolder, TensorDataset, FASHION_MNIST_ROOT } from './datasets';
 export type { Sample, Split, MNISTOptions, CIFAR10Options, CIFAR100Options, ImageFolderOptions, TensorDatasetOptions } from './datasets';
 export { DataLoader, ORDERS } from './dataloader';
 export type { Batch, DataLoaderOptions, Order } from './dataloader';
 export { transforms, NORMALIZE_PRESETS, TRANSFORM_KINDS } from './transforms';
 export type { Transform, NormalizePreset, ChannelStats, Size } from './transforms';
-// train (issue 5)
+// training, the leakage audit and the comparison
 export { Trainer } from './trainer';
 export type { TrainerOptions, OptimizerOptions, ScheduleOptions, FitOptions, FitResult, StepResult, EvalResult, StepEvent, EpochEvent } from './trainer';
 export { auditLeakage } from './audit';
