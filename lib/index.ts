@@ -35,7 +35,20 @@ export { transforms, NORMALIZE_PRESETS, TRANSFORM_KINDS } from './transforms';
 export type { Transform, NormalizePreset, ChannelStats, Size } from './transforms';
 // training, the leakage audit and the comparison
 export { Trainer } from './trainer';
-export type { TrainerOptions, OptimizerOptions, ScheduleOptions, FitOptions, FitResult, StepResult, EvalResult, StepEvent, EpochEvent } from './trainer';
+export type {
+  TrainerOptions,
+  OptimizerOptions,
+  ScheduleOptions,
+  ResolvedTrainerOptions,
+  ResolvedOptimizerOptions,
+  ResolvedScheduleOptions,
+  FitOptions,
+  FitResult,
+  StepResult,
+  EvalResult,
+  StepEvent,
+  EpochEvent,
+} from './trainer';
 export { auditLeakage } from './audit';
 export type { AuditOptions, AuditResult, PairedTest } from './audit';
 export { runComparison, formatComparisonTable, COMPARISON_DEFAULTS, QUICK_COMPARISON } from './compare';

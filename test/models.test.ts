@@ -7,7 +7,7 @@ import * as path from 'path';
 import { MODEL_VARIANTS, NoisyCNN, NoisyModel, NoisyViT, Tensor, createModel, info, listModels } from '../lib';
 import type { ModelNoiseOption } from '../lib';
 import { binding } from '../lib/binding';
-import { _normalizeModelNoise } from '../lib/models';
+import { normalizeModelNoise } from '../lib/models/noise-site';
 import { documentedParameterCounts, PARAMETER_COUNTS } from './helpers/parameter-counts';
 import { maxAbsDiff, product, randn } from './helpers/random';
 
@@ -308,7 +308,7 @@ describe('noise sites', () => {
     const probe = (noise: ModelNoiseOption) =>
       Array.from(
         binding.noiseSiteProbe(
-          Tensor.fromTypedArray(x, [B, T, C])._handle, _normalizeModelNoise(noise, { family: 'vit', depth: 1 }), 'tokens', '0', gh, gw,
+          Tensor.fromTypedArray(x, [B, T, C])._handle, normalizeModelNoise(noise, { family: 'vit', depth: 1 }), 'tokens', '0', gh, gw,
         ).toTypedArray() as Float32Array,
       );
     const optimal = probe({ kind: 'optimal', axis: 'batch' });
@@ -339,7 +339,7 @@ describe('noise sites', () => {
     const probe = (noise: ModelNoiseOption) =>
       Array.from(
         binding.noiseSiteProbe(
-          Tensor.fromTypedArray(x, shape)._handle, _normalizeModelNoise(noise, { family: 'cnn', layers: [1, 1, 1, 1] }), 'featureMap', '0',
+          Tensor.fromTypedArray(x, shape)._handle, normalizeModelNoise(noise, { family: 'cnn', layers: [1, 1, 1, 1] }), 'featureMap', '0',
         ).toTypedArray() as Float32Array,
       );
     const rows = probe({ kind: 'linear', strength: 0.4, axis: 'spatial' });

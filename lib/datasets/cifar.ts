@@ -75,6 +75,7 @@ abstract class CifarDataset extends Dataset {
     this.classes = readClassNames(path.join(dir, layout.namesFile), layout.format.numClasses, layout.defaultClasses);
   }
 
+  /** @internal */
   protected loadNative(): Promise<NativeDataset> {
     return binding.loadCifar([...this.files], this.#format);
   }

@@ -77,6 +77,7 @@ abstract class IdxDataset extends Dataset {
     this.classes = kind.classes;
   }
 
+  /** @internal */
   protected loadNative(): Promise<NativeDataset> {
     return binding.loadIdx(this.files.images, this.files.labels, this.classes.length);
   }

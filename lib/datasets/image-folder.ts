@@ -102,6 +102,7 @@ export class ImageFolder extends Dataset {
     this.imageShape = [channels, size[0], size[1]];
   }
 
+  /** @internal */
   protected async loadNative(): Promise<NativeDataset> {
     // sharp is loaded on first use only: the other datasets do not need it.
     // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -79,6 +79,7 @@ export class TensorDataset extends Dataset {
     this.imageShape = [shape[1], shape[2], shape[3]];
   }
 
+  /** @internal */
   protected loadNative(): Promise<NativeDataset> {
     return Promise.resolve(this.#native);
   }

@@ -1,5 +1,5 @@
 // NoisyViT and NoisyCNN: the model classes, their noise site, their configs and the registry of named variants.
-export { createModel, NoisyCNN, NoisyModel, NoisyViT, _normalizeModelNoise } from './model';
+export { createModel, NoisyCNN, NoisyModel, NoisyViT } from './model';
 export type { LoadWeightsOptions, LoadWeightsReport, ModelFor } from './model';
 export { MODEL_NOISE_PRESETS } from './noise-site';
 export type { ModelNoiseConfig, ModelNoiseOption, ModelNoisePreset, ResolvedModelNoise } from './noise-site';

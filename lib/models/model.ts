@@ -56,7 +56,7 @@ export abstract class NoisyModel {
   abstract readonly family: 'vit' | 'cnn';
 
   /** @internal Use NoisyViT.create, NoisyCNN.create or createModel. */
-  constructor(token: symbol, native: NativeModel, noise: NativeModelNoise, variant: ModelVariantName | null) {
+  protected constructor(token: symbol, native: NativeModel, noise: NativeModelNoise, variant: ModelVariantName | null) {
     if (token !== CONSTRUCT) {
       throw new TypeError(`${new.target.name} cannot be constructed directly; use ${new.target.name}.create(config) or createModel(name)`);
     }
@@ -247,8 +247,8 @@ export class NoisyViT extends NoisyModel {
   /** The architecture, every default filled in. */
   readonly config: ResolvedViTConfig;
 
-  /** @internal */
-  constructor(token: symbol, native: NativeModel, noise: NativeModelNoise, variant: ModelVariantName | null, config: NativeViTConfig) {
+  // Private: models come from create() or createModel (the token refuses plain JS callers too).
+  private constructor(token: symbol, native: NativeModel, noise: NativeModelNoise, variant: ModelVariantName | null, config: NativeViTConfig) {
     super(token, native, noise, variant);
     this.config = Object.freeze({ ...config });
   }
@@ -278,10 +278,12 @@ export class NoisyViT extends NoisyModel {
     return new NoisyViT(CONSTRUCT, binding.createVit(arch, noise), noise, variant, arch);
   }
 
+  /** @internal */
   protected _arch() {
     return { family: 'vit' as const, depth: this.config.depth };
   }
 
+  /** @internal */
   protected _checkShape(shape: number[]): void {
     const { inChannels: c, imageSize: s } = this.config;
     if (shape.length !== 4 || shape[0] < 1 || shape[1] !== c || shape[2] !== s || shape[3] !== s) {
@@ -302,8 +304,8 @@ export class NoisyCNN extends NoisyModel {
   /** The architecture, every default filled in. */
   readonly config: ResolvedCNNConfig;
 
-  /** @internal */
-  constructor(token: symbol, native: NativeModel, noise: NativeModelNoise, variant: ModelVariantName | null, config: NativeCNNConfig) {
+  // Private: models come from create() or createModel (the token refuses plain JS callers too).
+  private constructor(token: symbol, native: NativeModel, noise: NativeModelNoise, variant: ModelVariantName | null, config: NativeCNNConfig) {
     super(token, native, noise, variant);
     this.config = Object.freeze({ ...config, layers: Object.freeze([...config.layers]) as unknown as [number, number, number, number] });
   }
@@ -331,10 +333,12 @@ export class NoisyCNN extends NoisyModel {
     return new NoisyCNN(CONSTRUCT, binding.createResNet(arch, noise), noise, variant, arch);
   }
 
+  /** @internal */
   protected _arch() {
     return { family: 'cnn' as const, layers: this.config.layers };
   }
 
+  /** @internal */
   protected _checkShape(shape: number[]): void {
     const c = this.config.inChannels;
     if (shape.length !== 4 || shape[0] < 1 || shape[1] !== c || shape[2] < 1 || shape[3] < 1) {
@@ -361,9 +365,3 @@ export function createModel(name: ModelVariantName, overrides?: ViTConfig | CNNC
   const config = { ...variant.config, ...expectOptions(overrides, 'overrides') };
   return variant.family === 'vit' ? NoisyViT._build(variantName, config) : NoisyCNN._build(variantName, config);
 }
-
-/** @internal Test support: the flat native noise config a model would use for `option`. */
-export function _normalizeModelNoise(option: unknown, arch: NoiseSiteArchitecture): NativeModelNoise {
-  return normalizeModelNoise(option, arch);
-}
-
