@@ -13,7 +13,6 @@
 // competing with libtorch's for the cores.
 'use strict';
 const os = require('os');
-const { performance } = require('perf_hooks');
 
 let lib;
 try {

@@ -71,7 +71,7 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
     return 0;
   }
   if (name === '--version' || name === '-v') {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     stdout.write(`${(require('../package.json') as { version: string }).version}\n`);
     return 0;
   }

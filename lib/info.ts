@@ -36,7 +36,7 @@ export interface Info {
  */
 export function info(): Info {
   const n = binding.info();
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const pkg = require('../package.json') as { version: string };
   const slowBlas = /^reference BLAS/.test(n.blas);
   const warnings: string[] = [];

@@ -22,7 +22,7 @@ import {
   info,
   transforms as T,
 } from '../lib';
-import { bytes, cifarBuffer, idxBuffer, writeIdx, writeMnist } from './helpers/datafiles';
+import { bytes, cifarBuffer, idxBuffer, writeMnist } from './helpers/datafiles';
 
 const FMNIST = '/usr/share/datasets/fashion-mnist';
 let tmp = '';

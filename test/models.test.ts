@@ -71,8 +71,8 @@ function readSt(file: string): { entries: Map<string, StEntry>; metadata: Record
   const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
   const entries = new Map<string, StEntry>();
   let metadata: Record<string, string> = {};
-  for (const [name, v] of Object.entries(header) as [string, any][]) {
-    if (name === '__metadata__') metadata = v;
+  for (const [name, v] of Object.entries(header) as [string, { dtype: string; shape: number[]; data_offsets: [number, number] }][]) {
+    if (name === '__metadata__') metadata = v as unknown as Record<string, string>;
     else entries.set(name, { dtype: v.dtype, shape: v.shape, data: buf.subarray(8 + n + v.data_offsets[0], 8 + n + v.data_offsets[1]) });
   }
   return { entries, metadata };
@@ -658,7 +658,7 @@ describe('bad configs throw with the option named', () => {
     const vits = listModels().filter((n) => MODEL_VARIANTS[n].family === 'vit').map((n) => `'${n}'`).join(', ');
     expectThrows(() => NoisyViT.create('resnet18' as never), RangeError, `Expected one of ${vits} for name but received 'resnet18' (string)`);
     expectThrows(() => (NoisyCNN.create as (...args: unknown[]) => unknown)({ noise: 'none' }, {}), TypeError, 'NoisyCNN.create(config) takes no overrides; pass them in the config');
-    expectThrows(() => new (NoisyViT as any)(), TypeError, 'NoisyViT cannot be constructed directly; use NoisyViT.create(config) or createModel(name)');
+    expectThrows(() => new (NoisyViT as unknown as new () => unknown)(), TypeError, 'NoisyViT cannot be constructed directly; use NoisyViT.create(config) or createModel(name)');
   });
 
   test('setNoise validates against the architecture and keeps the old noise on error', () => {

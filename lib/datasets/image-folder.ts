@@ -105,7 +105,7 @@ export class ImageFolder extends Dataset {
   /** @internal */
   protected async loadNative(): Promise<NativeDataset> {
     // sharp is loaded on first use only: the other datasets do not need it.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const sharp = require('sharp') as typeof import('sharp');
     const [c, h, w] = this.imageShape;
     const per = c * h * w;
