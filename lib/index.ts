@@ -10,6 +10,8 @@ export { NoisyModel, NoisyViT, NoisyCNN, createModel, listModels, MODEL_VARIANTS
 export type {
   ViTConfig,
   CNNConfig,
+  ViTArchitecture,
+  CNNArchitecture,
   ResolvedViTConfig,
   ResolvedCNNConfig,
   ModelNoiseConfig,

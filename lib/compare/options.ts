@@ -89,8 +89,8 @@ export interface ComparisonOptions {
   /** Keep every run's checkpoint folder after it finishes. Default false. */
   keepCheckpoints?: boolean;
   /**
-   * Runs an interrupted job already finished (read back from its metrics log with
-   * {@link resumeFromLog}): they are reported as they are, not retrained.
+   * Runs an interrupted job already finished (read back from its metrics log, as
+   * `noisynn compare --resume` does): they are reported as they are, not retrained.
    */
   resume?: { runs: readonly ComparisonRun[]; audits?: readonly ComparisonAudit[] };
   /** Stops after the current step; the result holds the runs finished so far (aborted: true). */
