@@ -201,10 +201,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     }
   }
 
-  /**
-   * @internal The native loader (created once the dataset is loaded), for native training loops:
-   * the addon's UnwrapLoader gives the C++ BatchLoader behind it.
-   */
+  /** @internal The native loader, created once the dataset is loaded (a failed creation is retried). */
   _native(): Promise<NativeLoader> {
     if (this.#disposed) return Promise.reject(new Error('DataLoader has been disposed'));
     if (this.#native === null) {

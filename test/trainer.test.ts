@@ -179,6 +179,35 @@ describe('fit control', () => {
     expect(lines[0]).toMatchObject({ type: 'step', epoch: 1, step: 1, stepsPerEpoch: 4 });
   });
 
+  test('with clipGradNorm, steps and step events carry the gradient norm before clipping', async () => {
+    const trainer = new Trainer(tinyVit(4), { clipGradNorm: 1e-3, seed: 1 });
+    expect(trainer.options.clipGradNorm).toBe(1e-3);
+    const norms: number[] = [];
+    trainer.on('step', (e) => norms.push(e.gradNorm));
+    await trainer.fit(new DataLoader(data, { batchSize: 256, seed: 1 }), { epochs: 1 });
+    expect(norms).toHaveLength(4);
+    // Far above the clip threshold: the norm is reported as computed, before clipping.
+    for (const n of norms) expect(n).toBeGreaterThan(1e-2);
+    for await (const batch of new DataLoader(data, { batchSize: 64, seed: 2 })) {
+      expect((await trainer.step(batch)).gradNorm).toBeGreaterThan(1e-2);
+      break;
+    }
+  });
+
+  test('options resolve into their public shape, every default filled in', () => {
+    const trainer = new Trainer(tinyVit(1), { optimizer: { betas: [0.9, 0.95] }, seed: 3 });
+    expect(trainer.options).toEqual({
+      optimizer: { name: 'adamw', lr: 1e-3, weightDecay: 0.05, momentum: 0.9, nesterov: false, betas: [0.9, 0.95], eps: 1e-8 },
+      schedule: { name: 'cosine', warmupSteps: 0, minLr: 0, stepSize: 1000, gamma: 0.1, totalSteps: null },
+      labelSmoothing: 0,
+      clipGradNorm: 0,
+      mixedPrecision: false,
+      seed: '3',
+    });
+    expect(Object.isFrozen(trainer.options.optimizer)).toBe(true);
+    expect(new Trainer(tinyVit(1), { optimizer: { name: 'sgd' } }).options.optimizer).toMatchObject({ lr: 0.1, weightDecay: 5e-4 });
+  });
+
   test('step() for hand-written loops, and the schedules', async () => {
     const trainer = new Trainer(tinyVit(3), { optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true }, schedule: { name: 'step', stepSize: 2, gamma: 0.5, warmupSteps: 2 }, seed: 1 });
     expect([0, 1, 2, 3, 4, 5].map((s) => trainer.learningRate(s))).toEqual([0.05, 0.1, 0.1, 0.1, 0.05, 0.05]);
@@ -188,6 +217,7 @@ describe('fit control', () => {
       expect(r.top1).toBeGreaterThanOrEqual(0);
       expect(r.top1).toBeLessThanOrEqual(1);
       expect(Number.isFinite(r.loss)).toBe(true);
+      expect(r.gradNorm).toBe(0); // measured only when clipping
       break;
     }
     const cosine = new Trainer(tinyVit(3), { optimizer: { lr: 1 }, schedule: { name: 'cosine', totalSteps: 10, minLr: 0.1 } });

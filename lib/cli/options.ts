@@ -60,7 +60,7 @@ export function parseSeeds(text: string, flag: string): { count: number } | { li
 }
 
 /** A number as help texts write it: 2e-3, 5e-4, 0.05, 0.1. */
-export function formatNumber(x: number): string {
+function formatNumber(x: number): string {
   return x !== 0 && Math.abs(x) < 0.01 ? x.toExponential() : String(x);
 }
 
