@@ -78,7 +78,10 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
   const command = COMMANDS.find((c) => c.spec.name === name);
   if (!command) {
     const kind = name.startsWith('-') ? 'option' : 'command';
-    return fail(`Unknown ${kind} '${name}'; expected a command: ${COMMANDS.map((c) => c.spec.name).join(', ')} (see noisynn --help)`, 2);
+    return fail(
+      `Unknown ${kind} '${name}'; expected a command: ${COMMANDS.map((c) => c.spec.name).join(', ')} (see noisynn --help)`,
+      2,
+    );
   }
   try {
     const parsed = parseArgs(rest, command.spec);

@@ -109,7 +109,11 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   constructor(dataset: Dataset, options?: DataLoaderOptions) {
     if (!(dataset instanceof Dataset)) {
-      throw typeError('dataset', 'Dataset (FashionMNIST, MNIST, CIFAR10, CIFAR100, ImageFolder or TensorDataset)', dataset);
+      throw typeError(
+        'dataset',
+        'Dataset (FashionMNIST, MNIST, CIFAR10, CIFAR100, ImageFolder or TensorDataset)',
+        dataset,
+      );
     }
     const o = expectOptions(options);
     expectKnownKeys(o, 'options', OPTION_KEYS);
@@ -120,10 +124,13 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.seed = BigInt(seed);
     this.dropLast = o.dropLast === undefined ? false : expectBoolean(o.dropLast, 'dropLast');
     this.numWorkers = o.numWorkers === undefined ? 2 : expectInteger(o.numWorkers, 'numWorkers', 0, 64);
-    this.prefetch = o.prefetch === undefined ? Math.max(2, 2 * this.numWorkers) : expectPositiveInteger(o.prefetch, 'prefetch');
+    this.prefetch =
+      o.prefetch === undefined ? Math.max(2, 2 * this.numWorkers) : expectPositiveInteger(o.prefetch, 'prefetch');
     this.device = o.device === undefined ? 'cpu' : (expectDevice(o.device) as Device);
     if (this.device !== 'cpu' && !info().cuda) {
-      throw new RangeError(`device '${this.device}' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)`);
+      throw new RangeError(
+        `device '${this.device}' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)`,
+      );
     }
     const resolved = resolveTransforms(o.transforms, dataset.imageShape);
     this.sampleShape = resolved.outputShape;

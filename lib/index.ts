@@ -29,8 +29,25 @@ export type {
   LoadWeightsReport,
 } from './models';
 // data
-export { Dataset, FashionMNIST, MNIST, CIFAR10, CIFAR100, ImageFolder, TensorDataset, FASHION_MNIST_ROOT } from './datasets';
-export type { Sample, Split, MNISTOptions, CIFAR10Options, CIFAR100Options, ImageFolderOptions, TensorDatasetOptions } from './datasets';
+export {
+  Dataset,
+  FashionMNIST,
+  MNIST,
+  CIFAR10,
+  CIFAR100,
+  ImageFolder,
+  TensorDataset,
+  FASHION_MNIST_ROOT,
+} from './datasets';
+export type {
+  Sample,
+  Split,
+  MNISTOptions,
+  CIFAR10Options,
+  CIFAR100Options,
+  ImageFolderOptions,
+  TensorDatasetOptions,
+} from './datasets';
 export { DataLoader, ORDERS } from './dataloader';
 export type { Batch, DataLoaderOptions, Order } from './dataloader';
 export { transforms, NORMALIZE_PRESETS, TRANSFORM_KINDS } from './transforms';
@@ -54,4 +71,13 @@ export type {
 export { auditLeakage } from './audit';
 export type { AuditOptions, AuditResult, PairedTest } from './audit';
 export { runComparison, formatComparisonTable, COMPARISON_DEFAULTS, QUICK_COMPARISON } from './compare';
-export type { ComparisonOptions, ComparisonResult, ComparisonConfig, ComparisonRun, ComparisonAudit, KindSummary, Spread, RunInfo } from './compare';
+export type {
+  ComparisonOptions,
+  ComparisonResult,
+  ComparisonConfig,
+  ComparisonRun,
+  ComparisonAudit,
+  KindSummary,
+  Spread,
+  RunInfo,
+} from './compare';

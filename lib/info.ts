@@ -41,7 +41,9 @@ export function info(): Info {
   const slowBlas = /^reference BLAS/.test(n.blas);
   const warnings: string[] = [];
   if (slowBlas) {
-    warnings.push('libtorch is using the reference BLAS, which is ~25x slower than OpenBLAS: run `sudo apt-get install libopenblas0-openmp`');
+    warnings.push(
+      'libtorch is using the reference BLAS, which is ~25x slower than OpenBLAS: run `sudo apt-get install libopenblas0-openmp`',
+    );
   }
   if (!n.cpuKernelsParallel) {
     warnings.push(

@@ -57,7 +57,11 @@ const NOISE_KEYS = ['kind', 'axis', 'strength', 'mean', 'std', 'seed', 'detach']
  * options) accept their own keys, which they validate themselves. The axis is returned
  * unresolved (it may be negative); the native op resolves it against the tensor.
  */
-export function normalizeNoiseConfig(config: unknown, name = 'config', extraKeys: readonly string[] = []): NativeNoiseConfig {
+export function normalizeNoiseConfig(
+  config: unknown,
+  name = 'config',
+  extraKeys: readonly string[] = [],
+): NativeNoiseConfig {
   const c = expectOptions(config, name);
   if (config === undefined) throw typeError(name, 'object with a kind', config);
   expectKnownKeys(c, name, [...NOISE_KEYS, ...extraKeys]);
@@ -109,9 +113,12 @@ export function injectNoise(x: Tensor, config: NoiseConfig): Tensor {
   const shape = handle.shape();
   const dtype = handle.dtype();
   if (!FLOAT_DTYPES.includes(dtype)) {
-    throw new RangeError(`Expected a floating-point tensor (float32, float64, float16, bfloat16) for x but received dtype ${dtype}`);
+    throw new RangeError(
+      `Expected a floating-point tensor (float32, float64, float16, bfloat16) for x but received dtype ${dtype}`,
+    );
   }
-  if (shape.length === 0) throw new RangeError('Expected a tensor with at least one dimension for x but received a scalar');
+  if (shape.length === 0)
+    throw new RangeError('Expected a tensor with at least one dimension for x but received a scalar');
   if (shape.some((d) => d === 0)) {
     throw new RangeError(`Expected a non-empty tensor for x but received shape [${shape.join(', ')}]`);
   }

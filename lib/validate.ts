@@ -35,7 +35,12 @@ export function expectInteger(value: unknown, name: string, min = -Infinity, max
   if (typeof value !== 'number') throw typeError(name, 'integer', value);
   if (!Number.isInteger(value)) throw rangeError(name, 'integer', value);
   if (value < min || value > max) {
-    const bounds = max === Infinity ? `integer >= ${min}` : min === -Infinity ? `integer <= ${max}` : `integer between ${min} and ${max}`;
+    const bounds =
+      max === Infinity
+        ? `integer >= ${min}`
+        : min === -Infinity
+          ? `integer <= ${max}`
+          : `integer between ${min} and ${max}`;
     throw rangeError(name, bounds, value);
   }
   return value;
@@ -68,7 +73,8 @@ export function expectPositiveNumber(value: unknown, name: string): number {
 /** A number in [lo, hi] (inclusive). */
 export function expectNumberInRange(value: unknown, name: string, lo: number, hi: number): number {
   if (typeof value !== 'number') throw typeError(name, `number between ${lo} and ${hi}`, value);
-  if (!Number.isFinite(value) || value < lo || value > hi) throw rangeError(name, `number between ${lo} and ${hi}`, value);
+  if (!Number.isFinite(value) || value < lo || value > hi)
+    throw rangeError(name, `number between ${lo} and ${hi}`, value);
   return value;
 }
 

@@ -15,7 +15,8 @@ function findRoot() {
     // Accept the libtorch root, or a cmake prefix such as torch/share/cmake.
     let dir = path.resolve(env);
     for (let i = 0; i < 4; i++) {
-      if (fs.existsSync(path.join(dir, 'include', 'torch'))) return { root: dir, lib: path.join(dir, 'lib'), system: false };
+      if (fs.existsSync(path.join(dir, 'include', 'torch')))
+        return { root: dir, lib: path.join(dir, 'lib'), system: false };
       dir = path.dirname(dir);
     }
     throw new Error(`LIBTORCH=${env} does not contain include/torch`);
@@ -80,7 +81,10 @@ function openmp(t) {
   if (!fs.existsSync(header) || !/^#define AT_PARALLEL_OPENMP 1/m.test(fs.readFileSync(header, 'utf8'))) return null;
   for (const dir of t.system ? [] : [t.lib, path.join(t.root, '..', 'torch.libs')]) {
     if (!fs.existsSync(dir)) continue;
-    const bundled = fs.readdirSync(dir).filter((f) => /^libgomp.*\.so/.test(f)).sort();
+    const bundled = fs
+      .readdirSync(dir)
+      .filter((f) => /^libgomp.*\.so/.test(f))
+      .sort();
     if (bundled.length) return { cflags: ['-fopenmp'], libs: [path.join(dir, bundled[0])] };
   }
   return { cflags: ['-fopenmp'], libs: ['-fopenmp'] };
@@ -117,7 +121,14 @@ function config(what) {
       return [path.join(cudaHome(), 'bin', 'nvcc')];
     case 'nvcc-flags':
       // The .cu files are ATen-free (only native/ headers and the CUDA toolkit's).
-      return ['-std=c++17', '-O3', '--use_fast_math', '-Xcompiler', '-fPIC', `-I${path.resolve(__dirname, '..', 'native')}`].concat(gencode());
+      return [
+        '-std=c++17',
+        '-O3',
+        '--use_fast_math',
+        '-Xcompiler',
+        '-fPIC',
+        `-I${path.resolve(__dirname, '..', 'native')}`,
+      ].concat(gencode());
     default:
       throw new Error(`unknown query ${what}`);
   }

@@ -12,7 +12,11 @@ jest.setTimeout(120_000);
 let tmp: string;
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'noisynn-dts-'));
-  const build = spawnSync(process.execPath, [TSC, '-p', path.join(ROOT, 'tsconfig.json'), '--emitDeclarationOnly', '--outDir', path.join(tmp, 'dist')], { encoding: 'utf8' });
+  const build = spawnSync(
+    process.execPath,
+    [TSC, '-p', path.join(ROOT, 'tsconfig.json'), '--emitDeclarationOnly', '--outDir', path.join(tmp, 'dist')],
+    { encoding: 'utf8' },
+  );
   if (build.status !== 0) throw new Error(`tsc failed: ${build.stdout}${build.stderr}`);
 });
 afterAll(() => {
@@ -31,7 +35,10 @@ test('no @internal member reaches the .d.ts files', () => {
   expect(files.length).toBeGreaterThan(20);
   for (const file of files) {
     const text = fs.readFileSync(file, 'utf8');
-    expect({ file, internals: text.match(/@internal|\b_(handle|build|evaluate|fit|native|fromHandle|arch|checkShape)\b|loadNative/g) }).toEqual({ file, internals: null });
+    expect({
+      file,
+      internals: text.match(/@internal|\b_(handle|build|evaluate|fit|native|fromHandle|arch|checkShape)\b|loadNative/g),
+    }).toEqual({ file, internals: null });
   }
 });
 
@@ -48,7 +55,16 @@ test('a consumer type-checks against them without skipLibCheck', () => {
   fs.writeFileSync(
     path.join(tmp, 'tsconfig.json'),
     JSON.stringify({
-      compilerOptions: { strict: true, noEmit: true, skipLibCheck: false, target: 'ES2022', module: 'commonjs', lib: ['ES2022'], types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')] },
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        target: 'ES2022',
+        module: 'commonjs',
+        lib: ['ES2022'],
+        types: ['node'],
+        typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+      },
       files: ['consumer.ts'],
     }),
   );

@@ -47,12 +47,22 @@ export function runInfo(options: Record<string, unknown>, ctx: CliContext): numb
 export function runModels(options: Record<string, unknown>, ctx: CliContext): number {
   const names = listModels().filter((n) => options.family === undefined || MODEL_VARIANTS[n].family === options.family);
   const parameters = parameterCounts(names, (missing) =>
-    ctx.stderr.write(`counting the parameters of ${missing} variant${missing === 1 ? '' : 's'} (once; cached in ${cacheDir()})...\n`),
+    ctx.stderr.write(
+      `counting the parameters of ${missing} variant${missing === 1 ? '' : 's'} (once; cached in ${cacheDir()})...\n`,
+    ),
   );
   const rows = names.map((name, i) => {
     const v = MODEL_VARIANTS[name];
     const { imageSize, inChannels, numClasses } = variantInputs(v);
-    return { name, family: v.family, parameters: parameters[i], imageSize, inChannels, numClasses, description: v.description };
+    return {
+      name,
+      family: v.family,
+      parameters: parameters[i],
+      imageSize,
+      inChannels,
+      numClasses,
+      description: v.description,
+    };
   });
   if (options.json) {
     ctx.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
@@ -60,12 +70,25 @@ export function runModels(options: Record<string, unknown>, ctx: CliContext): nu
   }
   const table = [
     ['name', 'family', 'parameters', 'input', 'classes', 'description'],
-    ...rows.map((r) => [r.name, r.family, r.parameters.toLocaleString('en-US'), `${r.inChannels}x${r.imageSize}x${r.imageSize}`, String(r.numClasses), r.description]),
+    ...rows.map((r) => [
+      r.name,
+      r.family,
+      r.parameters.toLocaleString('en-US'),
+      `${r.inChannels}x${r.imageSize}x${r.imageSize}`,
+      String(r.numClasses),
+      r.description,
+    ]),
   ];
   const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
   const right = new Set([2, 4]);
   for (const r of table) {
-    ctx.stdout.write(r.map((cell, i) => (i === r.length - 1 ? cell : right.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ') + '\n');
+    ctx.stdout.write(
+      r
+        .map((cell, i) =>
+          i === r.length - 1 ? cell : right.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]),
+        )
+        .join('  ') + '\n',
+    );
   }
   ctx.stdout.write('\nOverride the head with --model NAME on a dataset: the classes follow the dataset.\n');
   return 0;

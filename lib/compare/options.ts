@@ -133,7 +133,12 @@ export interface ComparisonConfig {
   optimizer: { name: 'adamw'; lr: number; weightDecay: number };
   schedule: { name: 'cosine'; warmupSteps: number };
   labelSmoothing: number;
-  noise: { axis: 'batch' | 'spatial'; strengths: Partial<Record<NoiseKind, number>>; trainWhen: 'train'; officialWhen: 'eval' };
+  noise: {
+    axis: 'batch' | 'spatial';
+    strengths: Partial<Record<NoiseKind, number>>;
+    trainWhen: 'train';
+    officialWhen: 'eval';
+  };
   normalize: NormalizePreset | null;
   audit: boolean;
   auditSamples: number;
@@ -178,10 +183,38 @@ export const QUICK_COMPARISON: Partial<ComparisonOptions> = {
 };
 
 const OPTION_KEYS = [
-  'family', 'model', 'train', 'test', 'datasetName', 'kinds', 'seeds', 'epochs', 'trainSamples', 'testSamples',
-  'batchSize', 'evalBatchSize', 'lr', 'weightDecay', 'warmupSteps', 'labelSmoothing', 'strengths', 'axis', 'audit',
-  'auditSamples', 'device', 'numWorkers', 'metricsLog', 'checkpointDir', 'keepCheckpoints', 'resume', 'signal',
-  'onRunStart', 'onStep', 'onEpoch', 'onRunEnd', 'onMessage',
+  'family',
+  'model',
+  'train',
+  'test',
+  'datasetName',
+  'kinds',
+  'seeds',
+  'epochs',
+  'trainSamples',
+  'testSamples',
+  'batchSize',
+  'evalBatchSize',
+  'lr',
+  'weightDecay',
+  'warmupSteps',
+  'labelSmoothing',
+  'strengths',
+  'axis',
+  'audit',
+  'auditSamples',
+  'device',
+  'numWorkers',
+  'metricsLog',
+  'checkpointDir',
+  'keepCheckpoints',
+  'resume',
+  'signal',
+  'onRunStart',
+  'onStep',
+  'onEpoch',
+  'onRunEnd',
+  'onMessage',
 ];
 
 /** The options of a comparison once validated, every default filled in but the data's. */
@@ -234,7 +267,8 @@ function expectList<T>(value: unknown, name: string, each: (v: unknown, n: strin
   if (!Array.isArray(value)) throw typeError(name, 'non-empty array', value);
   if (value.length === 0) throw rangeError(name, 'non-empty array', value);
   const out = value.map((v, i) => each(v, `${name}[${i}]`));
-  if (new Set(out).size !== out.length) throw new RangeError(`Expected ${name} without repeats but received [${out.join(', ')}]`);
+  if (new Set(out).size !== out.length)
+    throw new RangeError(`Expected ${name} without repeats but received [${out.join(', ')}]`);
   return out;
 }
 
@@ -253,7 +287,10 @@ function expectStrengths(value: unknown): Partial<Record<NoiseKind, number>> {
   const s = expectOptions(value, 'strengths');
   expectKnownKeys(s, 'strengths', NOISE_KINDS);
   for (const [k, v] of Object.entries(s)) {
-    strengths[k as NoiseKind] = k === 'saltPepper' ? expectNumberInRange(v, `strengths.${k}`, 0, 1) : expectNonNegativeNumber(v, `strengths.${k}`);
+    strengths[k as NoiseKind] =
+      k === 'saltPepper'
+        ? expectNumberInRange(v, `strengths.${k}`, 0, 1)
+        : expectNonNegativeNumber(v, `strengths.${k}`);
   }
   return strengths;
 }
@@ -271,19 +308,29 @@ export function resolveComparisonOptions(options: ComparisonOptions | undefined)
   return {
     family: o.family === undefined ? D.family : expectOneOf(o.family, 'family', ['vit', 'cnn'] as const),
     familyGiven: o.family !== undefined,
-    kinds: o.kinds === undefined ? [...D.kinds] : expectList(o.kinds, 'kinds', (v, n) => expectOneOf(v, n, NOISE_KINDS)),
-    seeds: o.seeds === undefined ? [...D.seeds] : expectList(o.seeds, 'seeds', (v, n) => expectInteger(v, n, 0, 2 ** 32 - 1)),
+    kinds:
+      o.kinds === undefined ? [...D.kinds] : expectList(o.kinds, 'kinds', (v, n) => expectOneOf(v, n, NOISE_KINDS)),
+    seeds:
+      o.seeds === undefined
+        ? [...D.seeds]
+        : expectList(o.seeds, 'seeds', (v, n) => expectInteger(v, n, 0, 2 ** 32 - 1)),
     epochs: o.epochs === undefined ? D.epochs : expectPositiveInteger(o.epochs, 'epochs'),
-    trainSamples: o.trainSamples === undefined ? D.trainSamples : expectNonNegativeInteger(o.trainSamples, 'trainSamples'),
+    trainSamples:
+      o.trainSamples === undefined ? D.trainSamples : expectNonNegativeInteger(o.trainSamples, 'trainSamples'),
     testSamples: o.testSamples === undefined ? D.testSamples : expectNonNegativeInteger(o.testSamples, 'testSamples'),
     batchSize: o.batchSize === undefined ? D.batchSize : expectPositiveInteger(o.batchSize, 'batchSize'),
-    evalBatchSize: o.evalBatchSize === undefined ? D.evalBatchSize : expectPositiveInteger(o.evalBatchSize, 'evalBatchSize'),
+    evalBatchSize:
+      o.evalBatchSize === undefined ? D.evalBatchSize : expectPositiveInteger(o.evalBatchSize, 'evalBatchSize'),
     lr: o.lr === undefined ? D.lr : expectPositiveNumber(o.lr, 'lr'),
     weightDecay: o.weightDecay === undefined ? D.weightDecay : expectNonNegativeNumber(o.weightDecay, 'weightDecay'),
-    labelSmoothing: o.labelSmoothing === undefined ? D.labelSmoothing : expectNumberInRange(o.labelSmoothing, 'labelSmoothing', 0, 0.999),
+    labelSmoothing:
+      o.labelSmoothing === undefined
+        ? D.labelSmoothing
+        : expectNumberInRange(o.labelSmoothing, 'labelSmoothing', 0, 0.999),
     axis: o.axis === undefined ? D.axis : expectOneOf(o.axis, 'axis', ['batch', 'spatial'] as const),
     audit: o.audit === undefined ? D.audit : expectBoolean(o.audit, 'audit'),
-    auditSamples: o.auditSamples === undefined ? D.auditSamples : expectNonNegativeInteger(o.auditSamples, 'auditSamples'),
+    auditSamples:
+      o.auditSamples === undefined ? D.auditSamples : expectNonNegativeInteger(o.auditSamples, 'auditSamples'),
     device: (o.device === undefined ? D.device : expectDevice(o.device)) as Device,
     numWorkers: o.numWorkers === undefined ? D.numWorkers : expectInteger(o.numWorkers, 'numWorkers', 0, 64),
     metricsLog: o.metricsLog === undefined ? undefined : expectNonEmptyString(o.metricsLog, 'metricsLog'),
@@ -297,7 +344,8 @@ export function resolveComparisonOptions(options: ComparisonOptions | undefined)
     onStep: expectCallback<NonNullable<ComparisonOptions['onStep']>>(o.onStep, 'onStep'),
     onEpoch: expectCallback<NonNullable<ComparisonOptions['onEpoch']>>(o.onEpoch, 'onEpoch'),
     onRunEnd: expectCallback<NonNullable<ComparisonOptions['onRunEnd']>>(o.onRunEnd, 'onRunEnd'),
-    onMessage: expectCallback<NonNullable<ComparisonOptions['onMessage']>>(o.onMessage, 'onMessage') ?? (() => undefined),
+    onMessage:
+      expectCallback<NonNullable<ComparisonOptions['onMessage']>>(o.onMessage, 'onMessage') ?? (() => undefined),
     train: expectDataset(o.train, 'train'),
     test: expectDataset(o.test, 'test'),
     datasetName: o.datasetName === undefined ? undefined : expectNonEmptyString(o.datasetName, 'datasetName'),

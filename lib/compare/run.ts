@@ -7,7 +7,16 @@ import { DataLoader } from '../dataloader';
 import { Dataset, displayName, FashionMNIST, normalizationFor, randomSubset } from '../datasets';
 import { defaultWarmupSteps } from '../defaults';
 import { info } from '../info';
-import { checkModelFitsData, createModel, defaultModelFor, listModels, MODEL_VARIANTS, ModelNoiseConfig, ModelVariantName, NoisyModel } from '../models';
+import {
+  checkModelFitsData,
+  createModel,
+  defaultModelFor,
+  listModels,
+  MODEL_VARIANTS,
+  ModelNoiseConfig,
+  ModelVariantName,
+  NoisyModel,
+} from '../models';
 import { NoiseKind } from '../noise';
 import { LogWriter, MetricsLog } from '../run-log';
 import { EpochEvent, EvalResult, FitResult, StepEvent, Trainer } from '../trainer';
@@ -72,7 +81,15 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
       for (const [ki, kind] of s.kinds.entries()) {
         if (aborted) break outer;
         const done = s.resumedRuns.find((r) => r.kind === kind && r.seed === seed);
-        const run: RunInfo = { kind, seed, index: si * s.kinds.length + ki, total, epochs: s.epochs, stepsPerEpoch: exp.stepsPerEpoch, restored: done !== undefined };
+        const run: RunInfo = {
+          kind,
+          seed,
+          index: si * s.kinds.length + ki,
+          total,
+          epochs: s.epochs,
+          stepsPerEpoch: exp.stepsPerEpoch,
+          restored: done !== undefined,
+        };
         s.onRunStart?.(run);
         if (done) {
           runs.push(done);
@@ -91,7 +108,15 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
         aborted = aborted || (s.signal?.aborted ?? false);
       }
     }
-    return { config, runs, summary: summarize(runs, s.kinds), audits, aborted, seconds: (Date.now() - started) / 1000, environment: environment() };
+    return {
+      config,
+      runs,
+      summary: summarize(runs, s.kinds),
+      audits,
+      aborted,
+      seconds: (Date.now() - started) / 1000,
+      environment: environment(),
+    };
   } finally {
     await log?.close();
     // The parent folder goes too when every run's folder has.
@@ -104,7 +129,9 @@ function chooseData(s: ComparisonSettings): [Dataset, Dataset] {
   const train = s.train ?? new FashionMNIST({ split: 'train' });
   const test = s.test ?? new FashionMNIST({ split: 'test' });
   if (train.imageShape.join('x') !== test.imageShape.join('x')) {
-    throw new RangeError(`Expected train and test images of the same shape but received [${train.imageShape.join(', ')}] and [${test.imageShape.join(', ')}]`);
+    throw new RangeError(
+      `Expected train and test images of the same shape but received [${train.imageShape.join(', ')}] and [${test.imageShape.join(', ')}]`,
+    );
   }
   return [train, test];
 }
@@ -115,7 +142,9 @@ function chooseModel(s: ComparisonSettings, train: Dataset): ModelVariantName {
   if (s.model === undefined) {
     const found = defaultModelFor(s.family, train.imageShape);
     if (found === null) {
-      throw new RangeError(`No default ${s.family} model for images of shape [${train.imageShape.join(', ')}]; pass model (one of ${listModels().join(', ')})`);
+      throw new RangeError(
+        `No default ${s.family} model for images of shape [${train.imageShape.join(', ')}]; pass model (one of ${listModels().join(', ')})`,
+      );
     }
     model = found;
   } else {
@@ -129,7 +158,12 @@ function chooseModel(s: ComparisonSettings, train: Dataset): ModelVariantName {
 }
 
 /** Loads the data, draws the subsets, and sizes the runs. */
-async function prepareData(s: ComparisonSettings, trainFull: Dataset, testFull: Dataset, model: ModelVariantName): Promise<Experiment> {
+async function prepareData(
+  s: ComparisonSettings,
+  trainFull: Dataset,
+  testFull: Dataset,
+  model: ModelVariantName,
+): Promise<Experiment> {
   const datasetName = s.datasetName ?? displayName(trainFull);
   const numClasses = trainFull.classes.length;
   const normalize = normalizationFor(trainFull);
@@ -148,7 +182,14 @@ async function prepareData(s: ComparisonSettings, trainFull: Dataset, testFull: 
   probe.dispose();
 
   const evalLoader = (order: 'shuffle' | 'classSorted') =>
-    new DataLoader(test, { batchSize: s.evalBatchSize, order, seed: 0, transforms: evalTransforms, numWorkers: s.numWorkers, device: s.device });
+    new DataLoader(test, {
+      batchSize: s.evalBatchSize,
+      order,
+      seed: 0,
+      transforms: evalTransforms,
+      numWorkers: s.numWorkers,
+      device: s.device,
+    });
   return {
     datasetName,
     model,
@@ -194,7 +235,13 @@ function comparisonConfig(s: ComparisonSettings, exp: Experiment): ComparisonCon
 
 function environment(): ComparisonResult['environment'] {
   const nfo = info();
-  return { version: nfo.version, libtorch: nfo.libtorchVersion, blas: nfo.blas, threads: nfo.threads, node: process.version };
+  return {
+    version: nfo.version,
+    libtorch: nfo.libtorchVersion,
+    blas: nfo.blas,
+    threads: nfo.threads,
+    node: process.version,
+  };
 }
 
 /**
@@ -212,7 +259,13 @@ async function trainScoreAudit(
   const { kind, seed } = run;
   const strength = s.strengths[kind];
   // Each (seed, kind) draws its own noise stream.
-  const noise = { kind, axis: s.axis, when: 'train' as const, seed: seed * 16 + kindIndex, ...(strength === undefined ? {} : { strength }) };
+  const noise = {
+    kind,
+    axis: s.axis,
+    when: 'train' as const,
+    seed: seed * 16 + kindIndex,
+    ...(strength === undefined ? {} : { strength }),
+  };
   // Same initSeed for every kind: the kinds start from identical weights.
   const net = createModel(exp.model, { numClasses: exp.numClasses, noise, initSeed: seed });
   const runCheckpoints = s.checkpointDir === undefined ? undefined : path.join(s.checkpointDir, `${kind}-seed${seed}`);
@@ -237,7 +290,12 @@ async function trainScoreAudit(
     // The paper's headline: a plainly trained model, optimal noise at evaluation only.
     let officialPreset: EvalResult | undefined;
     if (kind === 'none') {
-      officialPreset = await scoreOfficial(exp, trainer, net, { kind: 'optimal', axis: s.axis, when: 'eval', seed: seed * 16 + s.kinds.length });
+      officialPreset = await scoreOfficial(exp, trainer, net, {
+        kind: 'optimal',
+        axis: s.axis,
+        when: 'eval',
+        seed: seed * 16 + s.kinds.length,
+      });
       await auditNow('optimal', OFFICIAL_PRESET_LABEL);
     }
 
@@ -256,7 +314,16 @@ async function trainScoreAudit(
       history: fit.history,
     };
     for (const entry of audited) await log?.write({ type: 'audit', ...entry });
-    await log?.write({ type: 'run', kind, seed, epochs: fit.epochs, trainSeconds, leakFree, official, ...(officialPreset ? { officialPreset } : {}) });
+    await log?.write({
+      type: 'run',
+      kind,
+      seed,
+      epochs: fit.epochs,
+      trainSeconds,
+      leakFree,
+      official,
+      ...(officialPreset ? { officialPreset } : {}),
+    });
     // A run's checkpoint is deleted only once its results are in the log.
     if (runCheckpoints !== undefined && !s.keepCheckpoints && log !== undefined) {
       await fsp.rm(runCheckpoints, { recursive: true, force: true });
@@ -276,7 +343,14 @@ async function train(
   checkpointDir: string | undefined,
   log: LogWriter | undefined,
 ): Promise<{ trainer: Trainer; fit: FitResult; trainSeconds: number }> {
-  const trainLoader = new DataLoader(exp.train, { batchSize: s.batchSize, order: 'shuffle', seed: run.seed, transforms: exp.transforms, numWorkers: s.numWorkers, device: s.device });
+  const trainLoader = new DataLoader(exp.train, {
+    batchSize: s.batchSize,
+    order: 'shuffle',
+    seed: run.seed,
+    transforms: exp.transforms,
+    numWorkers: s.numWorkers,
+    device: s.device,
+  });
   const trainer = new Trainer(net, {
     optimizer: { name: 'adamw', lr: s.lr, weightDecay: s.weightDecay },
     schedule: { name: 'cosine', warmupSteps: exp.warmupSteps },
@@ -291,16 +365,35 @@ async function train(
 }
 
 /** The official protocol: `evalNoise` at evaluation time, class-sorted test batches. */
-async function scoreOfficial(exp: Experiment, trainer: Trainer, net: NoisyModel, evalNoise: ModelNoiseConfig): Promise<EvalResult> {
+async function scoreOfficial(
+  exp: Experiment,
+  trainer: Trainer,
+  net: NoisyModel,
+  evalNoise: ModelNoiseConfig,
+): Promise<EvalResult> {
   net.setNoise(evalNoise);
   exp.officialLoader.setEpoch(0);
   return trainer.evaluate(exp.officialLoader);
 }
 
 /** The leakage audit of `net` with its current (evaluation-time) noise. */
-async function audit(s: ComparisonSettings, exp: Experiment, net: NoisyModel, evalKind: NoiseKind, label: string, seed: number) {
-  s.onMessage(`auditing ${label} (seed ${seed}) with ${evalKind === 'none' ? 'no noise' : `${evalKind} noise`} at evaluation on ${exp.auditSet.length} test images...`);
-  return auditLeakage(net, exp.auditSet, { batchSize: s.evalBatchSize, transforms: exp.transforms, seed: 0, numWorkers: Math.max(1, s.numWorkers) });
+async function audit(
+  s: ComparisonSettings,
+  exp: Experiment,
+  net: NoisyModel,
+  evalKind: NoiseKind,
+  label: string,
+  seed: number,
+) {
+  s.onMessage(
+    `auditing ${label} (seed ${seed}) with ${evalKind === 'none' ? 'no noise' : `${evalKind} noise`} at evaluation on ${exp.auditSet.length} test images...`,
+  );
+  return auditLeakage(net, exp.auditSet, {
+    batchSize: s.evalBatchSize,
+    transforms: exp.transforms,
+    seed: 0,
+    numWorkers: Math.max(1, s.numWorkers),
+  });
 }
 
 /**
@@ -308,7 +401,10 @@ async function audit(s: ComparisonSettings, exp: Experiment, net: NoisyModel, ev
  * for {@link ComparisonOptions.resume}. A run counts as finished when its 'run' record is there;
  * its history comes from its 'epoch' records.
  */
-export function resumeFromLog(records: readonly Record<string, unknown>[]): { runs: ComparisonRun[]; audits: ComparisonAudit[] } {
+export function resumeFromLog(records: readonly Record<string, unknown>[]): {
+  runs: ComparisonRun[];
+  audits: ComparisonAudit[];
+} {
   const strip = (r: Record<string, unknown>) => {
     const { type: _type, kind: _kind, seed: _seed, time: _time, ...rest } = r;
     return rest;
@@ -317,12 +413,22 @@ export function resumeFromLog(records: readonly Record<string, unknown>[]): { ru
   for (const r of records) {
     if (r.type !== 'run') continue;
     const byEpoch = new Map<number, EpochEvent>();
-    for (const e of records) if (e.type === 'epoch' && e.kind === r.kind && e.seed === r.seed) byEpoch.set(e.epoch as number, strip(e) as unknown as EpochEvent);
+    for (const e of records)
+      if (e.type === 'epoch' && e.kind === r.kind && e.seed === r.seed)
+        byEpoch.set(e.epoch as number, strip(e) as unknown as EpochEvent);
     const history = [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
     const last = history[history.length - 1];
-    runs.push({ ...(strip(r) as unknown as ComparisonRun), kind: r.kind as NoiseKind, seed: r.seed as number, trainLoss: last?.loss ?? NaN, trainTop1: last?.top1 ?? NaN, history });
+    runs.push({
+      ...(strip(r) as unknown as ComparisonRun),
+      kind: r.kind as NoiseKind,
+      seed: r.seed as number,
+      trainLoss: last?.loss ?? NaN,
+      trainTop1: last?.top1 ?? NaN,
+      history,
+    });
   }
-  const audits = records.filter((r) => r.type === 'audit').map((r) => ({ ...strip(r), kind: r.kind, seed: r.seed }) as unknown as ComparisonAudit);
+  const audits = records
+    .filter((r) => r.type === 'audit')
+    .map((r) => ({ ...strip(r), kind: r.kind, seed: r.seed }) as unknown as ComparisonAudit);
   return { runs, audits };
 }
-

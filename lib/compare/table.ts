@@ -96,7 +96,14 @@ export function summarize(runs: readonly ComparisonRun[], kinds: readonly NoiseK
     const preset = mine.filter((r) => r.officialPreset !== undefined);
     if (kind === 'none' && preset.length === mine.length) {
       const officialPreset = spread(preset.map((r) => (r.officialPreset as EvalResult).top1));
-      out.push({ kind, evalKind: 'optimal', label: OFFICIAL_PRESET_LABEL, leakFree, official: officialPreset, gap: officialPreset.mean - leakFree.mean });
+      out.push({
+        kind,
+        evalKind: 'optimal',
+        label: OFFICIAL_PRESET_LABEL,
+        leakFree,
+        official: officialPreset,
+        gap: officialPreset.mean - leakFree.mean,
+      });
     }
   }
   return out;
@@ -120,7 +127,10 @@ export function describeComparison(c: ComparisonConfig): string {
  * The result table: mean ± std (over seeds) of test top-1 in percent under both protocols,
  * plain text for a terminal or GitHub markdown (table.md).
  */
-export function formatComparisonTable(result: Pick<ComparisonResult, 'config' | 'summary' | 'audits'>, format: 'text' | 'markdown' = 'text'): string {
+export function formatComparisonTable(
+  result: Pick<ComparisonResult, 'config' | 'summary' | 'audits'>,
+  format: 'text' | 'markdown' = 'text',
+): string {
   const { config, summary, audits } = result;
   const header = ['noise', 'leak-free top-1 %', 'official top-1 %', 'official − leak-free', 'leak audit'];
   const auditOf = (s: KindSummary) => {
@@ -132,12 +142,16 @@ export function formatComparisonTable(result: Pick<ComparisonResult, 'config' | 
     `leak-free: no noise at evaluation, shuffled test batches of ${config.evalBatchSize}.`,
     `official: the kind's noise at evaluation (as the paper's code), class-sorted test batches of ${config.evalBatchSize}.`,
     ...(summary.some((s) => s.label === OFFICIAL_PRESET_LABEL)
-      ? [`${OFFICIAL_PRESET_LABEL}: the models trained without noise, scored with the 'official' preset (optimal noise at evaluation only): the paper's headline protocol.`]
+      ? [
+          `${OFFICIAL_PRESET_LABEL}: the models trained without noise, scored with the 'official' preset (optimal noise at evaluation only): the paper's headline protocol.`,
+        ]
       : []),
     `mean ± sample std over ${config.seeds.length} seed${config.seeds.length === 1 ? '' : 's'} (${config.seeds.join(', ')}).`,
   ];
   if (audits.length) {
-    notes.push(`leak audit: McNemar tests between class-sorted, shuffled and batch-size-1 evaluation of seed ${audits[0].seed}'s model with the row's noise at evaluation, ${audits[0].samples} test images.`);
+    notes.push(
+      `leak audit: McNemar tests between class-sorted, shuffled and batch-size-1 evaluation of seed ${audits[0].seed}'s model with the row's noise at evaluation, ${audits[0].samples} test images.`,
+    );
   }
   if (format === 'markdown') {
     const align = ['---', '---:', '---:', '---:', ':---:'];
@@ -153,7 +167,11 @@ export function formatComparisonTable(result: Pick<ComparisonResult, 'config' | 
     ].join('\n');
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('   ')
+      .trimEnd();
   return [
     describeComparison(config),
     '',

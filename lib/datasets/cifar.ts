@@ -130,7 +130,8 @@ export class CIFAR100 extends CifarDataset {
     expectKnownKeys(o, 'options', ['root', 'split', 'labels']);
     const root = expectNonEmptyString(o.root, 'root');
     const split = o.split === undefined ? 'train' : expectOneOf(o.split, 'split', SPLITS);
-    const fine = (o.labels === undefined ? 'fine' : expectOneOf(o.labels, 'labels', ['fine', 'coarse'] as const)) === 'fine';
+    const fine =
+      (o.labels === undefined ? 'fine' : expectOneOf(o.labels, 'labels', ['fine', 'coarse'] as const)) === 'fine';
     super(
       {
         title: 'CIFAR-100',

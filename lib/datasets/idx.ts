@@ -47,7 +47,8 @@ abstract class IdxDataset extends Dataset {
     const o = expectOptions(options);
     expectKnownKeys(o, 'options', ['split', 'root']);
     this.split = o.split === undefined ? 'train' : expectOneOf(o.split, 'split', SPLITS);
-    if (o.root === undefined && defaultRoot === undefined) throw typeError('root', 'non-empty string (the folder holding the IDX files)', o.root);
+    if (o.root === undefined && defaultRoot === undefined)
+      throw typeError('root', 'non-empty string (the folder holding the IDX files)', o.root);
     const root = path.resolve(o.root === undefined ? (defaultRoot as string) : expectNonEmptyString(o.root, 'root'));
     const dirs = [root, path.join(root, kind.torchvisionName, 'raw')];
     const prefix = this.split === 'train' ? 'train' : 't10k';
@@ -60,17 +61,26 @@ abstract class IdxDataset extends Dataset {
       }
       return found;
     };
-    this.files = { images: find('images', `${prefix}-images-idx3-ubyte`), labels: find('labels', `${prefix}-labels-idx1-ubyte`) };
+    this.files = {
+      images: find('images', `${prefix}-images-idx3-ubyte`),
+      labels: find('labels', `${prefix}-labels-idx1-ubyte`),
+    };
     const images = binding.readIdxHeader(this.files.images);
     const labels = binding.readIdxHeader(this.files.labels);
     if (images.dims.length !== 3) {
-      throw new Error(`${this.files.images}: expected an IDX image file with 3 dimensions (count, rows, columns) but it has ${images.dims.length}`);
+      throw new Error(
+        `${this.files.images}: expected an IDX image file with 3 dimensions (count, rows, columns) but it has ${images.dims.length}`,
+      );
     }
     if (labels.dims.length !== 1) {
-      throw new Error(`${this.files.labels}: expected an IDX label file with 1 dimension (count) but it has ${labels.dims.length}`);
+      throw new Error(
+        `${this.files.labels}: expected an IDX label file with 1 dimension (count) but it has ${labels.dims.length}`,
+      );
     }
     if (labels.dims[0] !== images.dims[0]) {
-      throw new Error(`${this.files.labels}: holds ${labels.dims[0]} labels but ${this.files.images} holds ${images.dims[0]} images`);
+      throw new Error(
+        `${this.files.labels}: holds ${labels.dims[0]} labels but ${this.files.images} holds ${images.dims[0]} images`,
+      );
     }
     this.length = images.dims[0];
     this.imageShape = [1, images.dims[1], images.dims[2]];
@@ -95,8 +105,20 @@ const FASHION_MNIST: IdxKind = {
 const MNIST_KIND: IdxKind = {
   title: 'MNIST',
   torchvisionName: 'MNIST',
-  classes: ['0 - zero', '1 - one', '2 - two', '3 - three', '4 - four', '5 - five', '6 - six', '7 - seven', '8 - eight', '9 - nine'],
-  howToGet: 'Download the four IDX files (train-images-idx3-ubyte.gz, ...) from https://yann.lecun.com/exdb/mnist/ or a mirror and pass root: the folder holding them.',
+  classes: [
+    '0 - zero',
+    '1 - one',
+    '2 - two',
+    '3 - three',
+    '4 - four',
+    '5 - five',
+    '6 - six',
+    '7 - seven',
+    '8 - eight',
+    '9 - nine',
+  ],
+  howToGet:
+    'Download the four IDX files (train-images-idx3-ubyte.gz, ...) from https://yann.lecun.com/exdb/mnist/ or a mirror and pass root: the folder holding them.',
 };
 
 /**

@@ -33,7 +33,9 @@ const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png']);
 
 function listImages(dir: string): string[] {
   const out: string[] = [];
-  const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const entries = fs
+    .readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const p = path.join(dir, e.name);
@@ -71,8 +73,12 @@ export class ImageFolder extends Dataset {
     let size: [number, number];
     if (typeof o.imageSize === 'number') size = [expectPositiveInteger(o.imageSize, 'imageSize'), o.imageSize];
     else if (Array.isArray(o.imageSize) && o.imageSize.length === 2) {
-      size = [expectPositiveInteger(o.imageSize[0], 'imageSize[0]'), expectPositiveInteger(o.imageSize[1], 'imageSize[1]')];
-    } else if (Array.isArray(o.imageSize)) throw rangeError('imageSize', 'positive integer or [height, width]', o.imageSize);
+      size = [
+        expectPositiveInteger(o.imageSize[0], 'imageSize[0]'),
+        expectPositiveInteger(o.imageSize[1], 'imageSize[1]'),
+      ];
+    } else if (Array.isArray(o.imageSize))
+      throw rangeError('imageSize', 'positive integer or [height, width]', o.imageSize);
     else throw typeError('imageSize', 'positive integer or [height, width]', o.imageSize);
     let channels = 3;
     if (o.channels !== undefined) {
@@ -83,17 +89,20 @@ export class ImageFolder extends Dataset {
     this.#fit = o.fit === undefined ? 'cover' : expectOneOf(o.fit, 'fit', ['cover', 'fill'] as const);
     this.#concurrency = o.concurrency === undefined ? 8 : expectPositiveInteger(o.concurrency, 'concurrency');
 
-    if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`ImageFolder root ${root} does not exist or is not a folder`);
+    if (!fs.existsSync(root) || !fs.statSync(root).isDirectory())
+      throw new Error(`ImageFolder root ${root} does not exist or is not a folder`);
     const classes = fs
       .readdirSync(root, { withFileTypes: true })
       .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
       .map((e) => e.name)
       .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    if (classes.length === 0) throw new Error(`ImageFolder found no class folders in ${root} (expected ${root}/<class>/<image>.jpg)`);
+    if (classes.length === 0)
+      throw new Error(`ImageFolder found no class folders in ${root} (expected ${root}/<class>/<image>.jpg)`);
     const samples: { path: string; label: number }[] = [];
     classes.forEach((name, label) => {
       const files = listImages(path.join(root, name));
-      if (files.length === 0) throw new Error(`ImageFolder found no .jpg, .jpeg or .png files in class folder ${path.join(root, name)}`);
+      if (files.length === 0)
+        throw new Error(`ImageFolder found no .jpg, .jpeg or .png files in class folder ${path.join(root, name)}`);
       for (const file of files) samples.push({ path: file, label });
     });
     this.classes = classes;
@@ -126,7 +135,9 @@ export class ImageFolder extends Dataset {
           throw new Error(`ImageFolder could not decode ${file}: ${(err as Error).message}`);
         }
         if (info.width !== w || info.height !== h || info.channels !== c) {
-          throw new Error(`ImageFolder decoded ${file} to ${info.width}x${info.height}x${info.channels}, expected ${w}x${h}x${c}`);
+          throw new Error(
+            `ImageFolder decoded ${file} to ${info.width}x${info.height}x${info.channels}, expected ${w}x${h}x${c}`,
+          );
         }
         pixels.set(data, i * per);
       }

@@ -41,7 +41,8 @@ export class TensorDataset extends Dataset {
       if (o.shape !== undefined) throw new RangeError('shape is taken from the images Tensor; leave shape out');
       images = o.images;
     } else if (o.images instanceof Uint8Array || o.images instanceof Float32Array) {
-      if (o.shape === undefined) throw typeError('shape', 'array [N, C, H, W] or [N, H, W] (required with a typed array)', o.shape);
+      if (o.shape === undefined)
+        throw typeError('shape', 'array [N, C, H, W] or [N, H, W] (required with a typed array)', o.shape);
       if (!Array.isArray(o.shape)) throw typeError('shape', 'array [N, C, H, W] or [N, H, W]', o.shape);
       images = Tensor.fromTypedArray(o.images, o.shape);
     } else {
@@ -52,8 +53,12 @@ export class TensorDataset extends Dataset {
       throw new TypeError(`Expected uint8 or float32 images but received a ${images.dtype} Tensor`);
     }
     if (shape.length === 3) shape = [shape[0], 1, shape[1], shape[2]];
-    if (shape.length !== 4) throw new RangeError(`Expected images of shape [N, C, H, W] or [N, H, W] but received shape [${images.shape.join(', ')}]`);
-    if (shape.slice(1).some((d) => d < 1)) throw new RangeError(`Expected non-empty images but received shape [${images.shape.join(', ')}]`);
+    if (shape.length !== 4)
+      throw new RangeError(
+        `Expected images of shape [N, C, H, W] or [N, H, W] but received shape [${images.shape.join(', ')}]`,
+      );
+    if (shape.slice(1).some((d) => d < 1))
+      throw new RangeError(`Expected non-empty images but received shape [${images.shape.join(', ')}]`);
     const n = shape[0];
 
     const labels = labelsArray(o.labels, n);
@@ -63,15 +68,26 @@ export class TensorDataset extends Dataset {
     if (o.classes === undefined) {
       classes = Array.from({ length: Math.max(1, max + 1) }, (_, i) => String(i));
     } else {
-      if (!Array.isArray(o.classes) || o.classes.some((c) => typeof c !== 'string')) throw typeError('classes', 'array of strings', o.classes);
+      if (!Array.isArray(o.classes) || o.classes.some((c) => typeof c !== 'string'))
+        throw typeError('classes', 'array of strings', o.classes);
       if (o.classes.length === 0) throw rangeError('classes', 'non-empty array of strings', o.classes);
       classes = [...(o.classes as string[])];
       const bad = labels.findIndex((l) => l >= classes.length);
-      if (bad >= 0) throw new RangeError(`Expected labels below ${classes.length} (the number of classes) but labels[${bad}] is ${labels[bad]}`);
+      if (bad >= 0)
+        throw new RangeError(
+          `Expected labels below ${classes.length} (the number of classes) but labels[${bad}] is ${labels[bad]}`,
+        );
     }
-    const labelTensor = Tensor.fromTypedArray(BigInt64Array.from(labels, (l) => BigInt(l)), [n]);
+    const labelTensor = Tensor.fromTypedArray(
+      BigInt64Array.from(labels, (l) => BigInt(l)),
+      [n],
+    );
     // The addon copies both (and reads [N, H, W] as one channel).
-    this.#native = binding.datasetFromTensors(handleOf(images, 'images'), handleOf(labelTensor, 'labels'), classes.length);
+    this.#native = binding.datasetFromTensors(
+      handleOf(images, 'images'),
+      handleOf(labelTensor, 'labels'),
+      classes.length,
+    );
     labelTensor.dispose();
     if (images !== o.images) images.dispose();
     this.length = n;
@@ -89,7 +105,8 @@ export class TensorDataset extends Dataset {
 function labelsArray(value: unknown, n: number): number[] {
   let list: number[];
   if (value instanceof Tensor) {
-    if (value.shape.length !== 1) throw new RangeError(`Expected labels of shape [${n}] but received shape [${value.shape.join(', ')}]`);
+    if (value.shape.length !== 1)
+      throw new RangeError(`Expected labels of shape [${n}] but received shape [${value.shape.join(', ')}]`);
     list = Array.from(value.toTypedArray() as ArrayLike<number | bigint>, (v) => Number(v));
   } else if (value instanceof Int32Array || value instanceof Uint8Array) {
     list = Array.from(value);

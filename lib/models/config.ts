@@ -112,8 +112,10 @@ export function normalizeViTConfig(config: Record<string, unknown>): NativeViTCo
     dropPath: expectFraction(c.dropPath, 'dropPath'),
     initSeed: seedOrRandom(c.initSeed, 'initSeed'),
   };
-  if (out.imageSize % out.patchSize !== 0) throw rangeError('imageSize', `multiple of patchSize (${out.patchSize})`, out.imageSize);
-  if (out.embedDim % out.numHeads !== 0) throw rangeError('embedDim', `multiple of numHeads (${out.numHeads})`, out.embedDim);
+  if (out.imageSize % out.patchSize !== 0)
+    throw rangeError('imageSize', `multiple of patchSize (${out.patchSize})`, out.imageSize);
+  if (out.embedDim % out.numHeads !== 0)
+    throw rangeError('embedDim', `multiple of numHeads (${out.numHeads})`, out.embedDim);
   if (Math.trunc(out.embedDim * out.mlpRatio) < 1) {
     throw rangeError('mlpRatio', `number of at least 1/embedDim (1/${out.embedDim})`, out.mlpRatio);
   }

@@ -22,7 +22,9 @@ export function checkModelFitsData(name: ModelVariantName, imageShape: readonly 
   const [c, h, w] = imageShape;
   const { inChannels } = variantInputs(v);
   if (inChannels !== c) {
-    throw new RangeError(`Model ${name} takes ${inChannels}-channel images but the dataset's have ${c} channel${c === 1 ? '' : 's'} (shape [${imageShape.join(', ')}])`);
+    throw new RangeError(
+      `Model ${name} takes ${inChannels}-channel images but the dataset's have ${c} channel${c === 1 ? '' : 's'} (shape [${imageShape.join(', ')}])`,
+    );
   }
   if (v.family === 'vit' && (h !== v.imageSize || w !== v.imageSize)) {
     throw new RangeError(`Model ${name} takes ${v.imageSize}x${v.imageSize} images but the dataset's are ${h}x${w}`);

@@ -58,7 +58,9 @@ export abstract class NoisyModel {
   /** @internal Use NoisyViT.create, NoisyCNN.create or createModel. */
   protected constructor(token: symbol, native: NativeModel, noise: NativeModelNoise, variant: ModelVariantName | null) {
     if (token !== CONSTRUCT) {
-      throw new TypeError(`${new.target.name} cannot be constructed directly; use ${new.target.name}.create(config) or createModel(name)`);
+      throw new TypeError(
+        `${new.target.name} cannot be constructed directly; use ${new.target.name}.create(config) or createModel(name)`,
+      );
     }
     this.#native = native;
     this.#noise = noise;
@@ -98,7 +100,9 @@ export abstract class NoisyModel {
     }
     const device = native.device();
     if (handle.device() !== device) {
-      throw new RangeError(`Expected x on the model's device ${device} but received a tensor on ${handle.device()}; move one of them with .to(device)`);
+      throw new RangeError(
+        `Expected x on the model's device ${device} but received a tensor on ${handle.device()}; move one of them with .to(device)`,
+      );
     }
     return Tensor._fromHandle(await native.forward(handle));
   }
@@ -230,7 +234,8 @@ function splitOptions(
     const o = expectOptions(overrides, 'overrides');
     return { variant: variantName, config: { ...variant.config, ...o } };
   }
-  if (overrides !== undefined) throw new TypeError(`${name}.create(config) takes no overrides; pass them in the config`);
+  if (overrides !== undefined)
+    throw new TypeError(`${name}.create(config) takes no overrides; pass them in the config`);
   if (configOrName === undefined) return { variant: null, config: {} };
   return { variant: null, config: expectOptions(configOrName, 'config') };
 }
@@ -248,7 +253,13 @@ export class NoisyViT extends NoisyModel {
   readonly config: ResolvedViTConfig;
 
   // Private: models come from create() or createModel (the token refuses plain JS callers too).
-  private constructor(token: symbol, native: NativeModel, noise: NativeModelNoise, variant: ModelVariantName | null, config: NativeViTConfig) {
+  private constructor(
+    token: symbol,
+    native: NativeModel,
+    noise: NativeModelNoise,
+    variant: ModelVariantName | null,
+    config: NativeViTConfig,
+  ) {
     super(token, native, noise, variant);
     this.config = Object.freeze({ ...config });
   }
@@ -305,9 +316,18 @@ export class NoisyCNN extends NoisyModel {
   readonly config: ResolvedCNNConfig;
 
   // Private: models come from create() or createModel (the token refuses plain JS callers too).
-  private constructor(token: symbol, native: NativeModel, noise: NativeModelNoise, variant: ModelVariantName | null, config: NativeCNNConfig) {
+  private constructor(
+    token: symbol,
+    native: NativeModel,
+    noise: NativeModelNoise,
+    variant: ModelVariantName | null,
+    config: NativeCNNConfig,
+  ) {
     super(token, native, noise, variant);
-    this.config = Object.freeze({ ...config, layers: Object.freeze([...config.layers]) as unknown as [number, number, number, number] });
+    this.config = Object.freeze({
+      ...config,
+      layers: Object.freeze([...config.layers]) as unknown as [number, number, number, number],
+    });
   }
 
   /**
@@ -359,7 +379,10 @@ export type ModelFor<N extends ModelVariantName> = N extends ViTVariantName ? No
  * @example
  * const model = createModel('vit_mini_patch4_28', { noise: 'official' });
  */
-export function createModel<N extends ModelVariantName>(name: N, overrides?: N extends ViTVariantName ? ViTConfig : CNNConfig): ModelFor<N>;
+export function createModel<N extends ModelVariantName>(
+  name: N,
+  overrides?: N extends ViTVariantName ? ViTConfig : CNNConfig,
+): ModelFor<N>;
 export function createModel(name: ModelVariantName, overrides?: ViTConfig | CNNConfig): NoisyViT | NoisyCNN {
   const { name: variantName, variant } = lookupVariant(name);
   const config = { ...variant.config, ...expectOptions(overrides, 'overrides') };

@@ -86,10 +86,19 @@ export function normalizeModelNoise(option: unknown, arch: NoiseSiteArchitecture
   let config: Record<string, unknown>;
   if (option === undefined || typeof option === 'string') {
     const name = option === undefined ? 'default' : expectOneOf(option, 'noise', MODEL_NOISE_PRESETS);
-    config = name === 'official' ? preset('eval', 'optimal') : name === 'none' ? preset('train', 'none') : preset('train', 'optimal');
+    config =
+      name === 'official'
+        ? preset('eval', 'optimal')
+        : name === 'none'
+          ? preset('train', 'none')
+          : preset('train', 'optimal');
   } else {
     if (option === null || typeof option !== 'object' || Array.isArray(option)) {
-      throw typeError('noise', `one of ${MODEL_NOISE_PRESETS.map((p) => `'${p}'`).join(', ')} or a noise config object`, option);
+      throw typeError(
+        'noise',
+        `one of ${MODEL_NOISE_PRESETS.map((p) => `'${p}'`).join(', ')} or a noise config object`,
+        option,
+      );
     }
     config = option as Record<string, unknown>;
   }

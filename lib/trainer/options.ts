@@ -105,7 +105,10 @@ const SCHEDULE_KEYS = ['name', 'warmupSteps', 'minLr', 'stepSize', 'gamma', 'tot
 function resolveBetas(value: unknown): readonly [number, number] {
   if (value === undefined) return [0.9, 0.999];
   if (!Array.isArray(value) || value.length !== 2) throw typeError('optimizer.betas', 'array of two numbers', value);
-  return [expectNumberInRange(value[0], 'optimizer.betas[0]', 0, 0.999999), expectNumberInRange(value[1], 'optimizer.betas[1]', 0, 0.999999)];
+  return [
+    expectNumberInRange(value[0], 'optimizer.betas[0]', 0, 0.999999),
+    expectNumberInRange(value[1], 'optimizer.betas[1]', 0, 0.999999),
+  ];
 }
 
 /**
@@ -121,19 +124,26 @@ export function resolveTrainerOptions(options: unknown): ResolvedTrainerOptions 
   const betas = resolveBetas(opt.betas);
   const sch = expectOptions(o.schedule, 'schedule');
   expectKnownKeys(sch, 'schedule', SCHEDULE_KEYS);
-  const labelSmoothing = o.labelSmoothing === undefined ? 0 : expectNumberInRange(o.labelSmoothing, 'labelSmoothing', 0, 0.999);
+  const labelSmoothing =
+    o.labelSmoothing === undefined ? 0 : expectNumberInRange(o.labelSmoothing, 'labelSmoothing', 0, 0.999);
   const defaults = OPTIMIZER_DEFAULTS[name];
   const optimizer: ResolvedOptimizerOptions = {
     name,
     lr: opt.lr === undefined ? defaults.lr : expectPositiveNumber(opt.lr, 'optimizer.lr'),
-    weightDecay: opt.weightDecay === undefined ? defaults.weightDecay : expectNonNegativeNumber(opt.weightDecay, 'optimizer.weightDecay'),
+    weightDecay:
+      opt.weightDecay === undefined
+        ? defaults.weightDecay
+        : expectNonNegativeNumber(opt.weightDecay, 'optimizer.weightDecay'),
     momentum: opt.momentum === undefined ? 0.9 : expectNumberInRange(opt.momentum, 'optimizer.momentum', 0, 1),
     nesterov: opt.nesterov === undefined ? false : expectBoolean(opt.nesterov, 'optimizer.nesterov'),
     betas: Object.freeze(betas),
     eps: opt.eps === undefined ? 1e-8 : expectPositiveNumber(opt.eps, 'optimizer.eps'),
   };
   const schedule: ResolvedScheduleOptions = {
-    name: sch.name === undefined ? 'cosine' : expectOneOf(sch.name, 'schedule.name', ['cosine', 'step', 'constant'] as const),
+    name:
+      sch.name === undefined
+        ? 'cosine'
+        : expectOneOf(sch.name, 'schedule.name', ['cosine', 'step', 'constant'] as const),
     warmupSteps: sch.warmupSteps === undefined ? 0 : expectNonNegativeInteger(sch.warmupSteps, 'schedule.warmupSteps'),
     totalSteps: sch.totalSteps === undefined ? null : expectPositiveInteger(sch.totalSteps, 'schedule.totalSteps'),
     minLr: sch.minLr === undefined ? 0 : expectNonNegativeNumber(sch.minLr, 'schedule.minLr'),

@@ -144,7 +144,9 @@ export class Trainer extends EventEmitter {
     if (!(model instanceof NoisyModel)) throw typeError('model', 'NoisyViT or NoisyCNN', model);
     const resolved = resolveTrainerOptions(options);
     if (resolved.mixedPrecision && !model.device.startsWith('cuda')) {
-      throw new RangeError(`mixedPrecision (bf16 autocast) needs the model on a CUDA device, but it is on ${model.device}`);
+      throw new RangeError(
+        `mixedPrecision (bf16 autocast) needs the model on a CUDA device, but it is on ${model.device}`,
+      );
     }
     this.model = model;
     this.options = resolved;
@@ -221,7 +223,8 @@ export class Trainer extends EventEmitter {
    */
   async fit(train: DataLoader, options: FitOptions): Promise<FitResult> {
     const plan = this.#plan(train, options);
-    const metricsLog = options.metricsLog === undefined ? undefined : expectNonEmptyString(options.metricsLog, 'metricsLog');
+    const metricsLog =
+      options.metricsLog === undefined ? undefined : expectNonEmptyString(options.metricsLog, 'metricsLog');
     const log = metricsLog === undefined ? undefined : await MetricsLog.open(metricsLog);
     try {
       return await this.#fit(train, plan, log);
@@ -234,7 +237,11 @@ export class Trainer extends EventEmitter {
    * @internal fit() writing its step and epoch records to `log`, a writer the caller owns
    * (runComparison's, which tags each record with the run). `options.metricsLog` must be absent.
    */
-  async _fit(train: DataLoader, options: Omit<FitOptions, 'metricsLog'>, log: LogWriter | undefined): Promise<FitResult> {
+  async _fit(
+    train: DataLoader,
+    options: Omit<FitOptions, 'metricsLog'>,
+    log: LogWriter | undefined,
+  ): Promise<FitResult> {
     return this.#fit(train, this.#plan(train, options), log);
   }
 
@@ -250,7 +257,8 @@ export class Trainer extends EventEmitter {
     };
     if (o.metricsLog !== undefined) expectNonEmptyString(o.metricsLog, 'metricsLog');
     plan.signal = expectAbortSignal(o.signal);
-    if (train.length === 0) throw rangeError('train', 'a loader with at least one batch', `${train.dataset.length} samples`);
+    if (train.length === 0)
+      throw rangeError('train', 'a loader with at least one batch', `${train.dataset.length} samples`);
     return plan;
   }
 
@@ -269,7 +277,9 @@ export class Trainer extends EventEmitter {
         previous = await readManifest(checkpointDir);
         if (previous) {
           if (previous.seed !== this.options.seed) {
-            throw new Error(`Cannot resume from ${checkpointDir}: it was trained with seed ${previous.seed}, this trainer has seed ${this.options.seed}`);
+            throw new Error(
+              `Cannot resume from ${checkpointDir}: it was trained with seed ${previous.seed}, this trainer has seed ${this.options.seed}`,
+            );
           }
           await this.model.loadWeights(path.join(checkpointDir, previous.weights), { strict: true });
           await this.#native.loadState(path.join(checkpointDir, previous.optimizer));
@@ -349,7 +359,12 @@ export class Trainer extends EventEmitter {
     }
   }
 
-  async #saveCheckpoint(dir: string, epoch: number, history: EpochEvent[], previous: CheckpointManifest | null): Promise<CheckpointManifest> {
+  async #saveCheckpoint(
+    dir: string,
+    epoch: number,
+    history: EpochEvent[],
+    previous: CheckpointManifest | null,
+  ): Promise<CheckpointManifest> {
     const files = checkpointFiles(epoch);
     await this.model.saveWeights(path.join(dir, files.weights));
     await this.#native.saveState(path.join(dir, files.optimizer));
