@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Data benchmarks (issue 4): DataLoader throughput on Fashion-MNIST with randomCrop + flip +
+// Data benchmarks: DataLoader throughput on Fashion-MNIST with randomCrop + flip +
 // normalize, and how much of a vit_mini_patch4_28 training step (batch 128) goes to data.
 // Figures go to bench/RESULTS.md, "## Data".
 //
@@ -13,7 +13,6 @@
 // competing with libtorch's for the cores.
 'use strict';
 const os = require('os');
-const { performance } = require('perf_hooks');
 
 let lib;
 try {
@@ -43,7 +42,9 @@ function median(values) {
 
 async function throughput(train) {
   const epochs = quick ? 1 : 3;
-  console.log(`\nLoader throughput, Fashion-MNIST train (60000), batch 128, randomCrop(28, padding 4) + horizontalFlip + normalize, ${epochs} epoch(s) after a warm-up:`);
+  console.log(
+    `\nLoader throughput, Fashion-MNIST train (60000), batch 128, randomCrop(28, padding 4) + horizontalFlip + normalize, ${epochs} epoch(s) after a warm-up:`,
+  );
   console.log('  workers | images/s  | ms per batch | JS event-loop busy');
   const rows = [];
   for (const numWorkers of [0, 1, 2]) {
@@ -125,12 +126,22 @@ async function stepShare(train) {
     slowdown: fedWall / n / plainMean - 1,
     firstBatch,
   };
-  console.log(`\nvit_mini_patch4_28 training step (forward, cross-entropy, backward), batch 128, loader with 2 workers, ${n} steps each way in alternating blocks of ${perRound}:`);
-  console.log(`  step on a fixed batch:           median ${(r.plainMedian * 1e3).toFixed(1)} ms, mean ${(plainMean * 1e3).toFixed(1)} ms`);
+  console.log(
+    `\nvit_mini_patch4_28 training step (forward, cross-entropy, backward), batch 128, loader with 2 workers, ${n} steps each way in alternating blocks of ${perRound}:`,
+  );
+  console.log(
+    `  step on a fixed batch:           median ${(r.plainMedian * 1e3).toFixed(1)} ms, mean ${(plainMean * 1e3).toFixed(1)} ms`,
+  );
   console.log(`  step on loader batches:          median ${(r.fedMedian * 1e3).toFixed(1)} ms`);
-  console.log(`  waiting for the next batch:      median ${(r.waitMedian * 1e3).toFixed(3)} ms, max ${(r.waitMax * 1e3).toFixed(3)} ms, total ${((waitTotal / n) * 1e3).toFixed(3)} ms per step = ${(r.waitShare * 100).toFixed(3)}% of the loop`);
-  console.log(`  loop time per step with loader:  ${(r.perIteration * 1e3).toFixed(1)} ms (${(r.slowdown * 100).toFixed(2)}% vs the fixed-batch mean: waiting and CPU contention together, plus noise)`);
-  console.log(`  first batch of a pass (start-up): ${(firstBatch * 1e3).toFixed(2)} ms, once per epoch of ${loader.length} steps`);
+  console.log(
+    `  waiting for the next batch:      median ${(r.waitMedian * 1e3).toFixed(3)} ms, max ${(r.waitMax * 1e3).toFixed(3)} ms, total ${((waitTotal / n) * 1e3).toFixed(3)} ms per step = ${(r.waitShare * 100).toFixed(3)}% of the loop`,
+  );
+  console.log(
+    `  loop time per step with loader:  ${(r.perIteration * 1e3).toFixed(1)} ms (${(r.slowdown * 100).toFixed(2)}% vs the fixed-batch mean: waiting and CPU contention together, plus noise)`,
+  );
+  console.log(
+    `  first batch of a pass (start-up): ${(firstBatch * 1e3).toFixed(2)} ms, once per epoch of ${loader.length} steps`,
+  );
   console.log(`  target: waiting < 1% of step time -> ${r.waitShare < 0.01 ? 'met' : 'NOT met'}`);
   disposeBatch(fixed);
   model.dispose();
@@ -139,7 +150,9 @@ async function stepShare(train) {
 
 async function main() {
   const i = info();
-  console.log(`noisynn data bench — ${os.cpus()[0].model}, ${os.cpus().length} CPUs, ${i.threads} torch threads, libtorch ${i.libtorchVersion}, BLAS ${i.blas}`);
+  console.log(
+    `noisynn data bench — ${os.cpus()[0].model}, ${os.cpus().length} CPUs, ${i.threads} torch threads, libtorch ${i.libtorchVersion}, BLAS ${i.blas}`,
+  );
   const t0 = process.hrtime.bigint();
   const train = await new FashionMNIST({ split: 'train' }).load();
   console.log(`Fashion-MNIST train loaded (gzip IDX, 60000 images) in ${(seconds(t0) * 1e3).toFixed(0)} ms`);

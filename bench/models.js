@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Model benchmarks (issue 3): what the noise site adds to a training step of the 28x28 ViT, and
+// Model benchmarks: what the noise site adds to a training step of the 28x28 ViT, and
 // forward throughput of vit_tiny_patch16_224 and resnet50 on CPU. Figures go to bench/RESULTS.md.
 //
 //   npm run build && node bench/models.js [--quick]
@@ -33,7 +33,10 @@ function randomImages(shape, seed) {
 }
 
 function labels(batch, classes) {
-  return Tensor.fromTypedArray(BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % classes)), [batch]);
+  return Tensor.fromTypedArray(
+    BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % classes)),
+    [batch],
+  );
 }
 
 async function steps(model, x, y, n) {
@@ -68,7 +71,14 @@ async function noiseStepOverhead() {
     }
     const mn = median(tNoisy);
     const mp = median(tPlain);
-    rows.push({ kind, noisy: mn, plain: mp, ratio: mn / mp, minRatio: Math.min(...tNoisy) / Math.min(...tPlain), plainMin: Math.min(...tPlain) });
+    rows.push({
+      kind,
+      noisy: mn,
+      plain: mp,
+      ratio: mn / mp,
+      minRatio: Math.min(...tNoisy) / Math.min(...tPlain),
+      plainMin: Math.min(...tPlain),
+    });
     noisy.dispose();
   }
   plain.dispose();
@@ -84,8 +94,12 @@ async function noiseStepOverhead() {
     r.site = Math.min(...(await binding.benchNoiseSite(tokens._handle, site, 7, 7, reps)));
   }
 
-  console.log(`\nTraining step (forward, cross-entropy, backward), vit_mini_patch4_28, batch ${batch}, ${pairs} steps each (ABBA):`);
-  console.log('  noise kind   | median with / without | ratio of medians | ratio of minima | site fwd+bwd alone | 1 + site / step');
+  console.log(
+    `\nTraining step (forward, cross-entropy, backward), vit_mini_patch4_28, batch ${batch}, ${pairs} steps each (ABBA):`,
+  );
+  console.log(
+    '  noise kind   | median with / without | ratio of medians | ratio of minima | site fwd+bwd alone | 1 + site / step',
+  );
   for (const r of rows) {
     const ms = (t) => `${(t * 1e3).toFixed(1)} ms`;
     console.log(
@@ -96,15 +110,22 @@ async function noiseStepOverhead() {
   // Medians move with load from other processes; the minima and the site alone measure the cost itself.
   console.log('  target: at most 1% more (<= 1.01), for the default noise (optimal):');
   const d = rows[0];
-  console.log(`    ratio of minima ${d.minRatio.toFixed(4)}, site cost ${(1 + d.site / d.plainMin).toFixed(4)} -> ${Math.max(d.minRatio, 1 + d.site / d.plainMin) <= 1.01 ? 'met' : 'NOT met'}`);
+  console.log(
+    `    ratio of minima ${d.minRatio.toFixed(4)}, site cost ${(1 + d.site / d.plainMin).toFixed(4)} -> ${Math.max(d.minRatio, 1 + d.site / d.plainMin) <= 1.01 ? 'met' : 'NOT met'}`,
+  );
 }
 
 // Forward throughput in eval mode (no autograd), batch 32.
 async function forwardThroughput() {
   const batch = 32;
   const iterations = quick ? 2 : 6;
-  console.log(`\nForward throughput, eval mode, batch ${batch}, CPU (median of ${iterations} batches after a warm-up):`);
-  for (const [name, size] of [['vit_tiny_patch16_224', 224], ['resnet50', 224]]) {
+  console.log(
+    `\nForward throughput, eval mode, batch ${batch}, CPU (median of ${iterations} batches after a warm-up):`,
+  );
+  for (const [name, size] of [
+    ['vit_tiny_patch16_224', 224],
+    ['resnet50', 224],
+  ]) {
     const model = createModel(name, { initSeed: 1 }).eval();
     const x = randomImages([batch, 3, size, size], 3);
     (await model.forward(x)).dispose();
@@ -115,15 +136,23 @@ async function forwardThroughput() {
       times.push(Number(process.hrtime.bigint() - t0) / 1e9);
     }
     const t = median(times);
-    console.log(`  ${name.padEnd(22)} ${(batch / t).toFixed(1).padStart(7)} images/s  (${(t * 1e3).toFixed(0)} ms per batch)`);
+    console.log(
+      `  ${name.padEnd(22)} ${(batch / t).toFixed(1).padStart(7)} images/s  (${(t * 1e3).toFixed(0)} ms per batch)`,
+    );
     model.dispose();
   }
 }
 
 async function main() {
   const i = info();
-  console.log(`noisynn models bench — ${os.cpus()[0].model}, ${os.cpus().length} CPUs, ${i.threads} torch threads, libtorch ${i.libtorchVersion}, BLAS ${i.blas}`);
-  const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(
+    `noisynn models bench — ${os.cpus()[0].model}, ${os.cpus().length} CPUs, ${i.threads} torch threads, libtorch ${i.libtorchVersion}, BLAS ${i.blas}`,
+  );
+  const load = () =>
+    os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
   // Other processes skew wall-clock figures; the load average says how quiet the machine was.
   console.log(`load average before: ${load()}`);
   await noiseStepOverhead();

@@ -20,7 +20,11 @@ async function nodeLoop() {
     seed: 1,
     numWorkers: 2,
     prefetch: 4,
-    transforms: [nn.transforms.randomCrop(28, { padding: 4 }), nn.transforms.horizontalFlip(), nn.transforms.normalize('fashion-mnist')],
+    transforms: [
+      nn.transforms.randomCrop(28, { padding: 4 }),
+      nn.transforms.horizontalFlip(),
+      nn.transforms.normalize('fashion-mnist'),
+    ],
   });
   await loader.dataset.load();
   const trainer = new nn.Trainer(model, { optimizer: { lr: 1e-3 }, schedule: { totalSteps: warmup + steps }, seed: 1 });
@@ -41,11 +45,16 @@ async function nodeLoop() {
 
 function nativeLoop() {
   const dir = path.join(__dirname, '..', 'build-native');
-  execFileSync('cmake', ['-S', path.join(__dirname, '..'), '-B', dir, '-G', 'Ninja', '-DCMAKE_BUILD_TYPE=Release'], { stdio: 'ignore' });
+  execFileSync('cmake', ['-S', path.join(__dirname, '..'), '-B', dir, '-G', 'Ninja', '-DCMAKE_BUILD_TYPE=Release'], {
+    stdio: 'ignore',
+  });
   execFileSync('cmake', ['--build', dir, '--target', 'noisynn_train_bench'], { stdio: 'inherit' });
   // The same OpenMP wait policy the addon sets for itself (lib/binding.ts).
   const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY || 'PASSIVE' };
-  const r = spawnSync(path.join(dir, 'noisynn_train_bench'), [root, String(steps), String(warmup), String(batch)], { encoding: 'utf8', env });
+  const r = spawnSync(path.join(dir, 'noisynn_train_bench'), [root, String(steps), String(warmup), String(batch)], {
+    encoding: 'utf8',
+    env,
+  });
   if (r.status !== 0) throw new Error(`native bench failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
@@ -53,7 +62,9 @@ function nativeLoop() {
 (async () => {
   const i = nn.info();
   const rounds = Number(process.env.ROUNDS || 3);
-  console.log(`train throughput: vit_mini_patch4_28, default noise, batch ${batch}, ${steps} timed steps after ${warmup} warm-up; libtorch ${i.libtorchVersion}, ${i.threads} threads`);
+  console.log(
+    `train throughput: vit_mini_patch4_28, default noise, batch ${batch}, ${steps} timed steps after ${warmup} warm-up; libtorch ${i.libtorchVersion}, ${i.threads} threads`,
+  );
   // Alternate the two loops: this VM's speed drifts by +-15% over tens of seconds, so each pair
   // is compared in the same stretch of time and the ratio is taken over the sums.
   let nativeImages = 0;
@@ -63,7 +74,9 @@ function nativeLoop() {
   for (let r = 0; r < rounds; r++) {
     const native = nativeLoop();
     const node = await nodeLoop();
-    console.log(`round ${r + 1}: C++ loop ${native.imagesPerSecond.toFixed(1)} images/s, Node loop ${node.imagesPerSecond.toFixed(1)} images/s, ratio ${(node.imagesPerSecond / native.imagesPerSecond).toFixed(3)}`);
+    console.log(
+      `round ${r + 1}: C++ loop ${native.imagesPerSecond.toFixed(1)} images/s, Node loop ${node.imagesPerSecond.toFixed(1)} images/s, ratio ${(node.imagesPerSecond / native.imagesPerSecond).toFixed(3)}`,
+    );
     nativeImages += native.steps * batch;
     nativeSeconds += native.seconds;
     nodeImages += node.steps * batch;

@@ -4,7 +4,14 @@ import { Dataset } from './datasets';
 import { NoisyModel } from './models';
 import { Trainer } from './trainer';
 import { Transform } from './transforms';
-import { expectKnownKeys, expectNonNegativeInteger, expectOptions, expectPositiveInteger, expectPositiveNumber, typeError } from './validate';
+import {
+  expectKnownKeys,
+  expectNonNegativeInteger,
+  expectOptions,
+  expectPositiveInteger,
+  expectPositiveNumber,
+  typeError,
+} from './validate';
 
 export interface AuditOptions {
   /** Batch size of the class-sorted and shuffled passes. Default 64 (the official code used small batches). */
@@ -89,12 +96,13 @@ export async function auditLeakage(model: NoisyModel, dataset: Dataset, options?
   const numWorkers = o.numWorkers === undefined ? 2 : expectPositiveInteger(o.numWorkers, 'numWorkers');
   const criticalZ = o.criticalZ === undefined ? 3.29 : expectPositiveNumber(o.criticalZ, 'criticalZ');
   const transforms = o.transforms as readonly Transform[] | undefined;
-  const device = model.device as 'cpu';
 
   // A trainer only for its batch evaluation: it never steps, so it holds no optimizer state.
   const evaluator = new Trainer(model, { seed: 0 });
   const run = (order: 'classSorted' | 'shuffle' | 'sequential', size: number) =>
-    evaluator._evaluate(new DataLoader(dataset, { batchSize: size, order, seed, transforms, numWorkers, device }));
+    evaluator._evaluate(
+      new DataLoader(dataset, { batchSize: size, order, seed, transforms, numWorkers, device: model.device }),
+    );
   const sorted = await run('classSorted', batchSize);
   const shuffled = await run('shuffle', batchSize);
   const single = await run('sequential', 1);

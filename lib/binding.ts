@@ -1,26 +1,40 @@
-// The one place that loads the native addon (node-gyp-build) and types its surface.
+// The one place that loads the native addon (lib/native-loader.ts) and types its surface, in area
+// order: tensor, ops, models, data, train, info.
 import * as path from 'path';
 import { loadAddon } from './native-loader';
+import type { NoiseKind } from './noise';
+import type { Device } from './tensor';
+
+// ---------------------------------------------------------------------------------------------
+// tensor
+// ---------------------------------------------------------------------------------------------
+
+/** What a native tensor's dtype() reports ('bool' only for tensors the addon makes itself). */
+export type NativeDType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'uint8' | 'bool';
 
 /** A libtorch tensor owned by the addon. Public code wraps it in `Tensor`. */
 export interface NativeTensor {
   shape(): number[];
-  dtype(): string;
+  dtype(): NativeDType;
   device(): string;
   toTypedArray(): Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
-  to(device: string, dtype?: string): NativeTensor;
+  to(device: string, dtype?: NativeDType): NativeTensor;
   dispose(): void;
   isDisposed(): boolean;
   nbytes(): number;
 }
 
 export interface NativeTensorStatic {
-  fromTypedArray(data: ArrayBufferView, shape: number[], dtype: string, device: string): NativeTensor;
+  fromTypedArray(data: ArrayBufferView, shape: number[], dtype: NativeDType, device: string): NativeTensor;
 }
+
+// ---------------------------------------------------------------------------------------------
+// ops
+// ---------------------------------------------------------------------------------------------
 
 /** The flat, fully defaulted noise config the native op receives. */
 export interface NativeNoiseConfig {
-  kind: string;
+  kind: NoiseKind;
   axis: number;
   strength: number;
   mean: number;
@@ -32,21 +46,12 @@ export interface NativeNoiseConfig {
   detach: boolean;
 }
 
-export interface NativeInfo {
-  libtorchVersion: string;
-  cuda: boolean;
-  cudaBuilt: boolean;
-  cudaDevices: string[];
-  threads: number;
-  blas: string;
-  parallel: string;
-  cpuKernels: 'avx512' | 'avx2' | 'portable';
-  cpuKernelsParallel: boolean;
-}
+// ---------------------------------------------------------------------------------------------
+// models
+// ---------------------------------------------------------------------------------------------
 
-// --- models (issue 3): the flat, fully defaulted configs lib/models.ts hands to the addon ---
-
-/** timm VisionTransformer hyper-parameters (see ViTConfig in models.ts). */
+/** The flat, fully defaulted configs lib/models hands to the addon. */
+/** timm VisionTransformer hyper-parameters (see ViTConfig in models/config.ts). */
 export interface NativeViTConfig {
   imageSize: number;
   patchSize: number;
@@ -62,7 +67,7 @@ export interface NativeViTConfig {
   initSeed: string;
 }
 
-/** torchvision ResNet hyper-parameters (see CNNConfig in models.ts). */
+/** torchvision ResNet hyper-parameters (see CNNConfig in models/config.ts). */
 export interface NativeCNNConfig {
   block: 'basic' | 'bottleneck';
   layers: number[];
@@ -74,7 +79,7 @@ export interface NativeCNNConfig {
 
 /** A model's noise site: the injectNoise knobs plus where and when (indices resolved, non-negative). */
 export interface NativeModelNoise {
-  kind: string;
+  kind: NoiseKind;
   strength: number;
   mean: number;
   std: number;
@@ -103,7 +108,8 @@ export interface NativeModel {
   setTraining(on: boolean): void;
   isTraining(): boolean;
   to(device: string): void;
-  device(): string;
+  /** 'cpu' or 'cuda:N'. */
+  device(): Device;
   numParameters(): number;
   parameterNames(): string[];
   stateNames(): string[];
@@ -116,8 +122,11 @@ export interface NativeModel {
   isDisposed(): boolean;
 }
 
-// --- data (issue 4): the native datasets and loader (see native/napi/data.cc) ---
+// ---------------------------------------------------------------------------------------------
+// data
+// ---------------------------------------------------------------------------------------------
 
+/** The native datasets and loader (see native/napi/data.cc). */
 /** An in-memory dataset held by the addon: images [N, C, H, W] (uint8 or float32), int64 labels. */
 export interface NativeDataset {
   length(): number;
@@ -184,84 +193,9 @@ export interface NativeCifarFormat {
   numClasses: number;
 }
 
-export interface NativeBinding {
-  NativeTensor: NativeTensorStatic;
-  info(): NativeInfo;
-  injectNoise(x: NativeTensor, config: NativeNoiseConfig, requiresGrad: boolean): NativeTensor;
-  // Test and benchmark support: the literal formula, raw Philox streams, autograd probes.
-  injectNoiseReference(x: NativeTensor, config: NativeNoiseConfig): NativeTensor;
-  philox(kind: 'normal' | 'uniform', shape: number[], seed: string, offset: string, dtype: string): NativeTensor;
-  /** Sum of (output * weight) backpropagated through the fused op or the reference: returns d/dx. */
-  noiseGrad(x: NativeTensor, weight: NativeTensor, config: NativeNoiseConfig, reference: boolean): NativeTensor;
-  setNumThreads(n: number): void;
-  // --- models (issue 3): declare the native model surface here ---
-  createVit(config: NativeViTConfig, noise: NativeModelNoise): NativeModel;
-  createResNet(config: NativeCNNConfig, noise: NativeModelNoise): NativeModel;
-  /** Test support: a model's noise site applied to tokens [B, 1 + gridH*gridW, C] or a feature map [B, C, H, W]. */
-  noiseSiteProbe(x: NativeTensor, noise: NativeModelNoise, layout: 'tokens' | 'featureMap', offset: string, gridH?: number, gridW?: number): NativeTensor;
-  /** Benchmark support: timed training steps (zero grads, forward, cross-entropy, backward); seconds per step. */
-  benchTrainStep(model: NativeModel, x: NativeTensor, labels: NativeTensor, iterations: number): Promise<number[]>;
-  /** Benchmark support: a noise site alone on tokens [B, 1 + gridH*gridW, C], forward and backward; seconds per iteration. */
-  benchNoiseSite(x: NativeTensor, noise: NativeModelNoise, gridH: number, gridW: number, iterations: number): Promise<number[]>;
-  // --- data (issue 4): declare the native data surface here ---
-  NativeDataset: NativeDatasetStatic;
-  NativeLoader: new (dataset: NativeDataset, config: NativeLoaderConfig) => NativeLoader;
-  /** Reads only the header of an IDX file (gzip or raw); throws naming the file when it is not one. */
-  readIdxHeader(path: string): { typeCode: number; dims: number[] };
-  /** An MNIST-format dataset from an idx3 image file and an idx1 label file (gzip or raw). */
-  loadIdx(imagesPath: string, labelsPath: string, numClasses: number): Promise<NativeDataset>;
-  /** Records in a CIFAR binary file, from its size; throws naming the file when it is not whole records. */
-  cifarRecordCount(path: string, format: NativeCifarFormat): number;
-  loadCifar(files: string[], format: NativeCifarFormat): Promise<NativeDataset>;
-  /** Decoded pixels [n, h, w, c]; `pixels` must not change until the Promise settles. */
-  datasetFromPixels(pixels: Uint8Array, dims: [number, number, number, number], labels: Int32Array, numClasses: number): Promise<NativeDataset>;
-  /** Copies images (uint8 or float32 [N, C, H, W]) and labels (int64 [N]). */
-  datasetFromTensors(images: NativeTensor, labels: NativeTensor, numClasses: number): NativeDataset;
-  // --- train (issue 5) ---
-  NativeTrainer: new (model: NativeModel, options: NativeTrainerOptions) => NativeTrainer;
-}
-
-function explainLoadFailure(err: Error): Error {
-  const msg = String(err.message);
-  const missing = /(lib[\w.+-]+\.so[\w.]*)/.exec(msg);
-  if (missing && /(torch|c10|gomp|blas|cuda|cudart|nvrtc)/i.test(missing[1])) {
-    return new Error(
-      `noisynn-native could not load its native addon: the shared library ${missing[1]} was not found. ` +
-        'Install the libtorch runtime it was built against: on Debian/Ubuntu `sudo apt-get install libtorch1.13 libopenblas0-openmp` ' +
-        '(or `bash scripts/setup.sh` in a checkout); for another libtorch, put its lib/ folder on LD_LIBRARY_PATH. ' +
-        `Original error: ${msg}`,
-    );
-  }
-  if (/No native build was found/.test(msg)) {
-    return new Error(
-      'noisynn-native has no native build for this platform: run `npm run build:native` (needs cmake, g++ and libtorch-dev) ' +
-        `or install a release with prebuilt binaries. Original error: ${msg}`,
-    );
-  }
-  if (/undefined symbol/.test(msg)) {
-    return new Error(
-      'noisynn-native was built against a different libtorch version than the one now installed: rebuild with ' +
-        `\`npm run build:native\` or install the matching libtorch. Original error: ${msg}`,
-    );
-  }
-  return err;
-}
-
-// libgomp reads its settings once, when the addon loads it. Its default lets idle OpenMP threads
-// spin, which starves the data-loader threads and Node's own pool on small machines (measured on
-// 2 cores: the training loop ran 5x slower). Waiting passively costs a futex wake per parallel
-// region instead. A user's own OMP_WAIT_POLICY wins.
-if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
-
-function load(): NativeBinding {
-  try {
-    return loadAddon(path.join(__dirname, '..')) as NativeBinding;
-  } catch (err) {
-    throw explainLoadFailure(err as Error);
-  }
-}
-
-export const binding: NativeBinding = load();
+// ---------------------------------------------------------------------------------------------
+// train
+// ---------------------------------------------------------------------------------------------
 
 /** The flat, fully defaulted trainer options (lib/trainer.ts validates them). */
 export interface NativeTrainerOptions {
@@ -315,3 +249,106 @@ export interface NativeTrainer {
   saveState(path: string): Promise<void>;
   loadState(path: string): Promise<void>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// info
+// ---------------------------------------------------------------------------------------------
+
+export interface NativeInfo {
+  libtorchVersion: string;
+  cuda: boolean;
+  cudaBuilt: boolean;
+  cudaDevices: string[];
+  threads: number;
+  blas: string;
+  parallel: string;
+  cpuKernels: 'avx512' | 'avx2' | 'portable';
+  cpuKernelsParallel: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the binding
+// ---------------------------------------------------------------------------------------------
+
+/** Everything the addon exports, by area. */
+export interface NativeBinding {
+  // tensor
+  NativeTensor: NativeTensorStatic;
+  // ops
+  injectNoise(x: NativeTensor, config: NativeNoiseConfig, requiresGrad: boolean): NativeTensor;
+  // Test and benchmark support: the literal formula, raw Philox streams, autograd probes.
+  injectNoiseReference(x: NativeTensor, config: NativeNoiseConfig): NativeTensor;
+  philox(kind: 'normal' | 'uniform', shape: number[], seed: string, offset: string, dtype: string): NativeTensor;
+  /** Sum of (output * weight) backpropagated through the fused op or the reference: returns d/dx. */
+  noiseGrad(x: NativeTensor, weight: NativeTensor, config: NativeNoiseConfig, reference: boolean): NativeTensor;
+  setNumThreads(n: number): void;
+  // models
+  createVit(config: NativeViTConfig, noise: NativeModelNoise): NativeModel;
+  createResNet(config: NativeCNNConfig, noise: NativeModelNoise): NativeModel;
+  /** Test support: a model's noise site applied to tokens [B, 1 + gridH*gridW, C] or a feature map [B, C, H, W]. */
+  noiseSiteProbe(x: NativeTensor, noise: NativeModelNoise, layout: 'tokens' | 'featureMap', offset: string, gridH?: number, gridW?: number): NativeTensor;
+  /** Benchmark support: timed training steps (zero grads, forward, cross-entropy, backward); seconds per step. */
+  benchTrainStep(model: NativeModel, x: NativeTensor, labels: NativeTensor, iterations: number): Promise<number[]>;
+  /** Benchmark support: a noise site alone on tokens [B, 1 + gridH*gridW, C], forward and backward; seconds per iteration. */
+  benchNoiseSite(x: NativeTensor, noise: NativeModelNoise, gridH: number, gridW: number, iterations: number): Promise<number[]>;
+  // data
+  NativeDataset: NativeDatasetStatic;
+  NativeLoader: new (dataset: NativeDataset, config: NativeLoaderConfig) => NativeLoader;
+  /** Reads only the header of an IDX file (gzip or raw); throws naming the file when it is not one. */
+  readIdxHeader(path: string): { typeCode: number; dims: number[] };
+  /** An MNIST-format dataset from an idx3 image file and an idx1 label file (gzip or raw). */
+  loadIdx(imagesPath: string, labelsPath: string, numClasses: number): Promise<NativeDataset>;
+  /** Records in a CIFAR binary file, from its size; throws naming the file when it is not whole records. */
+  cifarRecordCount(path: string, format: NativeCifarFormat): number;
+  loadCifar(files: string[], format: NativeCifarFormat): Promise<NativeDataset>;
+  /** Decoded pixels [n, h, w, c]; `pixels` must not change until the Promise settles. */
+  datasetFromPixels(pixels: Uint8Array, dims: [number, number, number, number], labels: Int32Array, numClasses: number): Promise<NativeDataset>;
+  /** Copies images (uint8 or float32 [N, C, H, W]) and labels (int64 [N]). */
+  datasetFromTensors(images: NativeTensor, labels: NativeTensor, numClasses: number): NativeDataset;
+  // train
+  NativeTrainer: new (model: NativeModel, options: NativeTrainerOptions) => NativeTrainer;
+  // info
+  info(): NativeInfo;
+}
+
+function explainLoadFailure(err: Error): Error {
+  const msg = String(err.message);
+  const missing = /(lib[\w.+-]+\.so[\w.]*)/.exec(msg);
+  if (missing && /(torch|c10|gomp|blas|cuda|cudart|nvrtc)/i.test(missing[1])) {
+    return new Error(
+      `noisynn-native could not load its native addon: the shared library ${missing[1]} was not found. ` +
+        'Install the libtorch runtime it was built against: on Debian/Ubuntu `sudo apt-get install libtorch1.13 libopenblas0-openmp` ' +
+        '(or `bash scripts/setup.sh` in a checkout); for another libtorch, put its lib/ folder on LD_LIBRARY_PATH. ' +
+        `Original error: ${msg}`,
+    );
+  }
+  if (/No native build was found/.test(msg)) {
+    return new Error(
+      'noisynn-native has no native build for this platform: run `npm run build:native` (needs cmake, g++ and libtorch-dev) ' +
+        `or install a release with prebuilt binaries. Original error: ${msg}`,
+    );
+  }
+  if (/undefined symbol/.test(msg)) {
+    return new Error(
+      'noisynn-native was built against a different libtorch version than the one now installed: rebuild with ' +
+        `\`npm run build:native\` or install the matching libtorch. Original error: ${msg}`,
+    );
+  }
+  return err;
+}
+
+// libgomp reads its settings once, when the addon loads it. Its default lets idle OpenMP threads
+// spin, which starves the data-loader threads and Node's own pool on small machines (measured on
+// 2 cores: the training loop ran 5x slower). Waiting passively costs a futex wake per parallel
+// region instead. A user's own OMP_WAIT_POLICY wins.
+if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
+
+function load(): NativeBinding {
+  try {
+    return loadAddon(path.join(__dirname, '..')) as NativeBinding;
+  } catch (err) {
+    throw explainLoadFailure(err as Error);
+  }
+}
+
+export const binding: NativeBinding = load();

@@ -63,10 +63,14 @@ export async function readManifest(dir: string): Promise<CheckpointManifest | nu
   try {
     manifest = JSON.parse(text) as CheckpointManifest;
   } catch {
-    throw new Error(`${path.join(dir, MANIFEST)} is not valid JSON; remove the directory or point checkpointDir elsewhere`);
+    throw new Error(
+      `${path.join(dir, MANIFEST)} is not valid JSON; remove the directory or point checkpointDir elsewhere`,
+    );
   }
   if (manifest.format !== 'noisynn-checkpoint' || manifest.version !== 1) {
-    throw new Error(`${path.join(dir, MANIFEST)} is not a noisynn checkpoint manifest (format ${String(manifest.format)}, version ${String(manifest.version)})`);
+    throw new Error(
+      `${path.join(dir, MANIFEST)} is not a noisynn checkpoint manifest (format ${String(manifest.format)}, version ${String(manifest.version)})`,
+    );
   }
   return manifest;
 }
@@ -86,7 +90,11 @@ export function failpoint(name: string): void {
 }
 
 /** Commits `manifest` and removes files of checkpoints older than the one it replaces. */
-export async function commitManifest(dir: string, manifest: CheckpointManifest, previous: CheckpointManifest | null): Promise<void> {
+export async function commitManifest(
+  dir: string,
+  manifest: CheckpointManifest,
+  previous: CheckpointManifest | null,
+): Promise<void> {
   failpoint('checkpoint-before-manifest');
   await writeFileAtomic(path.join(dir, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
   // Keep the checkpoint just replaced as well: a manifest is only trusted once it is on disk.

@@ -71,14 +71,17 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
     return 0;
   }
   if (name === '--version' || name === '-v') {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     stdout.write(`${(require('../package.json') as { version: string }).version}\n`);
     return 0;
   }
   const command = COMMANDS.find((c) => c.spec.name === name);
   if (!command) {
     const kind = name.startsWith('-') ? 'option' : 'command';
-    return fail(`Unknown ${kind} '${name}'; expected a command: ${COMMANDS.map((c) => c.spec.name).join(', ')} (see noisynn --help)`, 2);
+    return fail(
+      `Unknown ${kind} '${name}'; expected a command: ${COMMANDS.map((c) => c.spec.name).join(', ')} (see noisynn --help)`,
+      2,
+    );
   }
   try {
     const parsed = parseArgs(rest, command.spec);

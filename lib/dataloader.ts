@@ -2,7 +2,7 @@
 import { binding, NativeBatch, NativeLoader, NativeLoaderConfig } from './binding';
 import { Dataset } from './datasets';
 import { info } from './info';
-import { normalizeSeed, randomSeed } from './noise';
+import { seedOrRandom } from './seeds';
 import { Device, Tensor } from './tensor';
 import { resolveTransforms, Transform } from './transforms';
 import {
@@ -109,21 +109,28 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   constructor(dataset: Dataset, options?: DataLoaderOptions) {
     if (!(dataset instanceof Dataset)) {
-      throw typeError('dataset', 'Dataset (FashionMNIST, MNIST, CIFAR10, CIFAR100, ImageFolder or TensorDataset)', dataset);
+      throw typeError(
+        'dataset',
+        'Dataset (FashionMNIST, MNIST, CIFAR10, CIFAR100, ImageFolder or TensorDataset)',
+        dataset,
+      );
     }
     const o = expectOptions(options);
     expectKnownKeys(o, 'options', OPTION_KEYS);
     this.dataset = dataset;
     this.batchSize = o.batchSize === undefined ? 64 : expectPositiveInteger(o.batchSize, 'batchSize');
     this.order = o.order === undefined ? 'shuffle' : expectOneOf(o.order, 'order', ORDERS);
-    const seed = o.seed === undefined ? randomSeed() : normalizeSeed(o.seed, 'seed');
+    const seed = seedOrRandom(o.seed, 'seed');
     this.seed = BigInt(seed);
     this.dropLast = o.dropLast === undefined ? false : expectBoolean(o.dropLast, 'dropLast');
     this.numWorkers = o.numWorkers === undefined ? 2 : expectInteger(o.numWorkers, 'numWorkers', 0, 64);
-    this.prefetch = o.prefetch === undefined ? Math.max(2, 2 * this.numWorkers) : expectPositiveInteger(o.prefetch, 'prefetch');
+    this.prefetch =
+      o.prefetch === undefined ? Math.max(2, 2 * this.numWorkers) : expectPositiveInteger(o.prefetch, 'prefetch');
     this.device = o.device === undefined ? 'cpu' : (expectDevice(o.device) as Device);
     if (this.device !== 'cpu' && !info().cuda) {
-      throw new RangeError(`device '${this.device}' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)`);
+      throw new RangeError(
+        `device '${this.device}' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)`,
+      );
     }
     const resolved = resolveTransforms(o.transforms, dataset.imageShape);
     this.sampleShape = resolved.outputShape;
@@ -201,10 +208,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     }
   }
 
-  /**
-   * @internal The native loader (created once the dataset is loaded), for native training loops:
-   * the addon's UnwrapLoader gives the C++ BatchLoader behind it.
-   */
+  /** @internal The native loader, created once the dataset is loaded (a failed creation is retried). */
   _native(): Promise<NativeLoader> {
     if (this.#disposed) return Promise.reject(new Error('DataLoader has been disposed'));
     if (this.#native === null) {

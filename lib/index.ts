@@ -5,11 +5,13 @@ export { injectNoise, NOISE_KINDS } from './noise';
 export type { NoiseConfig, NoiseKind } from './noise';
 export { info } from './info';
 export type { Info } from './info';
-// models (issue 3)
+// models
 export { NoisyModel, NoisyViT, NoisyCNN, createModel, listModels, MODEL_VARIANTS, MODEL_NOISE_PRESETS } from './models';
 export type {
   ViTConfig,
   CNNConfig,
+  ViTArchitecture,
+  CNNArchitecture,
   ResolvedViTConfig,
   ResolvedCNNConfig,
   ModelNoiseConfig,
@@ -26,17 +28,56 @@ export type {
   LoadWeightsOptions,
   LoadWeightsReport,
 } from './models';
-// data (issue 4)
-export { Dataset, FashionMNIST, MNIST, CIFAR10, CIFAR100, ImageFolder, TensorDataset, FASHION_MNIST_ROOT } from './datasets';
-export type { Sample, Split, MNISTOptions, CIFAR10Options, CIFAR100Options, ImageFolderOptions, TensorDatasetOptions } from './datasets';
+// data
+export {
+  Dataset,
+  FashionMNIST,
+  MNIST,
+  CIFAR10,
+  CIFAR100,
+  ImageFolder,
+  TensorDataset,
+  FASHION_MNIST_ROOT,
+} from './datasets';
+export type {
+  Sample,
+  Split,
+  MNISTOptions,
+  CIFAR10Options,
+  CIFAR100Options,
+  ImageFolderOptions,
+  TensorDatasetOptions,
+} from './datasets';
 export { DataLoader, ORDERS } from './dataloader';
 export type { Batch, DataLoaderOptions, Order } from './dataloader';
 export { transforms, NORMALIZE_PRESETS, TRANSFORM_KINDS } from './transforms';
 export type { Transform, NormalizePreset, ChannelStats, Size } from './transforms';
-// train (issue 5)
+// training, the leakage audit and the comparison
 export { Trainer } from './trainer';
-export type { TrainerOptions, OptimizerOptions, ScheduleOptions, FitOptions, FitResult, StepResult, EvalResult, StepEvent, EpochEvent } from './trainer';
+export type {
+  TrainerOptions,
+  OptimizerOptions,
+  ScheduleOptions,
+  ResolvedTrainerOptions,
+  ResolvedOptimizerOptions,
+  ResolvedScheduleOptions,
+  FitOptions,
+  FitResult,
+  StepResult,
+  EvalResult,
+  StepEvent,
+  EpochEvent,
+} from './trainer';
 export { auditLeakage } from './audit';
 export type { AuditOptions, AuditResult, PairedTest } from './audit';
 export { runComparison, formatComparisonTable, COMPARISON_DEFAULTS, QUICK_COMPARISON } from './compare';
-export type { ComparisonOptions, ComparisonResult, ComparisonConfig, ComparisonRun, ComparisonAudit, KindSummary, Spread, RunInfo } from './compare';
+export type {
+  ComparisonOptions,
+  ComparisonResult,
+  ComparisonConfig,
+  ComparisonRun,
+  ComparisonAudit,
+  KindSummary,
+  Spread,
+  RunInfo,
+} from './compare';

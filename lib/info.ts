@@ -36,12 +36,14 @@ export interface Info {
  */
 export function info(): Info {
   const n = binding.info();
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const pkg = require('../package.json') as { version: string };
   const slowBlas = /^reference BLAS/.test(n.blas);
   const warnings: string[] = [];
   if (slowBlas) {
-    warnings.push('libtorch is using the reference BLAS, which is ~25x slower than OpenBLAS: run `sudo apt-get install libopenblas0-openmp`');
+    warnings.push(
+      'libtorch is using the reference BLAS, which is ~25x slower than OpenBLAS: run `sudo apt-get install libopenblas0-openmp`',
+    );
   }
   if (!n.cpuKernelsParallel) {
     warnings.push(

@@ -1,6 +1,6 @@
 // injectNoise: the NoisyNN noise op on a Tensor, and the shared validation of noise configs.
-import { randomBytes } from 'crypto';
 import { binding, NativeNoiseConfig } from './binding';
+import { seedOrRandom } from './seeds';
 import { Tensor, handleOf } from './tensor';
 import {
   expectBoolean,
@@ -52,28 +52,16 @@ export const DEFAULT_STRENGTH: Record<NoiseKind, number> = {
 
 const NOISE_KEYS = ['kind', 'axis', 'strength', 'mean', 'std', 'seed', 'detach'];
 
-/** A fresh random 64-bit seed, as a decimal string. */
-export function randomSeed(): string {
-  return randomBytes(8).readBigUInt64LE(0).toString();
-}
-
-/** Validates a seed (non-negative integer number below 2^53, or a bigint below 2^64). */
-export function normalizeSeed(value: unknown, name: string): string {
-  if (typeof value === 'bigint') {
-    if (value < 0n || value >= 1n << 64n) throw rangeError(name, 'integer between 0 and 2^64-1', value);
-    return value.toString();
-  }
-  if (typeof value !== 'number') throw typeError(name, 'non-negative integer or bigint', value);
-  if (!Number.isSafeInteger(value) || value < 0) throw rangeError(name, 'non-negative safe integer or bigint', value);
-  return value.toString();
-}
-
 /**
  * Validates a noise config and fills every default. `extraKeys` lets callers (model noise
  * options) accept their own keys, which they validate themselves. The axis is returned
  * unresolved (it may be negative); the native op resolves it against the tensor.
  */
-export function normalizeNoiseConfig(config: unknown, name = 'config', extraKeys: readonly string[] = []): NativeNoiseConfig {
+export function normalizeNoiseConfig(
+  config: unknown,
+  name = 'config',
+  extraKeys: readonly string[] = [],
+): NativeNoiseConfig {
   const c = expectOptions(config, name);
   if (config === undefined) throw typeError(name, 'object with a kind', config);
   expectKnownKeys(c, name, [...NOISE_KEYS, ...extraKeys]);
@@ -88,7 +76,7 @@ export function normalizeNoiseConfig(config: unknown, name = 'config', extraKeys
   }
   const mean = c.mean === undefined ? 0 : expectNumber(c.mean, `${name}.mean`);
   const std = c.std === undefined ? 1 : expectNonNegativeNumber(c.std, `${name}.std`);
-  const seed = c.seed === undefined ? randomSeed() : normalizeSeed(c.seed, `${name}.seed`);
+  const seed = seedOrRandom(c.seed, `${name}.seed`);
   const detach = c.detach === undefined ? false : expectBoolean(c.detach, `${name}.detach`);
   return { kind, axis, strength, mean, std, seed, offset: '0', detach };
 }
@@ -125,9 +113,12 @@ export function injectNoise(x: Tensor, config: NoiseConfig): Tensor {
   const shape = handle.shape();
   const dtype = handle.dtype();
   if (!FLOAT_DTYPES.includes(dtype)) {
-    throw new RangeError(`Expected a floating-point tensor (float32, float64, float16, bfloat16) for x but received dtype ${dtype}`);
+    throw new RangeError(
+      `Expected a floating-point tensor (float32, float64, float16, bfloat16) for x but received dtype ${dtype}`,
+    );
   }
-  if (shape.length === 0) throw new RangeError('Expected a tensor with at least one dimension for x but received a scalar');
+  if (shape.length === 0)
+    throw new RangeError('Expected a tensor with at least one dimension for x but received a scalar');
   if (shape.some((d) => d === 0)) {
     throw new RangeError(`Expected a non-empty tensor for x but received shape [${shape.join(', ')}]`);
   }

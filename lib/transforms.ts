@@ -46,9 +46,21 @@ export type Transform =
   | { kind: 'horizontalFlip'; p?: number }
   | { kind: 'verticalFlip'; p?: number }
   | { kind: 'resize'; size: Size; interpolation?: 'bilinear' | 'nearest' }
-  | { kind: 'normalize'; preset?: NormalizePreset; mean?: number | readonly number[]; std?: number | readonly number[] };
+  | {
+      kind: 'normalize';
+      preset?: NormalizePreset;
+      mean?: number | readonly number[];
+      std?: number | readonly number[];
+    };
 
-export const TRANSFORM_KINDS = ['randomCrop', 'centerCrop', 'horizontalFlip', 'verticalFlip', 'resize', 'normalize'] as const;
+export const TRANSFORM_KINDS = [
+  'randomCrop',
+  'centerCrop',
+  'horizontalFlip',
+  'verticalFlip',
+  'resize',
+  'normalize',
+] as const;
 
 /**
  * Transform constructors. Every step runs natively, per sample, on the loader's threads; random
@@ -122,7 +134,9 @@ function expectStats(value: unknown, name: string, channels: number): number[] {
   if (!Array.isArray(list)) throw typeError(name, 'number or array of numbers', value);
   if (list.length === 1 && channels > 1) return expectStats(list[0], name, channels);
   if (list.length !== channels) {
-    throw new RangeError(`Expected ${channels} value(s) for ${name} (one per image channel) but received ${describe(value)}`);
+    throw new RangeError(
+      `Expected ${channels} value(s) for ${name} (one per image channel) but received ${describe(value)}`,
+    );
   }
   return list.map((v, i) => {
     if (typeof v !== 'number') throw typeError(`${name}[${i}]`, 'finite number', v);
@@ -142,7 +156,11 @@ export interface ResolvedTransforms {
  * presets and defaults.
  * @throws TypeError / RangeError naming the step, e.g. `transforms[0].padding`.
  */
-export function resolveTransforms(value: unknown, inputShape: readonly [number, number, number], name = 'transforms'): ResolvedTransforms {
+export function resolveTransforms(
+  value: unknown,
+  inputShape: readonly [number, number, number],
+  name = 'transforms',
+): ResolvedTransforms {
   if (value === undefined) return { steps: [], outputShape: [...inputShape] };
   if (!Array.isArray(value)) throw typeError(name, 'array of transforms', value);
   const [channels] = inputShape;
@@ -159,7 +177,9 @@ export function resolveTransforms(value: unknown, inputShape: readonly [number, 
         const [ch, cw] = expectSize(t.size, `${at}.size`);
         const padding = t.padding === undefined ? 0 : expectNonNegativeInteger(t.padding, `${at}.padding`);
         if (ch > h + 2 * padding || cw > w + 2 * padding) {
-          throw new RangeError(`${at}: randomCrop size ${ch}x${cw} is larger than the ${h}x${w} image plus padding ${padding}`);
+          throw new RangeError(
+            `${at}: randomCrop size ${ch}x${cw} is larger than the ${h}x${w} image plus padding ${padding}`,
+          );
         }
         steps.push({ kind, height: ch, width: cw, padding });
         [h, w] = [ch, cw];
@@ -188,7 +208,10 @@ export function resolveTransforms(value: unknown, inputShape: readonly [number, 
         } else {
           [h, w] = expectSize(t.size, `${at}.size`);
         }
-        const interpolation = t.interpolation === undefined ? 'bilinear' : expectOneOf(t.interpolation, `${at}.interpolation`, ['bilinear', 'nearest'] as const);
+        const interpolation =
+          t.interpolation === undefined
+            ? 'bilinear'
+            : expectOneOf(t.interpolation, `${at}.interpolation`, ['bilinear', 'nearest'] as const);
         steps.push({ kind, height: h, width: w, interpolation });
         break;
       }
@@ -197,13 +220,17 @@ export function resolveTransforms(value: unknown, inputShape: readonly [number, 
         if (i !== value.length - 1) throw new RangeError(`${at}: normalize must be the last transform`);
         let stats: ChannelStats;
         if (t.preset !== undefined) {
-          if (t.mean !== undefined || t.std !== undefined) throw new RangeError(`${at}: give either preset or mean and std, not both`);
+          if (t.mean !== undefined || t.std !== undefined)
+            throw new RangeError(`${at}: give either preset or mean and std, not both`);
           stats = NORMALIZE_PRESETS[expectOneOf(t.preset, `${at}.preset`, PRESET_NAMES)];
           if (stats.mean.length !== channels) {
-            throw new RangeError(`${at}: normalize preset '${t.preset}' is for ${stats.mean.length}-channel images but these have ${channels}`);
+            throw new RangeError(
+              `${at}: normalize preset '${t.preset}' is for ${stats.mean.length}-channel images but these have ${channels}`,
+            );
           }
         } else {
-          if (t.mean === undefined || t.std === undefined) throw new RangeError(`${at}: normalize needs a preset or both mean and std`);
+          if (t.mean === undefined || t.std === undefined)
+            throw new RangeError(`${at}: normalize needs a preset or both mean and std`);
           stats = { mean: expectStats(t.mean, `${at}.mean`, channels), std: expectStats(t.std, `${at}.std`, channels) };
           stats.std.forEach((s, c) => {
             if (s <= 0) throw rangeError(`${at}.std[${c}]`, 'positive number', s);

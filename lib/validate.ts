@@ -35,7 +35,12 @@ export function expectInteger(value: unknown, name: string, min = -Infinity, max
   if (typeof value !== 'number') throw typeError(name, 'integer', value);
   if (!Number.isInteger(value)) throw rangeError(name, 'integer', value);
   if (value < min || value > max) {
-    const bounds = max === Infinity ? `integer >= ${min}` : min === -Infinity ? `integer <= ${max}` : `integer between ${min} and ${max}`;
+    const bounds =
+      max === Infinity
+        ? `integer >= ${min}`
+        : min === -Infinity
+          ? `integer <= ${max}`
+          : `integer between ${min} and ${max}`;
     throw rangeError(name, bounds, value);
   }
   return value;
@@ -68,17 +73,13 @@ export function expectPositiveNumber(value: unknown, name: string): number {
 /** A number in [lo, hi] (inclusive). */
 export function expectNumberInRange(value: unknown, name: string, lo: number, hi: number): number {
   if (typeof value !== 'number') throw typeError(name, `number between ${lo} and ${hi}`, value);
-  if (!Number.isFinite(value) || value < lo || value > hi) throw rangeError(name, `number between ${lo} and ${hi}`, value);
+  if (!Number.isFinite(value) || value < lo || value > hi)
+    throw rangeError(name, `number between ${lo} and ${hi}`, value);
   return value;
 }
 
 export function expectBoolean(value: unknown, name: string): boolean {
   if (typeof value !== 'boolean') throw typeError(name, 'boolean', value);
-  return value;
-}
-
-export function expectString(value: unknown, name: string): string {
-  if (typeof value !== 'string') throw typeError(name, 'string', value);
   return value;
 }
 
@@ -119,7 +120,18 @@ export function expectDevice(value: unknown, name = 'device'): string {
   return value;
 }
 
-/** Returns `value` unless undefined, then `fallback`. */
-export function orDefault<T>(value: T | undefined, fallback: T): T {
-  return value === undefined ? fallback : value;
+/** An optional AbortSignal (anything with a boolean `aborted`, as signals from another realm are). */
+export function expectAbortSignal(value: unknown, name = 'signal'): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || typeof (value as AbortSignal).aborted !== 'boolean') {
+    throw typeError(name, 'AbortSignal', value);
+  }
+  return value as AbortSignal;
+}
+
+/** An optional callback. */
+export function expectCallback<T extends (...args: never[]) => unknown>(value: unknown, name: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw typeError(name, 'function', value);
+  return value as T;
 }

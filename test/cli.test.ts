@@ -7,9 +7,9 @@ import * as path from 'path';
 import sharp from 'sharp';
 import { main } from '../lib/cli';
 import { parseArgs, UsageError } from '../lib/cli/args';
-import { countParameters } from '../lib/cli/inspect';
-import { createModel, MODEL_VARIANTS } from '../lib/models';
+import { MODEL_VARIANTS } from '../lib/models';
 import { writeMnist } from './helpers/datafiles';
+import { PARAMETER_COUNTS } from './helpers/parameter-counts';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -29,6 +29,8 @@ async function cli(argv: string[], options: { cwd?: string; signal?: AbortSignal
 let tmp: string;
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'noisynn-cli-'));
+  // `noisynn models` caches its parameter counts: here, not in the user's cache (spawns inherit it).
+  process.env.NOISYNN_CACHE_DIR = path.join(tmp, 'cache');
 });
 afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -38,7 +40,8 @@ describe('help', () => {
   test('noisynn --help lists the commands; no arguments prints it on stderr and exits 2', async () => {
     const r = await cli(['--help']);
     expect(r.status).toBe(0);
-    for (const c of ['info', 'models', 'train', 'eval', 'compare', 'audit']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['info', 'models', 'train', 'eval', 'compare', 'audit'])
+      expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     const bare = await cli([]);
     expect(bare.status).toBe(2);
     expect(bare.stderr).toContain('Usage: noisynn <command> [options]');
@@ -51,7 +54,8 @@ describe('help', () => {
     expect(r.stdout).toContain('-h, --help');
     expect(r.stderr).toBe('');
     // Every line fits an 80-column terminal, except long option names and examples.
-    for (const line of r.stdout.split('\n')) if (!/^ {2}(-|noisynn)/.test(line)) expect(line.length).toBeLessThanOrEqual(80);
+    for (const line of r.stdout.split('\n'))
+      if (!/^ {2}(-|noisynn)/.test(line)) expect(line.length).toBeLessThanOrEqual(80);
   });
 
   test('--help wins over other, even bad, options; `help <command>` works too', async () => {
@@ -62,11 +66,42 @@ describe('help', () => {
 
   test('the options a user reaches for are documented', async () => {
     const train = (await cli(['train', '--help'])).stdout;
-    for (const flag of ['--model', '--dataset', '--root', '--epochs', '--batch-size', '--lr', '--optimizer', '--schedule', '--weight-decay', '--label-smoothing', '--noise', '--noise-strength', '--noise-when', '--seed', '--device', '--workers', '--out', '--weights', '--checkpoint-dir', '--resume']) {
+    for (const flag of [
+      '--model',
+      '--dataset',
+      '--root',
+      '--epochs',
+      '--batch-size',
+      '--lr',
+      '--optimizer',
+      '--schedule',
+      '--weight-decay',
+      '--label-smoothing',
+      '--noise',
+      '--noise-strength',
+      '--noise-when',
+      '--seed',
+      '--device',
+      '--workers',
+      '--out',
+      '--weights',
+      '--checkpoint-dir',
+      '--resume',
+    ]) {
       expect(train).toContain(flag);
     }
     const compare = (await cli(['compare', '--help'])).stdout;
-    for (const flag of ['--family', '--model', '--epochs', '--seeds', '--device', '--train-samples', '--quick', '--kinds']) expect(compare).toContain(flag);
+    for (const flag of [
+      '--family',
+      '--model',
+      '--epochs',
+      '--seeds',
+      '--device',
+      '--train-samples',
+      '--quick',
+      '--kinds',
+    ])
+      expect(compare).toContain(flag);
   });
 });
 
@@ -82,26 +117,30 @@ describe('info and models', () => {
     expect(j.threads).toBeGreaterThan(0);
   });
 
+  test('models counts parameters with the native models, once, then from the cache', async () => {
+    const first = await cli(['models', '--json']);
+    expect(first.stderr).toBe(
+      `counting the parameters of 18 variants (once; cached in ${process.env.NOISYNN_CACHE_DIR})...\n`,
+    );
+    const rows = JSON.parse(first.stdout) as { name: string; parameters: number }[];
+    expect(Object.fromEntries(rows.map((r) => [r.name, r.parameters]))).toEqual(PARAMETER_COUNTS);
+    const again = await cli(['models', '--json']);
+    expect(again.stderr).toBe('');
+    expect(again.stdout).toBe(first.stdout);
+  });
+
   test('models lists every variant with parameters and input size', async () => {
     const r = await cli(['models']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/vit_mini_patch4_28\s+vit\s+205,066\s+1x28x28\s+10/);
     expect(r.stdout).toMatch(/resnet50\s+cnn\s+25,557,032\s+3x224x224\s+1000/);
-    const rows = JSON.parse((await cli(['models', '--json', '--family', 'cnn'])).stdout) as { name: string; family: string }[];
-    expect(rows.map((x) => x.name)).toEqual(Object.keys(MODEL_VARIANTS).filter((n) => MODEL_VARIANTS[n as keyof typeof MODEL_VARIANTS].family === 'cnn'));
-  });
-
-  test('the parameter counts from the architecture equal those of built models', () => {
-    for (const name of ['vit_mini_patch4_28', 'vit_mini_patch4_32', 'resnet18_small_28'] as const) {
-      const model = createModel(name);
-      expect(countParameters(MODEL_VARIANTS[name])).toBe(model.numParameters());
-      model.dispose();
-    }
-    // The published counts of the large ones (timm / torchvision), without building them.
-    expect(countParameters(MODEL_VARIANTS.vit_base_patch16_224)).toBe(86567656);
-    expect(countParameters(MODEL_VARIANTS.vit_large_patch16_384)).toBe(304715752);
-    expect(countParameters(MODEL_VARIANTS.resnet18)).toBe(11689512);
-    expect(countParameters(MODEL_VARIANTS.resnet152)).toBe(60192808);
+    const rows = JSON.parse((await cli(['models', '--json', '--family', 'cnn'])).stdout) as {
+      name: string;
+      family: string;
+    }[];
+    expect(rows.map((x) => x.name)).toEqual(
+      Object.keys(MODEL_VARIANTS).filter((n) => MODEL_VARIANTS[n as keyof typeof MODEL_VARIANTS].family === 'cnn'),
+    );
   });
 });
 
@@ -110,42 +149,122 @@ describe('bad options: one line on stderr, non-zero exit', () => {
     [['train', '--epochs', 'x'], 2, "Expected positive integer for --epochs but received 'x'"],
     [['train', '--epochs', '0'], 2, "Expected positive integer for --epochs but received '0'"],
     [['train', '--epochs=1.5'], 2, "Expected positive integer for --epochs but received '1.5'"],
-    [['train', '--epoch', '3'], 2, "Unknown option --epoch for 'noisynn train' (did you mean --epochs?); see noisynn train --help"],
+    [
+      ['train', '--epoch', '3'],
+      2,
+      "Unknown option --epoch for 'noisynn train' (did you mean --epochs?); see noisynn train --help",
+    ],
     [['train', '--lr'], 2, 'Missing value for --lr (expected X)'],
     [['train', '--lr', '-1'], 2, "Expected positive number for --lr but received '-1'"],
     [['train', '--optimizer', 'adam'], 2, "Expected one of 'adamw', 'sgd' for --optimizer but received 'adam'"],
     [['train', '--label-smoothing', '1'], 2, "Expected number in [0, 1) for --label-smoothing but received '1'"],
     [['train', '--device', 'tpu'], 2, "Expected 'auto', 'cpu', 'cuda' or 'cuda:N' for --device but received 'tpu'"],
-    [['train', '--noise', 'pink'], 2, "Expected one of 'none', 'linear', 'optimal', 'gaussian', 'saltPepper', 'default', 'official' for --noise but received 'pink'"],
-    [['train', '--noise-layer', 'last'], 2, "Expected a block index N or STAGE:BLOCK for --noise-layer but received 'last'"],
+    [
+      ['train', '--noise', 'pink'],
+      2,
+      "Expected one of 'none', 'linear', 'optimal', 'gaussian', 'saltPepper', 'default', 'official' for --noise but received 'pink'",
+    ],
+    [
+      ['train', '--noise-layer', 'last'],
+      2,
+      "Expected a block index N or STAGE:BLOCK for --noise-layer but received 'last'",
+    ],
     [['train', '--quiet=maybe'], 2, "Expected true or false for --quiet but received 'maybe'"],
-    [['train', '--no-epochs'], 2, "Unknown option --no-epochs for 'noisynn train' (did you mean --epochs?); see noisynn train --help"],
+    [
+      ['train', '--no-epochs'],
+      2,
+      "Unknown option --no-epochs for 'noisynn train' (did you mean --epochs?); see noisynn train --help",
+    ],
     [['train', 'extra'], 2, "Unexpected argument 'extra' for 'noisynn train'; see noisynn train --help"],
     [['train', '--model', 'vit_huge'], 2, "Expected one of 'vit_tiny_patch16_224',"],
     [['train', '--noise', 'none', '--noise-strength', '0.3'], 2, '--noise none takes no other --noise-* option'],
     [['train', '--dataset', 'mnist'], 2, '--root is required for --dataset mnist'],
-    [['train', '--dataset', 'imagefolder', '--root', '/nonexistent-noisynn'], 2, '--dataset imagefolder expects /nonexistent-noisynn to hold a train/ folder of class subfolders'],
-    [['train', '--root', '/nonexistent-noisynn'], 1, 'Fashion-MNIST train images not found: looked for train-images-idx3-ubyte and train-images-idx3-ubyte.gz in /nonexistent-noisynn'],
-    [['train', '--model', 'resnet18', '--epochs', '1'], 1, "Model resnet18 takes 3-channel images but the dataset's have 1 channel (shape [1, 28, 28])"],
-    [['train', '--model', 'vit_mini_patch4_32', '--dataset', 'fashion-mnist'], 1, 'Model vit_mini_patch4_32 takes 3-channel images'],
-    [['train', '--resume', '/nonexistent-noisynn'], 2, 'Cannot resume: /nonexistent-noisynn/config.json not found (is /nonexistent-noisynn a run folder of noisynn train?)'],
+    [
+      ['train', '--dataset', 'imagefolder', '--root', '/nonexistent-noisynn'],
+      2,
+      '--dataset imagefolder expects /nonexistent-noisynn to hold a train/ folder of class subfolders',
+    ],
+    [
+      ['train', '--root', '/nonexistent-noisynn'],
+      1,
+      'Fashion-MNIST train images not found: looked for train-images-idx3-ubyte and train-images-idx3-ubyte.gz in /nonexistent-noisynn',
+    ],
+    [
+      ['train', '--model', 'resnet18', '--epochs', '1'],
+      1,
+      "Model resnet18 takes 3-channel images but the dataset's have 1 channel (shape [1, 28, 28])",
+    ],
+    [
+      ['train', '--model', 'vit_mini_patch4_32', '--dataset', 'fashion-mnist'],
+      1,
+      'Model vit_mini_patch4_32 takes 3-channel images',
+    ],
+    [
+      ['train', '--resume', '/nonexistent-noisynn'],
+      2,
+      'Cannot resume: /nonexistent-noisynn/config.json not found (is /nonexistent-noisynn a run folder of noisynn train?)',
+    ],
     [['eval'], 2, 'Missing required option --weights (a safetensors file or a train run folder)'],
-    [['eval', '--weights', '/nonexistent-noisynn.safetensors'], 2, '--weights /nonexistent-noisynn.safetensors: file not found'],
-    [['audit', '--weights', '/tmp', '--samples', '-3'], 2, "Expected non-negative integer for --samples but received '-3'"],
-    [['eval', '--order', 'sorted', '--weights', 'x'], 2, "Expected one of 'shuffle', 'sequential', 'classSorted' for --order but received 'sorted'"],
-    [['compare', '--kinds', 'none,pink'], 2, "Expected a comma-separated list of 'none', 'linear', 'optimal', 'gaussian', 'saltPepper' for --kinds but received 'none,pink'"],
+    [
+      ['eval', '--weights', '/nonexistent-noisynn.safetensors'],
+      2,
+      '--weights /nonexistent-noisynn.safetensors: file not found',
+    ],
+    [
+      ['audit', '--weights', '/tmp', '--samples', '-3'],
+      2,
+      "Expected non-negative integer for --samples but received '-3'",
+    ],
+    [
+      ['eval', '--order', 'sorted', '--weights', 'x'],
+      2,
+      "Expected one of 'shuffle', 'sequential', 'classSorted' for --order but received 'sorted'",
+    ],
+    [
+      ['compare', '--kinds', 'none,pink'],
+      2,
+      "Expected a comma-separated list of 'none', 'linear', 'optimal', 'gaussian', 'saltPepper' for --kinds but received 'none,pink'",
+    ],
     [['compare', '--kinds', 'none,none'], 2, "Expected a list without repeats for --kinds but received 'none,none'"],
-    [['compare', '--seeds', '0'], 2, "Expected a seed count between 1 and 1000, or a comma-separated list of seeds for --seeds but received '0'"],
+    [
+      ['compare', '--seeds', '0'],
+      2,
+      "Expected a seed count between 1 and 1000, or a comma-separated list of seeds for --seeds but received '0'",
+    ],
     [['compare', '--seeds', '1,1'], 2, "Expected seeds without repeats for --seeds but received '1,1'"],
-    [['compare', '--seeds', '1,x'], 2, "Expected a seed count, or a comma-separated list of non-negative integer seeds for --seeds but received '1,x'"],
-    [['compare', '--noise-strength', 'linear=x'], 2, "Expected KIND=VALUE pairs (KIND one of none, linear, optimal, gaussian, saltPepper; VALUE >= 0, at most 1 for saltPepper) for --noise-strength but received 'linear=x'"],
-    [['compare', '--noise-strength', 'saltPepper=2'], 2, "Expected KIND=VALUE pairs (KIND one of none, linear, optimal, gaussian, saltPepper; VALUE >= 0, at most 1 for saltPepper) for --noise-strength but received 'saltPepper=2'"],
-    [['compare', '--family', 'cnn', '--model', 'vit_mini_patch4_28'], 2, '--model vit_mini_patch4_28 is a vit model but --family is cnn'],
+    [
+      ['compare', '--seeds', '1,x'],
+      2,
+      "Expected a seed count, or a comma-separated list of non-negative integer seeds for --seeds but received '1,x'",
+    ],
+    [
+      ['compare', '--noise-strength', 'linear=x'],
+      2,
+      "Expected KIND=VALUE pairs (KIND one of none, linear, optimal, gaussian, saltPepper; VALUE >= 0, at most 1 for saltPepper) for --noise-strength but received 'linear=x'",
+    ],
+    [
+      ['compare', '--noise-strength', 'saltPepper=2'],
+      2,
+      "Expected KIND=VALUE pairs (KIND one of none, linear, optimal, gaussian, saltPepper; VALUE >= 0, at most 1 for saltPepper) for --noise-strength but received 'saltPepper=2'",
+    ],
+    [
+      ['compare', '--family', 'cnn', '--model', 'vit_mini_patch4_28'],
+      2,
+      '--model vit_mini_patch4_28 is a vit model but --family is cnn',
+    ],
     [['compare', '--family', 'rnn'], 2, "Expected one of 'vit', 'cnn' for --family but received 'rnn'"],
     [['compare', '--resume', '/nonexistent-noisynn'], 2, 'Cannot resume: /nonexistent-noisynn/config.json not found'],
     [['models', '--family'], 2, 'Missing value for --family'],
-    [['fit'], 2, "Unknown command 'fit'; expected a command: info, models, train, eval, compare, audit (see noisynn --help)"],
-    [['--epochs', '3'], 2, "Unknown option '--epochs'; expected a command: info, models, train, eval, compare, audit (see noisynn --help)"],
+    [
+      ['fit'],
+      2,
+      "Unknown command 'fit'; expected a command: info, models, train, eval, compare, audit (see noisynn --help)",
+    ],
+    [
+      ['--epochs', '3'],
+      2,
+      "Unknown option '--epochs'; expected a command: info, models, train, eval, compare, audit (see noisynn --help)",
+    ],
   ];
 
   test.each(cases)('noisynn %j exits %i', async (argv, status, message) => {
@@ -162,7 +281,9 @@ describe('bad options: one line on stderr, non-zero exit', () => {
     fs.writeFileSync(path.join(dir, 'config.json'), '{"command":"train","options":{}}');
     const r = await cli(['train', '--out', dir, '--epochs', '1']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe(`noisynn: ${dir} already holds a run; continue it with --resume ${dir}, or choose another --out\n`);
+    expect(r.stderr).toBe(
+      `noisynn: ${dir} already holds a run; continue it with --resume ${dir}, or choose another --out\n`,
+    );
     const other = await cli(['compare', '--resume', dir]);
     expect(other.stderr).toBe(`noisynn: Cannot resume: ${dir} is a run of noisynn train, not noisynn compare\n`);
   });
@@ -193,23 +314,55 @@ describe('train, eval and audit on a small Fashion-MNIST subset', () => {
 
   beforeAll(async () => {
     runDir = path.join(tmp, 'train-run');
-    const r = await cli(['train', '--epochs', '1', '--train-samples', '512', '--test-samples', '256', '--batch-size', '64', '--noise', 'linear', '--out', runDir]);
+    const r = await cli([
+      'train',
+      '--epochs',
+      '1',
+      '--train-samples',
+      '512',
+      '--test-samples',
+      '256',
+      '--batch-size',
+      '64',
+      '--noise',
+      'linear',
+      '--out',
+      runDir,
+    ]);
     if (r.status !== 0) throw new Error(`train failed: ${r.stderr}`);
     expect(r.stdout).toMatch(/^test top-1 \d+\.\d\d% · top-5 \d+\.\d\d% · loss \d\.\d{4} · 256 images/);
     expect(r.stdout).toContain('run folder: ');
-    expect(r.stderr).toContain('training vit_mini_patch4_28 (205,066 parameters, noise linear 0.3 along the batch axis while training) on 512 images for 1 epoch');
+    expect(r.stderr).toContain(
+      'training vit_mini_patch4_28 (205,066 parameters, noise linear 0.3 along the batch axis while training) on 512 images for 1 epoch',
+    );
     expect(r.stderr).toMatch(/^epoch 1\/1 loss \d\.\d{4} acc \d+\.\d% · val loss/m); // one line per epoch off a TTY
   });
 
   test('the run folder holds config, metrics, checkpoints, weights, plot and report', () => {
-    for (const f of ['config.json', 'metrics.jsonl', 'model.safetensors', 'results.json', 'curves.svg', 'report.html', 'checkpoints/checkpoint.json']) {
+    for (const f of [
+      'config.json',
+      'metrics.jsonl',
+      'model.safetensors',
+      'results.json',
+      'curves.svg',
+      'report.html',
+      'checkpoints/checkpoint.json',
+    ]) {
       expect(fs.existsSync(path.join(runDir, f))).toBe(true);
     }
-    const lines = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    const lines = fs
+      .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
     expect(lines.filter((l) => l.type === 'step')).toHaveLength(8);
     expect(lines.filter((l) => l.type === 'epoch')).toHaveLength(1);
     const config = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
-    expect(config.model).toMatchObject({ name: 'vit_mini_patch4_28', parameters: 205066, noise: { kind: 'linear', when: 'train' } });
+    expect(config.model).toMatchObject({
+      name: 'vit_mini_patch4_28',
+      parameters: 205066,
+      noise: { kind: 'linear', when: 'train' },
+    });
     expect(config.options).toMatchObject({ epochs: 1, trainSamples: 512, noise: 'linear', seed: 1 });
     const results = JSON.parse(fs.readFileSync(path.join(runDir, 'results.json'), 'utf8'));
     expect(results.test.samples).toBe(256);
@@ -220,10 +373,20 @@ describe('train, eval and audit on a small Fashion-MNIST subset', () => {
   test('eval scores the weights of a run folder, in text and JSON', async () => {
     const r = await cli(['eval', '--weights', runDir, '--samples', '256', '-q']);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^top-1 \d+\.\d\d% · top-5 \d+\.\d\d% · loss \d\.\d{4} · 256 images \(test split, shuffled batches of 64\)\n$/);
+    expect(r.stdout).toMatch(
+      /^top-1 \d+\.\d\d% · top-5 \d+\.\d\d% · loss \d\.\d{4} · 256 images \(test split, shuffled batches of 64\)\n$/,
+    );
     expect(r.stderr).toBe('');
-    const j = JSON.parse((await cli(['eval', '--weights', path.join(runDir, 'model.safetensors'), '--samples', '256', '--json', '-q'])).stdout);
-    expect(j).toMatchObject({ model: 'vit_mini_patch4_28', samples: 256, order: 'shuffle', noise: { kind: 'optimal', when: 'train' } });
+    const j = JSON.parse(
+      (await cli(['eval', '--weights', path.join(runDir, 'model.safetensors'), '--samples', '256', '--json', '-q']))
+        .stdout,
+    );
+    expect(j).toMatchObject({
+      model: 'vit_mini_patch4_28',
+      samples: 256,
+      order: 'shuffle',
+      noise: { kind: 'optimal', when: 'train' },
+    });
     expect(j.top1).toBeGreaterThanOrEqual(0);
     expect(j.top1).toBeLessThanOrEqual(1);
   });
@@ -258,7 +421,22 @@ describe('other datasets', () => {
     const root = path.join(tmp, 'mnist');
     writeMnist(root, { n: 64, h: 28, w: 28, gzip: true, seed: 3 });
     const out = path.join(tmp, 'mnist-run');
-    const r = await cli(['train', '--dataset', 'mnist', '--root', root, '--epochs', '1', '--batch-size', '32', '--noise', 'none', '-q', '--out', out]);
+    const r = await cli([
+      'train',
+      '--dataset',
+      'mnist',
+      '--root',
+      root,
+      '--epochs',
+      '1',
+      '--batch-size',
+      '32',
+      '--noise',
+      'none',
+      '-q',
+      '--out',
+      out,
+    ]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^test top-1 \d+\.\d\d% .* 64 images/);
     const e = await cli(['eval', '--weights', out, '-q', '--json']);
@@ -274,12 +452,28 @@ describe('other datasets', () => {
         fs.mkdirSync(path.join(root, split, cls), { recursive: true });
         for (let i = 0; i < 3; i++) {
           const raw = Buffer.alloc(40 * 48 * 3, (k++ * 37) % 256);
-          await sharp(raw, { raw: { width: 48, height: 40, channels: 3 } }).png().toFile(path.join(root, split, cls, `${i}.png`));
+          await sharp(raw, { raw: { width: 48, height: 40, channels: 3 } })
+            .png()
+            .toFile(path.join(root, split, cls, `${i}.png`));
         }
       }
     }
     const out = path.join(tmp, 'folder-run');
-    const r = await cli(['train', '--dataset', 'imagefolder', '--root', root, '--model', 'vit_mini_patch4_32', '--epochs', '1', '-q', '--json', '--out', out]);
+    const r = await cli([
+      'train',
+      '--dataset',
+      'imagefolder',
+      '--root',
+      root,
+      '--model',
+      'vit_mini_patch4_32',
+      '--epochs',
+      '1',
+      '-q',
+      '--json',
+      '--out',
+      out,
+    ]);
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout).test).toMatchObject({ samples: 6 });
     const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
@@ -294,9 +488,17 @@ describe('the real executable', () => {
   beforeAll(() => {
     // Rebuild dist/ when a lib/ source is newer (npm test builds it in scripts/setup.sh).
     const newest = (dir: string): number =>
-      Math.max(...fs.readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(path.join(dir, e.name)) : fs.statSync(path.join(dir, e.name)).mtimeMs)));
+      Math.max(
+        ...fs
+          .readdirSync(dir, { withFileTypes: true })
+          .map((e) => (e.isDirectory() ? newest(path.join(dir, e.name)) : fs.statSync(path.join(dir, e.name)).mtimeMs)),
+      );
     if (!fs.existsSync(cliJs) || fs.statSync(cliJs).mtimeMs < newest(path.join(ROOT, 'lib'))) {
-      const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.json')], { encoding: 'utf8' });
+      const tsc = spawnSync(
+        process.execPath,
+        [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.json')],
+        { encoding: 'utf8' },
+      );
       if (tsc.status !== 0) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
     }
   });

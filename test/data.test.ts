@@ -22,7 +22,7 @@ import {
   info,
   transforms as T,
 } from '../lib';
-import { bytes, cifarBuffer, idxBuffer, writeIdx, writeMnist } from './helpers/datafiles';
+import { bytes, cifarBuffer, idxBuffer, writeMnist } from './helpers/datafiles';
 
 const FMNIST = '/usr/share/datasets/fashion-mnist';
 let tmp = '';
@@ -50,7 +50,9 @@ function floats(t: Tensor): Float32Array {
 }
 
 /** Everything one pass yields: indices and labels in order, a hash of all image bytes, batch sizes. */
-async function pass(loader: DataLoader): Promise<{ indices: number[]; labels: number[]; hash: string; sizes: number[] }> {
+async function pass(
+  loader: DataLoader,
+): Promise<{ indices: number[]; labels: number[]; hash: string; sizes: number[] }> {
   const h = createHash('sha256');
   const indices: number[] = [];
   const labels: number[] = [];
@@ -103,7 +105,18 @@ describe('Fashion-MNIST (Debian dataset-fashion-mnist)', () => {
     expect(train.length).toBe(60000);
     expect(testSet.length).toBe(10000);
     expect(train.imageShape).toEqual([1, 28, 28]);
-    expect(train.classes).toEqual(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
+    expect(train.classes).toEqual([
+      'T-shirt/top',
+      'Trouser',
+      'Pullover',
+      'Dress',
+      'Coat',
+      'Sandal',
+      'Shirt',
+      'Sneaker',
+      'Bag',
+      'Ankle boot',
+    ]);
     expect(train.files.images).toBe(path.join(FMNIST, 'train-images-idx3-ubyte.gz'));
     expect(new FashionMNIST().split).toBe('train');
     expect(counts(ints(await train.labels()), 10)).toEqual(new Array(10).fill(6000));
@@ -124,7 +137,11 @@ describe('Fashion-MNIST (Debian dataset-fashion-mnist)', () => {
     expect(h.digest('hex')).toBe('8a6fbd6eff9f489549edbf60bd50c26e12f0c5551542f37a433fa879a7b283d5');
     const first = await testSet.get(0);
     expect(first.label).toBe(9);
-    expect(createHash('sha256').update(first.image.toTypedArray() as Uint8Array).digest('hex')).toBe('ffc7351ed0f8bae542820866086177fa4e0b366b97bf9d998dffdb8dbe138787');
+    expect(
+      createHash('sha256')
+        .update(first.image.toTypedArray() as Uint8Array)
+        .digest('hex'),
+    ).toBe('ffc7351ed0f8bae542820866086177fa4e0b366b97bf9d998dffdb8dbe138787');
   });
 
   test('an augmented epoch visits every sample exactly once, in batches of 128', async () => {
@@ -170,7 +187,11 @@ describe('Fashion-MNIST (Debian dataset-fashion-mnist)', () => {
   });
 
   test('normalize fuses (x / 255 - mean) / std, exactly as the JS formula', async () => {
-    const loader = new DataLoader(testSet, { batchSize: 4, order: 'sequential', transforms: [T.normalize('fashion-mnist')] });
+    const loader = new DataLoader(testSet, {
+      batchSize: 4,
+      order: 'sequential',
+      transforms: [T.normalize('fashion-mnist')],
+    });
     for await (const b of loader) {
       const out = floats(b.images);
       expect(b.images.shape).toEqual([4, 1, 28, 28]);
@@ -260,7 +281,9 @@ describe('DataLoader passes', () => {
     expect(ints((await first.next()).value!.indices)).toEqual([0, 1]);
     const second = loader[Symbol.asyncIterator]();
     expect(ints((await second.next()).value!.indices)).toEqual([0, 1]);
-    await expect(first.next()).rejects.toThrow('this pass over the DataLoader was superseded by a newer one (or stopped)');
+    await expect(first.next()).rejects.toThrow(
+      'this pass over the DataLoader was superseded by a newer one (or stopped)',
+    );
     expect(ints((await second.next()).value!.indices)).toEqual([2, 3]);
     await second.return(undefined);
   });
@@ -296,10 +319,18 @@ describe('DataLoader passes', () => {
 
   test('float32 TensorDataset values pass through unscaled', async () => {
     const f = Float32Array.from({ length: 3 * 4 }, (_, i) => i - 5.5);
-    const fds = new TensorDataset({ images: Tensor.fromTypedArray(f, [3, 1, 2, 2]), labels: new Int32Array([2, 0, 1]), classes: ['a', 'b', 'c'] });
+    const fds = new TensorDataset({
+      images: Tensor.fromTypedArray(f, [3, 1, 2, 2]),
+      labels: new Int32Array([2, 0, 1]),
+      classes: ['a', 'b', 'c'],
+    });
     expect(fds.classes).toEqual(['a', 'b', 'c']);
     expect((await fds.get(1)).image.dtype).toBe('float32');
-    for await (const b of new DataLoader(fds, { batchSize: 3, order: 'sequential', transforms: [T.normalize({ mean: 1, std: 2 })] })) {
+    for await (const b of new DataLoader(fds, {
+      batchSize: 3,
+      order: 'sequential',
+      transforms: [T.normalize({ mean: 1, std: 2 })],
+    })) {
       expect(Array.from(floats(b.images))).toEqual(Array.from(f, (v) => (v - 1) / 2));
       expect(ints(b.labels)).toEqual([2, 0, 1]);
     }
@@ -310,7 +341,9 @@ describe('DataLoader passes', () => {
       expect(new DataLoader(ds, { device: 'cuda' }).device).toBe('cuda');
     } else {
       expectError(() => new DataLoader(ds, { device: 'cuda' })).toThrow(
-        new RangeError("device 'cuda' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)"),
+        new RangeError(
+          "device 'cuda' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)",
+        ),
       );
     }
   });
@@ -324,7 +357,9 @@ describe('transforms', () => {
   const H = 5;
   const W = 6;
   const px = (c: number, y: number, x: number): number => 40 * c + 6 * y + x + 1;
-  const image = Uint8Array.from({ length: C * H * W }, (_, i) => px(Math.floor(i / (H * W)), Math.floor(i / W) % H, i % W));
+  const image = Uint8Array.from({ length: C * H * W }, (_, i) =>
+    px(Math.floor(i / (H * W)), Math.floor(i / W) % H, i % W),
+  );
   const count = 64;
   const many = new TensorDataset({
     images: Uint8Array.from({ length: count * C * H * W }, (_, i) => image[i % (C * H * W)]),
@@ -393,7 +428,11 @@ describe('transforms', () => {
   });
 
   test('randomCrop then flip then normalize composes', async () => {
-    const outs = await outputs([T.randomCrop([H, W], { padding: 1 }), T.horizontalFlip(1), T.normalize({ mean: [0.5, 0.25, 0], std: [0.5, 0.5, 1] })]);
+    const outs = await outputs([
+      T.randomCrop([H, W], { padding: 1 }),
+      T.horizontalFlip(1),
+      T.normalize({ mean: [0.5, 0.25, 0], std: [0.5, 0.5, 1] }),
+    ]);
     for (const o of outs) {
       // Un-normalize channel 0 and check each row is a mirrored, zero-padded shift of the source.
       const row0 = Array.from({ length: W }, (_, x) => Math.round((o[x] * 0.5 + 0.5) * 255));
@@ -413,7 +452,17 @@ describe('transforms', () => {
   test('centerCrop follows torchvision offsets and zero-pads when larger', async () => {
     const [crop] = await outputs([T.centerCrop([3, 3])]);
     // torchvision: top = round((5 - 3) / 2) = 1, left = round((6 - 3) / 2) = round(1.5) = 2.
-    expect(Array.from(crop.slice(0, 9), (v) => Math.round(v * 255))).toEqual([px(0, 1, 2), px(0, 1, 3), px(0, 1, 4), px(0, 2, 2), px(0, 2, 3), px(0, 2, 4), px(0, 3, 2), px(0, 3, 3), px(0, 3, 4)]);
+    expect(Array.from(crop.slice(0, 9), (v) => Math.round(v * 255))).toEqual([
+      px(0, 1, 2),
+      px(0, 1, 3),
+      px(0, 1, 4),
+      px(0, 2, 2),
+      px(0, 2, 3),
+      px(0, 2, 4),
+      px(0, 3, 2),
+      px(0, 3, 3),
+      px(0, 3, 4),
+    ]);
     const [big] = await outputs([T.centerCrop([7, 8])]);
     // Padding (7 - 5) // 2 = 1 row on top, (8 - 6) // 2 = 1 column on the left.
     const at = (y: number, x: number): number => Math.round(big[y * 8 + x] * 255);
@@ -438,7 +487,8 @@ describe('transforms', () => {
       const bottom = px(1, y1, x0) * (1 - wx) + px(1, y1, x1) * wx;
       return top * (1 - wy) + bottom * wy;
     };
-    for (let y = 0; y < 10; y++) for (let x = 0; x < 12; x++) expect(up[120 + y * 12 + x] * 255).toBeCloseTo(ref(y, x), 2);
+    for (let y = 0; y < 10; y++)
+      for (let x = 0; x < 12; x++) expect(up[120 + y * 12 + x] * 255).toBeCloseTo(ref(y, x), 2);
     const [near] = await outputs([T.resize([10, 12], { interpolation: 'nearest' })]);
     expect(Math.round(near[3 * 12 + 5] * 255)).toBe(px(0, 1, 2));
     // A single number sets the shorter side and keeps the aspect ratio: 5x6 -> 10x12.
@@ -477,7 +527,9 @@ describe('MNIST-format fixtures', () => {
         "Install Debian's package (sudo apt-get install dataset-fashion-mnist, which puts them in /usr/share/datasets/fashion-mnist) " +
         'or download them from https://github.com/zalandoresearch/fashion-mnist and pass root: the folder holding them.',
     );
-    expect(() => new MNIST({ root: empty, split: 'test' })).toThrow(`MNIST test images not found: looked for t10k-images-idx3-ubyte and t10k-images-idx3-ubyte.gz in ${empty}`);
+    expect(() => new MNIST({ root: empty, split: 'test' })).toThrow(
+      `MNIST test images not found: looked for t10k-images-idx3-ubyte and t10k-images-idx3-ubyte.gz in ${empty}`,
+    );
   });
 
   describe('corrupt files', () => {
@@ -501,13 +553,17 @@ describe('MNIST-format fixtures', () => {
 
     test('unsupported element type', () => {
       const d = pair('bad-type', idxBuffer([10, 5, 7], bytes(350, 3), 0x0d));
-      expect(() => new MNIST({ root: d })).toThrow(`${d}/train-images-idx3-ubyte: unsupported IDX element type 0x0d (image datasets use unsigned bytes, 0x08)`);
+      expect(() => new MNIST({ root: d })).toThrow(
+        `${d}/train-images-idx3-ubyte: unsupported IDX element type 0x0d (image datasets use unsigned bytes, 0x08)`,
+      );
     });
 
     test('truncated raw file', async () => {
       const d = pair('truncated-raw', good().subarray(0, 16 + 100));
       const ds = new MNIST({ root: d }); // the header alone is intact
-      await expect(ds.load()).rejects.toThrow(`${d}/train-images-idx3-ubyte: truncated: the header declares 10x5x7 = 350 bytes of data but the file holds 100`);
+      await expect(ds.load()).rejects.toThrow(
+        `${d}/train-images-idx3-ubyte: truncated: the header declares 10x5x7 = 350 bytes of data but the file holds 100`,
+      );
       // A failed load can be retried, and fails the same way; the loader reports it too.
       await expect(pass(new DataLoader(ds))).rejects.toThrow('truncated: the header declares 10x5x7 = 350 bytes');
     });
@@ -517,7 +573,9 @@ describe('MNIST-format fixtures', () => {
       const z = zlib.gzipSync(good());
       fs.writeFileSync(path.join(d, 'train-images-idx3-ubyte.gz'), z.subarray(0, z.length - 60));
       fs.writeFileSync(path.join(d, 'train-labels-idx1-ubyte.gz'), zlib.gzipSync(idxBuffer([10], new Uint8Array(10))));
-      await expect(new MNIST({ root: d }).load()).rejects.toThrow(`${d}/train-images-idx3-ubyte.gz: truncated gzip stream (unexpected end of file)`);
+      await expect(new MNIST({ root: d }).load()).rejects.toThrow(
+        `${d}/train-images-idx3-ubyte.gz: truncated gzip stream (unexpected end of file)`,
+      );
     });
 
     test('corrupt gzip data', async () => {
@@ -527,28 +585,40 @@ describe('MNIST-format fixtures', () => {
       z[10] = 0xff;
       fs.writeFileSync(path.join(d, 'train-images-idx3-ubyte.gz'), z);
       fs.writeFileSync(path.join(d, 'train-labels-idx1-ubyte'), idxBuffer([10], new Uint8Array(10)));
-      expect(() => new MNIST({ root: d })).toThrow(`${d}/train-images-idx3-ubyte.gz: corrupt gzip data (invalid block type)`);
+      expect(() => new MNIST({ root: d })).toThrow(
+        `${d}/train-images-idx3-ubyte.gz: corrupt gzip data (invalid block type)`,
+      );
     });
 
     test('more data than declared', async () => {
       const d = pair('extra', Buffer.concat([good(), Buffer.from([1, 2, 3])]));
-      await expect(new MNIST({ root: d }).load()).rejects.toThrow(`${d}/train-images-idx3-ubyte: holds more data than its header declares (10x5x7); wrong or corrupt file?`);
+      await expect(new MNIST({ root: d }).load()).rejects.toThrow(
+        `${d}/train-images-idx3-ubyte: holds more data than its header declares (10x5x7); wrong or corrupt file?`,
+      );
     });
 
     test('counts that disagree, wrong dimensions, labels out of range', async () => {
       const d1 = pair('count-mismatch', good(), idxBuffer([9], new Uint8Array(9)));
-      expect(() => new MNIST({ root: d1 })).toThrow(`${d1}/train-labels-idx1-ubyte: holds 9 labels but ${d1}/train-images-idx3-ubyte holds 10 images`);
+      expect(() => new MNIST({ root: d1 })).toThrow(
+        `${d1}/train-labels-idx1-ubyte: holds 9 labels but ${d1}/train-images-idx3-ubyte holds 10 images`,
+      );
       const d2 = pair('swapped', idxBuffer([10], new Uint8Array(10)), good());
-      expect(() => new MNIST({ root: d2 })).toThrow(`${d2}/train-images-idx3-ubyte: expected an IDX image file with 3 dimensions (count, rows, columns) but it has 1`);
+      expect(() => new MNIST({ root: d2 })).toThrow(
+        `${d2}/train-images-idx3-ubyte: expected an IDX image file with 3 dimensions (count, rows, columns) but it has 1`,
+      );
       const bad = new Uint8Array(10);
       bad[3] = 12;
       const d3 = pair('label-range', good(), idxBuffer([10], bad));
-      await expect(new MNIST({ root: d3 }).load()).rejects.toThrow(`${d3}/train-labels-idx1-ubyte: label 12 of sample 3 is outside [0, 10)`);
+      await expect(new MNIST({ root: d3 }).load()).rejects.toThrow(
+        `${d3}/train-labels-idx1-ubyte: label 12 of sample 3 is outside [0, 10)`,
+      );
     });
 
     test('too short for a header, and an implausible header', async () => {
       const d = pair('tiny', Buffer.from([0, 0, 8]));
-      expect(() => new MNIST({ root: d })).toThrow(`${d}/train-images-idx3-ubyte: truncated: 3 bytes, too short for an IDX header`);
+      expect(() => new MNIST({ root: d })).toThrow(
+        `${d}/train-images-idx3-ubyte: truncated: 3 bytes, too short for an IDX header`,
+      );
       const huge = Buffer.alloc(16);
       huge[2] = 8;
       huge[3] = 3;
@@ -578,7 +648,10 @@ describe('CIFAR fixtures', () => {
     const labels = Array.from({ length: 11 }, (_, i) => (i * 3) % 10);
     // Batches of 2 records, then the test batch of 1.
     for (let b = 0; b < 5; b++) {
-      fs.writeFileSync(path.join(d, `data_batch_${b + 1}.bin`), cifarBuffer([[labels[2 * b]], [labels[2 * b + 1]]], all.subarray(2 * b * per, (2 * b + 2) * per)));
+      fs.writeFileSync(
+        path.join(d, `data_batch_${b + 1}.bin`),
+        cifarBuffer([[labels[2 * b]], [labels[2 * b + 1]]], all.subarray(2 * b * per, (2 * b + 2) * per)),
+      );
     }
     fs.writeFileSync(path.join(d, 'test_batch.bin'), cifarBuffer([[labels[10]]], all.subarray(10 * per)));
     const names = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
@@ -589,24 +662,44 @@ describe('CIFAR fixtures', () => {
     expect(train.classes).toEqual(names);
     const s = await train.get(7);
     expect(s.label).toBe(labels[7]);
-    expect(Buffer.from(s.image.toTypedArray() as Uint8Array).equals(Buffer.from(all.subarray(7 * per, 8 * per)))).toBe(true);
+    expect(Buffer.from(s.image.toTypedArray() as Uint8Array).equals(Buffer.from(all.subarray(7 * per, 8 * per)))).toBe(
+      true,
+    );
     const testSplit = new CIFAR10({ root: d, split: 'test' });
     expect(testSplit.length).toBe(1);
-    const r = await pass(new DataLoader(train, { batchSize: 4, order: 'sequential', transforms: [T.randomCrop(32, { padding: 4 }), T.horizontalFlip(), T.normalize('cifar10')] }));
+    const r = await pass(
+      new DataLoader(train, {
+        batchSize: 4,
+        order: 'sequential',
+        transforms: [T.randomCrop(32, { padding: 4 }), T.horizontalFlip(), T.normalize('cifar10')],
+      }),
+    );
     expect(r.labels).toEqual(labels.slice(0, 10));
   });
 
   test('CIFAR-100: fine and coarse labels', async () => {
     const d = dir('c100/cifar-100-binary');
     const pixels = bytes(3 * per, 4);
-    fs.writeFileSync(path.join(d, 'train.bin'), cifarBuffer([[1, 42], [19, 99], [0, 0]], pixels));
+    fs.writeFileSync(
+      path.join(d, 'train.bin'),
+      cifarBuffer(
+        [
+          [1, 42],
+          [19, 99],
+          [0, 0],
+        ],
+        pixels,
+      ),
+    );
     const fine = new CIFAR100({ root: path.dirname(d) });
     const coarse = new CIFAR100({ root: path.dirname(d), labels: 'coarse' });
     expect(fine.classes.length).toBe(100);
     expect(coarse.classes.length).toBe(20);
     expect(ints(await fine.labels())).toEqual([42, 99, 0]);
     expect(ints(await coarse.labels())).toEqual([1, 19, 0]);
-    expect(Buffer.from((await fine.get(2)).image.toTypedArray() as Uint8Array).equals(Buffer.from(pixels.subarray(2 * per)))).toBe(true);
+    expect(
+      Buffer.from((await fine.get(2)).image.toTypedArray() as Uint8Array).equals(Buffer.from(pixels.subarray(2 * per))),
+    ).toBe(true);
   });
 
   test('missing, truncated and mislabelled files', async () => {
@@ -617,7 +710,9 @@ describe('CIFAR fixtures', () => {
     );
     const partial = dir('c-partial');
     fs.writeFileSync(path.join(partial, 'data_batch_1.bin'), cifarBuffer([[1]], bytes(per, 1)));
-    expect(() => new CIFAR10({ root: partial })).toThrow(`CIFAR-10 train file missing: ${partial}/data_batch_2.bin (an incomplete extraction?)`);
+    expect(() => new CIFAR10({ root: partial })).toThrow(
+      `CIFAR-10 train file missing: ${partial}/data_batch_2.bin (an incomplete extraction?)`,
+    );
     const trunc = dir('c-trunc');
     fs.writeFileSync(path.join(trunc, 'test_batch.bin'), cifarBuffer([[1], [2]], bytes(2 * per, 1)).subarray(0, 5000));
     expect(() => new CIFAR10({ root: trunc, split: 'test' })).toThrow(
@@ -635,9 +730,12 @@ describe('CIFAR fixtures', () => {
 
 describe('ImageFolder', () => {
   // 4x6 RGB images whose pixels encode (class, image, y, x).
-  const pixel = (cls: number, img: number, y: number, x: number, c: number): number => (cls * 97 + img * 31 + y * 13 + x * 5 + c * 50) % 256;
+  const pixel = (cls: number, img: number, y: number, x: number, c: number): number =>
+    (cls * 97 + img * 31 + y * 13 + x * 5 + c * 50) % 256;
   async function writeImage(file: string, cls: number, img: number, format: 'png' | 'jpeg'): Promise<void> {
-    const raw = Buffer.from(Array.from({ length: 4 * 6 * 3 }, (_, i) => pixel(cls, img, Math.floor(i / 18), Math.floor(i / 3) % 6, i % 3)));
+    const raw = Buffer.from(
+      Array.from({ length: 4 * 6 * 3 }, (_, i) => pixel(cls, img, Math.floor(i / 18), Math.floor(i / 3) % 6, i % 3)),
+    );
     const s = sharp(raw, { raw: { width: 6, height: 4, channels: 3 } });
     await (format === 'png' ? s.png() : s.jpeg({ quality: 95 })).toFile(file);
   }
@@ -646,7 +744,10 @@ describe('ImageFolder', () => {
   beforeAll(async () => {
     root = dir('folder');
     // Classes out of name order on disk; 'b-dog' has a nested folder; a non-image file is ignored.
-    for (const [cls, name] of [[1, 'b-dog'], [0, 'a-cat']] as const) {
+    for (const [cls, name] of [
+      [1, 'b-dog'],
+      [0, 'a-cat'],
+    ] as const) {
       fs.mkdirSync(path.join(root, name, 'nested'), { recursive: true });
       await writeImage(path.join(root, name, '2.png'), cls, 2, 'png');
       await writeImage(path.join(root, name, '1.PNG'), cls, 1, 'png');
@@ -671,12 +772,17 @@ describe('ImageFolder', () => {
     const png = await ds.get(4);
     expect(png.label).toBe(1);
     const p = png.image.toTypedArray() as Uint8Array;
-    for (let c = 0; c < 3; c++) for (let y = 0; y < 4; y++) for (let x = 0; x < 6; x++) expect(p[(c * 4 + y) * 6 + x]).toBe(pixel(1, 2, y, x, c));
+    for (let c = 0; c < 3; c++)
+      for (let y = 0; y < 4; y++) for (let x = 0; x < 6; x++) expect(p[(c * 4 + y) * 6 + x]).toBe(pixel(1, 2, y, x, c));
     const jpg = (await ds.get(2)).image.toTypedArray() as Uint8Array;
     let err = 0;
-    for (let c = 0; c < 3; c++) for (let y = 0; y < 4; y++) for (let x = 0; x < 6; x++) err += Math.abs(jpg[(c * 4 + y) * 6 + x] - pixel(0, 3, y, x, c));
+    for (let c = 0; c < 3; c++)
+      for (let y = 0; y < 4; y++)
+        for (let x = 0; x < 6; x++) err += Math.abs(jpg[(c * 4 + y) * 6 + x] - pixel(0, 3, y, x, c));
     expect(err / 72).toBeLessThan(30);
-    const r = await pass(new DataLoader(ds, { batchSize: 4, seed: 3, transforms: [T.horizontalFlip(), T.normalize('imagenet')] }));
+    const r = await pass(
+      new DataLoader(ds, { batchSize: 4, seed: 3, transforms: [T.horizontalFlip(), T.normalize('imagenet')] }),
+    );
     expect(sorted(r.indices)).toEqual(range(6));
   });
 
@@ -700,14 +806,22 @@ describe('ImageFolder', () => {
     await writeImage(path.join(cut, 'x', 'a.jpg'), 0, 0, 'jpeg');
     const jpeg = fs.readFileSync(path.join(cut, 'x', 'a.jpg'));
     fs.writeFileSync(path.join(cut, 'x', 'a.jpg'), jpeg.subarray(0, jpeg.length - 30));
-    await expect(new ImageFolder({ root: cut, imageSize: 4 }).load()).rejects.toThrow(`ImageFolder could not decode ${cut}/x/a.jpg: `);
+    await expect(new ImageFolder({ root: cut, imageSize: 4 }).load()).rejects.toThrow(
+      `ImageFolder could not decode ${cut}/x/a.jpg: `,
+    );
 
     const emptyClass = dir('folder-empty-class');
     fs.mkdirSync(path.join(emptyClass, 'a'));
-    expect(() => new ImageFolder({ root: emptyClass, imageSize: 4 })).toThrow(`ImageFolder found no .jpg, .jpeg or .png files in class folder ${emptyClass}/a`);
+    expect(() => new ImageFolder({ root: emptyClass, imageSize: 4 })).toThrow(
+      `ImageFolder found no .jpg, .jpeg or .png files in class folder ${emptyClass}/a`,
+    );
     const noClasses = dir('folder-no-classes');
-    expect(() => new ImageFolder({ root: noClasses, imageSize: 4 })).toThrow(`ImageFolder found no class folders in ${noClasses} (expected ${noClasses}/<class>/<image>.jpg)`);
-    expect(() => new ImageFolder({ root: path.join(tmp, 'nope'), imageSize: 4 })).toThrow(`ImageFolder root ${tmp}/nope does not exist or is not a folder`);
+    expect(() => new ImageFolder({ root: noClasses, imageSize: 4 })).toThrow(
+      `ImageFolder found no class folders in ${noClasses} (expected ${noClasses}/<class>/<image>.jpg)`,
+    );
+    expect(() => new ImageFolder({ root: path.join(tmp, 'nope'), imageSize: 4 })).toThrow(
+      `ImageFolder root ${tmp}/nope does not exist or is not a folder`,
+    );
   });
 });
 
@@ -718,76 +832,156 @@ describe('bad options', () => {
   const make = (o: unknown) => () => new DataLoader(ds, o as DataLoaderOptions);
 
   test('DataLoader options', () => {
-    expectError(make({ batchSize: 0 })).toThrow(new RangeError('Expected positive integer for batchSize but received 0 (number)'));
-    expectError(make({ batchSize: 1.5 })).toThrow(new RangeError('Expected positive integer for batchSize but received 1.5 (number)'));
-    expectError(make({ batchSize: '8' })).toThrow(new TypeError("Expected positive integer for batchSize but received '8' (string)"));
-    expectError(make({ order: 'random' })).toThrow(new RangeError("Expected one of 'shuffle', 'sequential', 'classSorted' for order but received 'random' (string)"));
-    expectError(make({ numWorkers: -1 })).toThrow(new RangeError('Expected integer between 0 and 64 for numWorkers but received -1 (number)'));
-    expectError(make({ prefetch: 0 })).toThrow(new RangeError('Expected positive integer for prefetch but received 0 (number)'));
-    expectError(make({ dropLast: 'yes' })).toThrow(new TypeError("Expected boolean for dropLast but received 'yes' (string)"));
-    expectError(make({ seed: -1 })).toThrow(new RangeError('Expected non-negative safe integer or bigint for seed but received -1 (number)'));
-    expectError(make({ device: 'tpu' })).toThrow(new RangeError("Expected 'cpu', 'cuda' or 'cuda:N' for device but received 'tpu' (string)"));
-    expectError(make({ shuffle: true })).toThrow(new RangeError('Unknown option \'shuffle\' in options; expected one of batchSize, order, seed, dropLast, numWorkers, prefetch, transforms, device'));
+    expectError(make({ batchSize: 0 })).toThrow(
+      new RangeError('Expected positive integer for batchSize but received 0 (number)'),
+    );
+    expectError(make({ batchSize: 1.5 })).toThrow(
+      new RangeError('Expected positive integer for batchSize but received 1.5 (number)'),
+    );
+    expectError(make({ batchSize: '8' })).toThrow(
+      new TypeError("Expected positive integer for batchSize but received '8' (string)"),
+    );
+    expectError(make({ order: 'random' })).toThrow(
+      new RangeError("Expected one of 'shuffle', 'sequential', 'classSorted' for order but received 'random' (string)"),
+    );
+    expectError(make({ numWorkers: -1 })).toThrow(
+      new RangeError('Expected integer between 0 and 64 for numWorkers but received -1 (number)'),
+    );
+    expectError(make({ prefetch: 0 })).toThrow(
+      new RangeError('Expected positive integer for prefetch but received 0 (number)'),
+    );
+    expectError(make({ dropLast: 'yes' })).toThrow(
+      new TypeError("Expected boolean for dropLast but received 'yes' (string)"),
+    );
+    expectError(make({ seed: -1 })).toThrow(
+      new RangeError('Expected non-negative safe integer or bigint for seed but received -1 (number)'),
+    );
+    expectError(make({ device: 'tpu' })).toThrow(
+      new RangeError("Expected 'cpu', 'cuda' or 'cuda:N' for device but received 'tpu' (string)"),
+    );
+    expectError(make({ shuffle: true })).toThrow(
+      new RangeError(
+        "Unknown option 'shuffle' in options; expected one of batchSize, order, seed, dropLast, numWorkers, prefetch, transforms, device",
+      ),
+    );
     expectError(make(5)).toThrow(new TypeError('Expected object for options but received 5 (number)'));
     expectError(() => new DataLoader({ length: 3 } as unknown as Dataset)).toThrow(
-      new TypeError('Expected Dataset (FashionMNIST, MNIST, CIFAR10, CIFAR100, ImageFolder or TensorDataset) for dataset but received an object'),
+      new TypeError(
+        'Expected Dataset (FashionMNIST, MNIST, CIFAR10, CIFAR100, ImageFolder or TensorDataset) for dataset but received an object',
+      ),
     );
     const loader = new DataLoader(ds);
-    expectError(() => loader.setEpoch(-1)).toThrow(new RangeError('Expected non-negative integer for epoch but received -1 (number)'));
-    expectError(() => loader.setEpoch(1.5)).toThrow(new RangeError('Expected non-negative integer for epoch but received 1.5 (number)'));
+    expectError(() => loader.setEpoch(-1)).toThrow(
+      new RangeError('Expected non-negative integer for epoch but received -1 (number)'),
+    );
+    expectError(() => loader.setEpoch(1.5)).toThrow(
+      new RangeError('Expected non-negative integer for epoch but received 1.5 (number)'),
+    );
   });
 
   test('transforms', () => {
     const t = (transforms: unknown) => make({ transforms });
-    expectError(t('flip')).toThrow(new TypeError("Expected array of transforms for transforms but received 'flip' (string)"));
-    expectError(t([{ kind: 'rotate' }])).toThrow(
-      new RangeError("Expected one of 'randomCrop', 'centerCrop', 'horizontalFlip', 'verticalFlip', 'resize', 'normalize' for transforms[0].kind but received 'rotate' (string)"),
+    expectError(t('flip')).toThrow(
+      new TypeError("Expected array of transforms for transforms but received 'flip' (string)"),
     );
-    expectError(t([T.randomCrop(20, { padding: 4 })])).toThrow(new RangeError('transforms[0]: randomCrop size 20x20 is larger than the 8x8 image plus padding 4'));
-    expectError(t([T.randomCrop(8, { padding: -1 })])).toThrow(new RangeError('Expected non-negative integer for transforms[0].padding but received -1 (number)'));
-    expectError(t([T.randomCrop(0)])).toThrow(new RangeError('Expected positive integer for transforms[0].size but received 0 (number)'));
-    expectError(t([T.resize([4, 0])])).toThrow(new RangeError('Expected positive integer for transforms[0].size[1] but received 0 (number)'));
-    expectError(t([T.horizontalFlip(2)])).toThrow(new RangeError('Expected number between 0 and 1 for transforms[0].p but received 2 (number)'));
-    expectError(t([T.normalize('mnist'), T.horizontalFlip()])).toThrow(new RangeError('transforms[0]: normalize must be the last transform'));
-    expectError(t([T.normalize('cifar10')])).toThrow(new RangeError("transforms[0]: normalize preset 'cifar10' is for 3-channel images but these have 1"));
+    expectError(t([{ kind: 'rotate' }])).toThrow(
+      new RangeError(
+        "Expected one of 'randomCrop', 'centerCrop', 'horizontalFlip', 'verticalFlip', 'resize', 'normalize' for transforms[0].kind but received 'rotate' (string)",
+      ),
+    );
+    expectError(t([T.randomCrop(20, { padding: 4 })])).toThrow(
+      new RangeError('transforms[0]: randomCrop size 20x20 is larger than the 8x8 image plus padding 4'),
+    );
+    expectError(t([T.randomCrop(8, { padding: -1 })])).toThrow(
+      new RangeError('Expected non-negative integer for transforms[0].padding but received -1 (number)'),
+    );
+    expectError(t([T.randomCrop(0)])).toThrow(
+      new RangeError('Expected positive integer for transforms[0].size but received 0 (number)'),
+    );
+    expectError(t([T.resize([4, 0])])).toThrow(
+      new RangeError('Expected positive integer for transforms[0].size[1] but received 0 (number)'),
+    );
+    expectError(t([T.horizontalFlip(2)])).toThrow(
+      new RangeError('Expected number between 0 and 1 for transforms[0].p but received 2 (number)'),
+    );
+    expectError(t([T.normalize('mnist'), T.horizontalFlip()])).toThrow(
+      new RangeError('transforms[0]: normalize must be the last transform'),
+    );
+    expectError(t([T.normalize('cifar10')])).toThrow(
+      new RangeError("transforms[0]: normalize preset 'cifar10' is for 3-channel images but these have 1"),
+    );
     expectError(t([T.normalize('svhn' as never)])).toThrow(
-      new RangeError("Expected one of 'fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'imagenet' for transforms[0].preset but received 'svhn' (string)"),
+      new RangeError(
+        "Expected one of 'fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'imagenet' for transforms[0].preset but received 'svhn' (string)",
+      ),
     );
     expectError(t([T.normalize({ mean: [0.5, 0.5], std: 0.5 })])).toThrow(
-      new RangeError('Expected 1 value(s) for transforms[0].mean (one per image channel) but received an array of length 2'),
+      new RangeError(
+        'Expected 1 value(s) for transforms[0].mean (one per image channel) but received an array of length 2',
+      ),
     );
-    expectError(t([T.normalize({ mean: 0.5, std: 0 })])).toThrow(new RangeError('Expected positive number for transforms[0].std[0] but received 0 (number)'));
-    expectError(t([{ kind: 'horizontalFlip', prob: 0.5 }])).toThrow(new RangeError("Unknown option 'prob' in transforms[0]; expected one of kind, p"));
-    expectError(() => T.randomCrop(4, { pad: 1 } as never)).toThrow(new RangeError("Unknown option 'pad' in randomCrop options; expected one of padding"));
+    expectError(t([T.normalize({ mean: 0.5, std: 0 })])).toThrow(
+      new RangeError('Expected positive number for transforms[0].std[0] but received 0 (number)'),
+    );
+    expectError(t([{ kind: 'horizontalFlip', prob: 0.5 }])).toThrow(
+      new RangeError("Unknown option 'prob' in transforms[0]; expected one of kind, p"),
+    );
+    expectError(() => T.randomCrop(4, { pad: 1 } as never)).toThrow(
+      new RangeError("Unknown option 'pad' in randomCrop options; expected one of padding"),
+    );
   });
 
   test('datasets', async () => {
-    expectError(() => new FashionMNIST({ split: 'val' as never })).toThrow(new RangeError("Expected one of 'train', 'test' for split but received 'val' (string)"));
-    expectError(() => new MNIST({} as never)).toThrow(new TypeError('Expected non-empty string (the folder holding the IDX files) for root but received undefined'));
-    expectError(() => new CIFAR10({ root: 3 } as never)).toThrow(new TypeError('Expected non-empty string for root but received 3 (number)'));
-    expectError(() => new CIFAR100({ root: tmp, labels: 'medium' } as never)).toThrow(new RangeError("Expected one of 'fine', 'coarse' for labels but received 'medium' (string)"));
-    expectError(() => new ImageFolder({ root: tmp } as never)).toThrow(new TypeError('Expected positive integer or [height, width] for imageSize but received undefined'));
-    expectError(() => new ImageFolder({ root: tmp, imageSize: 8, channels: 2 } as never)).toThrow(new RangeError('Expected 1 or 3 for channels but received 2 (number)'));
-    await expect(ds.get(4)).rejects.toThrow(new RangeError('Expected integer between 0 and 3 for index but received 4 (number)'));
-    await expect(ds.get(-1)).rejects.toThrow(new RangeError('Expected integer between 0 and 3 for index but received -1 (number)'));
+    expectError(() => new FashionMNIST({ split: 'val' as never })).toThrow(
+      new RangeError("Expected one of 'train', 'test' for split but received 'val' (string)"),
+    );
+    expectError(() => new MNIST({} as never)).toThrow(
+      new TypeError('Expected non-empty string (the folder holding the IDX files) for root but received undefined'),
+    );
+    expectError(() => new CIFAR10({ root: 3 } as never)).toThrow(
+      new TypeError('Expected non-empty string for root but received 3 (number)'),
+    );
+    expectError(() => new CIFAR100({ root: tmp, labels: 'medium' } as never)).toThrow(
+      new RangeError("Expected one of 'fine', 'coarse' for labels but received 'medium' (string)"),
+    );
+    expectError(() => new ImageFolder({ root: tmp } as never)).toThrow(
+      new TypeError('Expected positive integer or [height, width] for imageSize but received undefined'),
+    );
+    expectError(() => new ImageFolder({ root: tmp, imageSize: 8, channels: 2 } as never)).toThrow(
+      new RangeError('Expected 1 or 3 for channels but received 2 (number)'),
+    );
+    await expect(ds.get(4)).rejects.toThrow(
+      new RangeError('Expected integer between 0 and 3 for index but received 4 (number)'),
+    );
+    await expect(ds.get(-1)).rejects.toThrow(
+      new RangeError('Expected integer between 0 and 3 for index but received -1 (number)'),
+    );
   });
 
   test('TensorDataset', () => {
     const img = new Uint8Array(2 * 4);
-    expectError(() => new TensorDataset({ images: img, shape: [2, 2, 2], labels: [0] })).toThrow(new RangeError('Expected 2 labels (one per image) but received 1'));
-    expectError(() => new TensorDataset({ images: img, shape: [2, 2, 2], labels: [0, -1] })).toThrow(new RangeError('Expected non-negative integer for labels[1] but received -1 (number)'));
-    expectError(() => new TensorDataset({ images: img, shape: [2, 2, 2], labels: [0, 2], classes: ['a', 'b'] })).toThrow(
-      new RangeError('Expected labels below 2 (the number of classes) but labels[1] is 2'),
+    expectError(() => new TensorDataset({ images: img, shape: [2, 2, 2], labels: [0] })).toThrow(
+      new RangeError('Expected 2 labels (one per image) but received 1'),
     );
+    expectError(() => new TensorDataset({ images: img, shape: [2, 2, 2], labels: [0, -1] })).toThrow(
+      new RangeError('Expected non-negative integer for labels[1] but received -1 (number)'),
+    );
+    expectError(
+      () => new TensorDataset({ images: img, shape: [2, 2, 2], labels: [0, 2], classes: ['a', 'b'] }),
+    ).toThrow(new RangeError('Expected labels below 2 (the number of classes) but labels[1] is 2'));
     expectError(() => new TensorDataset({ images: img, shape: [3, 2, 2], labels: [0, 1, 0] })).toThrow(
       new RangeError('Expected shape [3, 2, 2] to hold 12 elements but data has 8'),
     );
     expectError(() => new TensorDataset({ images: img, labels: [0, 1] })).toThrow(
-      new TypeError('Expected array [N, C, H, W] or [N, H, W] (required with a typed array) for shape but received undefined'),
+      new TypeError(
+        'Expected array [N, C, H, W] or [N, H, W] (required with a typed array) for shape but received undefined',
+      ),
     );
-    expectError(() => new TensorDataset({ images: [1, 2] as never, labels: [0] })).toThrow(new TypeError('Expected Tensor, Uint8Array or Float32Array for images but received an array of length 2'));
-    expectError(() => new TensorDataset({ images: Tensor.fromTypedArray(new Float64Array(8), [2, 4]), labels: [0, 1] })).toThrow(
-      new TypeError('Expected uint8 or float32 images but received a float64 Tensor'),
+    expectError(() => new TensorDataset({ images: [1, 2] as never, labels: [0] })).toThrow(
+      new TypeError('Expected Tensor, Uint8Array or Float32Array for images but received an array of length 2'),
     );
+    expectError(
+      () => new TensorDataset({ images: Tensor.fromTypedArray(new Float64Array(8), [2, 4]), labels: [0, 1] }),
+    ).toThrow(new TypeError('Expected uint8 or float32 images but received a float64 Tensor'));
   });
 });

@@ -7,7 +7,8 @@ import * as path from 'path';
 import { MODEL_VARIANTS, NoisyCNN, NoisyModel, NoisyViT, Tensor, createModel, info, listModels } from '../lib';
 import type { ModelNoiseOption } from '../lib';
 import { binding } from '../lib/binding';
-import { _normalizeModelNoise } from '../lib/models';
+import { normalizeModelNoise } from '../lib/models/noise-site';
+import { documentedParameterCounts, PARAMETER_COUNTS } from './helpers/parameter-counts';
 import { maxAbsDiff, product, randn } from './helpers/random';
 
 // ---- helpers ----
@@ -70,9 +71,17 @@ function readSt(file: string): { entries: Map<string, StEntry>; metadata: Record
   const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
   const entries = new Map<string, StEntry>();
   let metadata: Record<string, string> = {};
-  for (const [name, v] of Object.entries(header) as [string, any][]) {
-    if (name === '__metadata__') metadata = v;
-    else entries.set(name, { dtype: v.dtype, shape: v.shape, data: buf.subarray(8 + n + v.data_offsets[0], 8 + n + v.data_offsets[1]) });
+  for (const [name, v] of Object.entries(header) as [
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] },
+  ][]) {
+    if (name === '__metadata__') metadata = v as unknown as Record<string, string>;
+    else
+      entries.set(name, {
+        dtype: v.dtype,
+        shape: v.shape,
+        data: buf.subarray(8 + n + v.data_offsets[0], 8 + n + v.data_offsets[1]),
+      });
   }
   return { entries, metadata };
 }
@@ -100,52 +109,29 @@ function f32(values: number[]): Buffer {
 }
 
 // A ViT small enough to make weight files of a few kilobytes.
-const TINY_VIT = { imageSize: 8, patchSize: 4, inChannels: 1, numClasses: 3, embedDim: 8, depth: 2, numHeads: 2 } as const;
+const TINY_VIT = {
+  imageSize: 8,
+  patchSize: 4,
+  inChannels: 1,
+  numClasses: 3,
+  embedDim: 8,
+  depth: 2,
+  numHeads: 2,
+} as const;
 // A ResNet-10-like model with the small stem: 4.9M parameters, forward on 8x8 inputs.
 const SMALL_CNN = { layers: [1, 1, 1, 1], inChannels: 1, numClasses: 3, stem: 'small' } as const;
 
 // ---- the registry ----
-
-// Parameter counts of the timm / torchvision models of the same name (1000 classes), and of our
-// small-image variants (10 classes). timm ViT: patch conv P*P*C*D + D, class token D, position
-// embedding (N+1)*D, per block 2 LayerNorms 4D + qkv 3D*D+3D + proj D*D+D + fc1 4D*D+4D + fc2 4D*D+D,
-// final LayerNorm 2D, head D*K+K. Checked against timm's and torchvision's own counts.
-const PARAMETER_COUNTS: Record<string, number> = {
-  vit_tiny_patch16_224: 5_717_416,
-  vit_tiny_patch16_384: 5_790_376,
-  vit_small_patch16_224: 22_050_664,
-  vit_small_patch16_384: 22_196_584,
-  vit_base_patch16_224: 86_567_656,
-  vit_base_patch16_384: 86_859_496,
-  vit_large_patch16_224: 304_326_632,
-  vit_large_patch16_384: 304_715_752,
-  vit_mini_patch4_28: 205_066,
-  vit_mini_patch4_32: 208_074,
-  vit_tiny_patch4_32: 5_362_762,
-  resnet18: 11_689_512,
-  resnet34: 21_797_672,
-  resnet50: 25_557_032,
-  resnet101: 44_549_160,
-  resnet152: 60_192_808,
-  resnet18_small_28: 11_172_810,
-  resnet18_small_32: 11_173_962,
-};
-
-function timmVitCount(img: number, p: number, c: number, k: number, d: number, depth: number): number {
-  const n = (img / p) ** 2;
-  const block = 4 * d + (3 * d * d + 3 * d) + (d * d + d) + (4 * d * d + 4 * d) + (4 * d * d + d);
-  return p * p * c * d + d + d + (n + 1) * d + depth * block + 2 * d + d * k + k;
-}
 
 describe('variant registry', () => {
   test('lists every variant, in registry order, with a description', () => {
     expect(listModels()).toEqual(Object.keys(MODEL_VARIANTS));
     expect(listModels().sort()).toEqual(Object.keys(PARAMETER_COUNTS).sort());
     for (const name of listModels()) expect(MODEL_VARIANTS[name].description.length).toBeGreaterThan(0);
-    // The ViT counts above follow timm's formula; the named ones are timm's published counts.
-    expect(timmVitCount(224, 16, 3, 1000, 192, 12)).toBe(PARAMETER_COUNTS.vit_tiny_patch16_224);
-    expect(timmVitCount(384, 16, 3, 1000, 1024, 24)).toBe(PARAMETER_COUNTS.vit_large_patch16_384);
-    expect(timmVitCount(28, 4, 1, 10, 64, 4)).toBe(PARAMETER_COUNTS.vit_mini_patch4_28);
+  });
+
+  test("each variant's doc comment states its published parameter count", () => {
+    expect(documentedParameterCounts()).toEqual(PARAMETER_COUNTS);
   });
 
   // One test walks every variant: construction, pinned parameter count, output shape, no NaNs.
@@ -173,17 +159,38 @@ describe('variant registry', () => {
   test('parameter and buffer names are timm / torchvision state-dict keys', () => {
     const vit = NoisyViT.create({ ...TINY_VIT, noise: 'none' });
     const block = (i: number) =>
-      ['norm1.weight', 'norm1.bias', 'attn.qkv.weight', 'attn.qkv.bias', 'attn.proj.weight', 'attn.proj.bias',
-        'norm2.weight', 'norm2.bias', 'mlp.fc1.weight', 'mlp.fc1.bias', 'mlp.fc2.weight', 'mlp.fc2.bias'].map((k) => `blocks.${i}.${k}`);
+      [
+        'norm1.weight',
+        'norm1.bias',
+        'attn.qkv.weight',
+        'attn.qkv.bias',
+        'attn.proj.weight',
+        'attn.proj.bias',
+        'norm2.weight',
+        'norm2.bias',
+        'mlp.fc1.weight',
+        'mlp.fc1.bias',
+        'mlp.fc2.weight',
+        'mlp.fc2.bias',
+      ].map((k) => `blocks.${i}.${k}`);
     expect(vit.parameterNames()).toEqual([
-      'cls_token', 'pos_embed', 'patch_embed.proj.weight', 'patch_embed.proj.bias',
-      ...block(0), ...block(1), 'norm.weight', 'norm.bias', 'head.weight', 'head.bias',
+      'cls_token',
+      'pos_embed',
+      'patch_embed.proj.weight',
+      'patch_embed.proj.bias',
+      ...block(0),
+      ...block(1),
+      'norm.weight',
+      'norm.bias',
+      'head.weight',
+      'head.bias',
     ]);
     expect(vit.stateNames()).toEqual(vit.parameterNames());
     vit.dispose();
 
     const cnn = createModel('resnet50', { noise: 'none' });
-    const bn = (p: string) => ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'].map((k) => `${p}.${k}`);
+    const bn = (p: string) =>
+      ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'].map((k) => `${p}.${k}`);
     const expected = ['conv1.weight', ...bn('bn1'), 'fc.weight', 'fc.bias'];
     [3, 4, 6, 3].forEach((blocks, s) => {
       for (let b = 0; b < blocks; b++) {
@@ -213,22 +220,46 @@ describe('variant registry', () => {
 
 describe('noise sites', () => {
   const x28 = images([4, 1, 28, 28], 11);
-  const vit = (noise: ModelNoiseOption, extra: Record<string, unknown> = {}) => createModel('vit_mini_patch4_28', { initSeed: 1, noise, ...extra });
+  const vit = (noise: ModelNoiseOption, extra: Record<string, unknown> = {}) =>
+    createModel('vit_mini_patch4_28', { initSeed: 1, noise, ...extra });
   const cnn = (noise: ModelNoiseOption) => NoisyCNN.create({ ...SMALL_CNN, initSeed: 1, noise });
   const x8 = images([4, 1, 8, 8], 12);
 
   test('presets resolve to the official site', () => {
     expect(vit('official').noise).toEqual({
-      kind: 'optimal', strength: 0, mean: 0, std: 1, seed: expect.any(String), detach: false,
-      site: 'attention', axis: 'batch', when: 'eval', layer: 3,
+      kind: 'optimal',
+      strength: 0,
+      mean: 0,
+      std: 1,
+      seed: expect.any(String),
+      detach: false,
+      site: 'attention',
+      axis: 'batch',
+      when: 'eval',
+      layer: 3,
     });
     const d = vit(undefined as unknown as ModelNoiseOption).noise; // omitted: the 'default' preset
     expect({ kind: d.kind, when: d.when, site: d.site, axis: d.axis, layer: d.layer }).toEqual({
-      kind: 'optimal', when: 'train', site: 'attention', axis: 'batch', layer: 3,
+      kind: 'optimal',
+      when: 'train',
+      site: 'attention',
+      axis: 'batch',
+      layer: 3,
     });
-    expect(cnn('official').noise).toMatchObject({ kind: 'optimal', site: 'block', axis: 'batch', when: 'eval', layer: { stage: 4, block: 0 } });
+    expect(cnn('official').noise).toMatchObject({
+      kind: 'optimal',
+      site: 'block',
+      axis: 'batch',
+      when: 'eval',
+      layer: { stage: 4, block: 0 },
+    });
     expect(createModel('resnet50', { noise: 'default' }).noise.layer).toEqual({ stage: 4, block: 2 });
-    expect(vit({ kind: 'linear', layer: -2, seed: 9 }).noise).toMatchObject({ kind: 'linear', strength: 0.3, layer: 2, seed: '9' });
+    expect(vit({ kind: 'linear', layer: -2, seed: 9 }).noise).toMatchObject({
+      kind: 'linear',
+      strength: 0.3,
+      layer: 2,
+      seed: '9',
+    });
   });
 
   test.each([
@@ -236,7 +267,10 @@ describe('noise sites', () => {
     ['eval', false, true],
     ['always', true, true],
   ] as const)("when '%s': noise in train mode %s, in eval mode %s (ViT and CNN)", async (when, inTrain, inEval) => {
-    for (const [make, x] of [[vit, x28], [cnn, x8]] as const) {
+    for (const [make, x] of [
+      [vit, x28],
+      [cnn, x8],
+    ] as const) {
       const plain = make('none');
       const noisy = make({ kind: 'optimal', when });
       // Eval first: a CNN's train-mode forward updates its BatchNorm statistics.
@@ -254,7 +288,10 @@ describe('noise sites', () => {
   });
 
   test("kind 'none' is the plain model bit for bit, whatever the site", async () => {
-    for (const [make, x] of [[vit, x28], [cnn, x8]] as const) {
+    for (const [make, x] of [
+      [vit, x28],
+      [cnn, x8],
+    ] as const) {
       const plain = make('none');
       const none = make({ kind: 'none', when: 'always', axis: 'spatial' });
       for (const mode of [false, true]) {
@@ -272,7 +309,10 @@ describe('noise sites', () => {
     const one28 = images([1, 1, 28, 28], 13);
     const one8 = images([1, 1, 8, 8], 14);
     for (const kind of ['linear', 'optimal', 'saltPepper'] as const) {
-      for (const [make, x] of [[vit, one28], [cnn, one8]] as const) {
+      for (const [make, x] of [
+        [vit, one28],
+        [cnn, one8],
+      ] as const) {
         const plain = make('none').eval();
         const noisy = make({ kind, strength: kind === 'saltPepper' ? 0.5 : 0.4, axis: 'batch', when: 'always' }).eval();
         expect(await logits(noisy, x)).toEqual(await logits(plain, x));
@@ -337,16 +377,23 @@ describe('noise sites', () => {
     const at = (b: number, t: number, c: number) => x[(b * T + t) * C + c];
     const probe = (noise: ModelNoiseOption) =>
       Array.from(
-        binding.noiseSiteProbe(
-          Tensor.fromTypedArray(x, [B, T, C])._handle, _normalizeModelNoise(noise, { family: 'vit', depth: 1 }), 'tokens', '0', gh, gw,
-        ).toTypedArray() as Float32Array,
+        binding
+          .noiseSiteProbe(
+            Tensor.fromTypedArray(x, [B, T, C])._handle,
+            normalizeModelNoise(noise, { family: 'vit', depth: 1 }),
+            'tokens',
+            '0',
+            gh,
+            gw,
+          )
+          .toTypedArray() as Float32Array,
       );
     const optimal = probe({ kind: 'optimal', axis: 'batch' });
     const linear = probe({ kind: 'linear', strength: 0.3, axis: 'spatial' });
     for (let b = 0; b < B; b++) {
       for (let c = 0; c < C; c++) {
-        expect(optimal[(b * T) * C + c]).toBe(at(b, 0, c)); // the class token is never mixed
-        expect(linear[(b * T) * C + c]).toBe(at(b, 0, c));
+        expect(optimal[b * T * C + c]).toBe(at(b, 0, c)); // the class token is never mixed
+        expect(linear[b * T * C + c]).toBe(at(b, 0, c));
         for (let t = 1; t < T; t++) {
           let sum = 0;
           for (let j = 0; j < B; j++) sum += at(j, t, c);
@@ -368,9 +415,14 @@ describe('noise sites', () => {
     const idx = (b: number, c: number, h: number, w: number) => ((b * C + c) * H + h) * W + w;
     const probe = (noise: ModelNoiseOption) =>
       Array.from(
-        binding.noiseSiteProbe(
-          Tensor.fromTypedArray(x, shape)._handle, _normalizeModelNoise(noise, { family: 'cnn', layers: [1, 1, 1, 1] }), 'featureMap', '0',
-        ).toTypedArray() as Float32Array,
+        binding
+          .noiseSiteProbe(
+            Tensor.fromTypedArray(x, shape)._handle,
+            normalizeModelNoise(noise, { family: 'cnn', layers: [1, 1, 1, 1] }),
+            'featureMap',
+            '0',
+          )
+          .toTypedArray() as Float32Array,
       );
     const rows = probe({ kind: 'linear', strength: 0.4, axis: 'spatial' });
     const batch = probe({ kind: 'linear', strength: 0.4, axis: 'batch' });
@@ -470,7 +522,9 @@ describe('weights (safetensors)', () => {
     await b.saveWeights(saved);
     const head = readSt(saved).entries.get('head.bias')!;
     expect(head.dtype).toBe('F32');
-    expect(Array.from(new Float32Array(head.data.buffer.slice(head.data.byteOffset, head.data.byteOffset + 12)))).toEqual([1, 1, 1]);
+    expect(
+      Array.from(new Float32Array(head.data.buffer.slice(head.data.byteOffset, head.data.byteOffset + 12))),
+    ).toEqual([1, 1, 1]);
   });
 
   test('strict mode lists missing keys, unexpected keys and shape mismatches in one error, changing nothing', async () => {
@@ -508,7 +562,11 @@ describe('weights (safetensors)', () => {
     const cnn = NoisyCNN.create({ ...SMALL_CNN, noise: 'none' });
     const cnnFile = tmpFile('resnet.safetensors');
     await cnn.saveWeights(cnnFile);
-    await expectRejects(b.loadWeights(cnnFile), Error, /^Cannot load weights from .* \(strict\): 32 missing keys: cls_token, pos_embed, .*, \.\.\. \(20 more\); 74 unexpected keys: conv1\.weight, bn1\.weight, .*\(62 more\)\. Pass \{strict: false\} to load only the matching tensors\.$/);
+    await expectRejects(
+      b.loadWeights(cnnFile),
+      Error,
+      /^Cannot load weights from .* \(strict\): 32 missing keys: cls_token, pos_embed, .*, \.\.\. \(20 more\); 74 unexpected keys: conv1\.weight, bn1\.weight, .*\(62 more\)\. Pass \{strict: false\} to load only the matching tensors\.$/,
+    );
   });
 
   describe('malformed files give a clear error and never read out of bounds', () => {
@@ -518,23 +576,105 @@ describe('weights (safetensors)', () => {
     const w16 = { w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 16] } };
 
     test.each([
-      ['shorter than the length field', (f: string) => fs.writeFileSync(f, Buffer.from([1, 2, 3, 4])), 'the file is 4 bytes, shorter than the 8-byte header length'],
-      ['length beyond the file', (f: string) => writeRaw(f, '{}', Buffer.alloc(10), 1000n), 'header length 1000 exceeds the 12 bytes that follow it (truncated file?)'],
-      ['absurd length', (f: string) => writeRaw(f, '{}', Buffer.alloc(0), 1n << 62n), "header length 4611686018427387904 exceeds the format's limit of 100000000 bytes"],
-      ['truncated JSON', (f: string) => writeRaw(f, '{"w": {"dtype": "F32"', Buffer.alloc(0)), 'malformed JSON header: unexpected end of the JSON header'],
-      ['not JSON', (f: string) => writeRaw(f, '{w: 1}', Buffer.alloc(0)), 'malformed JSON header: expected a string key in a JSON object'],
-      ['duplicate key', (f: string) => writeRaw(f, '{"w": {}, "w": {}}', Buffer.alloc(0)), "malformed JSON header: duplicate key 'w' in the JSON header"],
-      ['header not an object', (f: string) => writeRaw(f, '[1, 2]', Buffer.alloc(0)), 'the header is not a JSON object'],
-      ['data cut short', (f: string) => writeRaw(f, JSON.stringify(w16), f32([1, 2])), "tensor 'w': data ends at byte 16 but the data buffer holds only 8 bytes (truncated file?)"],
-      ['offsets disagree with the shape', (f: string) => writeRaw(f, JSON.stringify({ w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 12] } }), f32([1, 2, 3])), "tensor 'w': data_offsets span 12 bytes but dtype F32 and its shape need 16"],
-      ['end before begin', (f: string) => writeRaw(f, JSON.stringify({ w: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } }), f32([1, 2])), "tensor 'w': data_offsets end 4 is before begin 8"],
-      ['overlapping tensors', (f: string) => writeRaw(f, JSON.stringify({ ...w16, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }), f32([1, 2, 3, 4])), "tensor 'b' starts at byte 8 but the previous tensor ends at 16 (overlapping or non-contiguous data)"],
-      ['bytes after the last tensor', (f: string) => writeRaw(f, JSON.stringify(w16), f32([1, 2, 3, 4, 5])), 'the tensors cover 16 bytes but the data buffer holds 20'],
-      ['unsupported dtype', (f: string) => writeRaw(f, JSON.stringify({ w: { dtype: 'F8_E4M3', shape: [2], data_offsets: [0, 2] } }), Buffer.alloc(2)), "tensor 'w': unsupported dtype 'F8_E4M3' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)"],
-      ['negative dimension', (f: string) => writeRaw(f, JSON.stringify({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } }), Buffer.alloc(0)), "tensor 'w': shape entries must be non-negative integers"],
-      ['overflowing shape', (f: string) => writeRaw(f, '{"w": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 0]}}', Buffer.alloc(0)), "tensor 'w': shape is too large"],
-      ['missing offsets', (f: string) => writeRaw(f, JSON.stringify({ w: { dtype: 'F32', shape: [1] } }), f32([1])), "tensor 'w': data_offsets must be an array [begin, end]"],
-      ['metadata not strings', (f: string) => writeRaw(f, JSON.stringify({ __metadata__: { a: 1 } }), Buffer.alloc(0)), "__metadata__ value 'a' is not a string"],
+      [
+        'shorter than the length field',
+        (f: string) => fs.writeFileSync(f, Buffer.from([1, 2, 3, 4])),
+        'the file is 4 bytes, shorter than the 8-byte header length',
+      ],
+      [
+        'length beyond the file',
+        (f: string) => writeRaw(f, '{}', Buffer.alloc(10), 1000n),
+        'header length 1000 exceeds the 12 bytes that follow it (truncated file?)',
+      ],
+      [
+        'absurd length',
+        (f: string) => writeRaw(f, '{}', Buffer.alloc(0), 1n << 62n),
+        "header length 4611686018427387904 exceeds the format's limit of 100000000 bytes",
+      ],
+      [
+        'truncated JSON',
+        (f: string) => writeRaw(f, '{"w": {"dtype": "F32"', Buffer.alloc(0)),
+        'malformed JSON header: unexpected end of the JSON header',
+      ],
+      [
+        'not JSON',
+        (f: string) => writeRaw(f, '{w: 1}', Buffer.alloc(0)),
+        'malformed JSON header: expected a string key in a JSON object',
+      ],
+      [
+        'duplicate key',
+        (f: string) => writeRaw(f, '{"w": {}, "w": {}}', Buffer.alloc(0)),
+        "malformed JSON header: duplicate key 'w' in the JSON header",
+      ],
+      [
+        'header not an object',
+        (f: string) => writeRaw(f, '[1, 2]', Buffer.alloc(0)),
+        'the header is not a JSON object',
+      ],
+      [
+        'data cut short',
+        (f: string) => writeRaw(f, JSON.stringify(w16), f32([1, 2])),
+        "tensor 'w': data ends at byte 16 but the data buffer holds only 8 bytes (truncated file?)",
+      ],
+      [
+        'offsets disagree with the shape',
+        (f: string) =>
+          writeRaw(f, JSON.stringify({ w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 12] } }), f32([1, 2, 3])),
+        "tensor 'w': data_offsets span 12 bytes but dtype F32 and its shape need 16",
+      ],
+      [
+        'end before begin',
+        (f: string) =>
+          writeRaw(f, JSON.stringify({ w: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } }), f32([1, 2])),
+        "tensor 'w': data_offsets end 4 is before begin 8",
+      ],
+      [
+        'overlapping tensors',
+        (f: string) =>
+          writeRaw(
+            f,
+            JSON.stringify({ ...w16, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }),
+            f32([1, 2, 3, 4]),
+          ),
+        "tensor 'b' starts at byte 8 but the previous tensor ends at 16 (overlapping or non-contiguous data)",
+      ],
+      [
+        'bytes after the last tensor',
+        (f: string) => writeRaw(f, JSON.stringify(w16), f32([1, 2, 3, 4, 5])),
+        'the tensors cover 16 bytes but the data buffer holds 20',
+      ],
+      [
+        'unsupported dtype',
+        (f: string) =>
+          writeRaw(f, JSON.stringify({ w: { dtype: 'F8_E4M3', shape: [2], data_offsets: [0, 2] } }), Buffer.alloc(2)),
+        "tensor 'w': unsupported dtype 'F8_E4M3' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)",
+      ],
+      [
+        'negative dimension',
+        (f: string) =>
+          writeRaw(f, JSON.stringify({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } }), Buffer.alloc(0)),
+        "tensor 'w': shape entries must be non-negative integers",
+      ],
+      [
+        'overflowing shape',
+        (f: string) =>
+          writeRaw(
+            f,
+            '{"w": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 0]}}',
+            Buffer.alloc(0),
+          ),
+        "tensor 'w': shape is too large",
+      ],
+      [
+        'missing offsets',
+        (f: string) => writeRaw(f, JSON.stringify({ w: { dtype: 'F32', shape: [1] } }), f32([1])),
+        "tensor 'w': data_offsets must be an array [begin, end]",
+      ],
+      [
+        'metadata not strings',
+        (f: string) => writeRaw(f, JSON.stringify({ __metadata__: { a: 1 } }), Buffer.alloc(0)),
+        "__metadata__ value 'a' is not a string",
+      ],
     ])('%s', async (_label, write, what) => {
       const file = bad('bad.safetensors');
       write(file);
@@ -554,9 +694,21 @@ describe('weights (safetensors)', () => {
 
     test('a missing file or a directory', async () => {
       const missing = path.join(tmp, 'nope.safetensors');
-      await expectRejects(model.loadWeights(missing), Error, `Cannot open weights file '${missing}': No such file or directory`);
-      await expectRejects(model.loadWeights(tmp), Error, new RegExp(`^(Cannot read weights file '${tmp}' \\(is it a directory\\?\\)|Invalid safetensors file)`));
-      await expectRejects(model.saveWeights(path.join(tmp, 'no-such-dir', 'w.safetensors')), Error, /^Cannot write weights file '.*no-such-dir\/w\.safetensors': No such file or directory$/);
+      await expectRejects(
+        model.loadWeights(missing),
+        Error,
+        `Cannot open weights file '${missing}': No such file or directory`,
+      );
+      await expectRejects(
+        model.loadWeights(tmp),
+        Error,
+        new RegExp(`^(Cannot read weights file '${tmp}' \\(is it a directory\\?\\)|Invalid safetensors file)`),
+      );
+      await expectRejects(
+        model.saveWeights(path.join(tmp, 'no-such-dir', 'w.safetensors')),
+        Error,
+        /^Cannot write weights file '.*no-such-dir\/w\.safetensors': No such file or directory$/,
+      );
     });
   });
 });
@@ -594,14 +746,22 @@ describe('model API', () => {
     const model = createModel('vit_mini_patch4_28', { noise: 'none', initSeed: 3 }).eval();
     const x = images([2, 1, 28, 28], 10);
     if (!info().cuda) {
-      expectThrows(() => model.to('cuda'), RangeError, "device 'cuda' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)");
+      expectThrows(
+        () => model.to('cuda'),
+        RangeError,
+        "device 'cuda' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)",
+      );
       expect(model.device).toBe('cpu');
       return;
     }
     const cpu = await logits(model, x);
     model.to('cuda');
     expect(model.device).toBe('cuda:0');
-    await expectRejects(model.forward(x), RangeError, "Expected x on the model's device cuda:0 but received a tensor on cpu; move one of them with .to(device)");
+    await expectRejects(
+      model.forward(x),
+      RangeError,
+      "Expected x on the model's device cuda:0 but received a tensor on cpu; move one of them with .to(device)",
+    );
     expect(maxAbsDiff(await logits(model, x.to('cuda')), cpu)).toBeLessThan(1e-4);
   });
 
@@ -625,12 +785,32 @@ describe('model API', () => {
   test('forward rejects bad input', async () => {
     const vit = createModel('vit_mini_patch4_28');
     const cnn = NoisyCNN.create({ ...SMALL_CNN });
-    await expectRejects(vit.forward(3 as unknown as Tensor), TypeError, 'Expected Tensor for x but received 3 (number)');
-    await expectRejects(vit.forward(images([2, 1, 32, 32], 1)), RangeError, 'Expected x of shape [batch, 1, 28, 28] but received [2, 1, 32, 32]');
-    await expectRejects(vit.forward(images([1, 28, 28], 1)), RangeError, 'Expected x of shape [batch, 1, 28, 28] but received [1, 28, 28]');
-    await expectRejects(cnn.forward(images([2, 3, 8, 8], 1)), RangeError, 'Expected x of shape [batch, 1, height, width] but received [2, 3, 8, 8]');
+    await expectRejects(
+      vit.forward(3 as unknown as Tensor),
+      TypeError,
+      'Expected Tensor for x but received 3 (number)',
+    );
+    await expectRejects(
+      vit.forward(images([2, 1, 32, 32], 1)),
+      RangeError,
+      'Expected x of shape [batch, 1, 28, 28] but received [2, 1, 32, 32]',
+    );
+    await expectRejects(
+      vit.forward(images([1, 28, 28], 1)),
+      RangeError,
+      'Expected x of shape [batch, 1, 28, 28] but received [1, 28, 28]',
+    );
+    await expectRejects(
+      cnn.forward(images([2, 3, 8, 8], 1)),
+      RangeError,
+      'Expected x of shape [batch, 1, height, width] but received [2, 3, 8, 8]',
+    );
     const bytes = Tensor.fromTypedArray(new Uint8Array(28 * 28), [1, 1, 28, 28]);
-    await expectRejects(vit.forward(bytes), RangeError, 'Expected a floating-point tensor for x but received dtype uint8');
+    await expectRejects(
+      vit.forward(bytes),
+      RangeError,
+      'Expected a floating-point tensor for x but received dtype uint8',
+    );
     const gone = images([1, 1, 28, 28], 1);
     gone.dispose();
     await expectRejects(vit.forward(gone), Error, 'Tensor has been disposed');
@@ -638,10 +818,26 @@ describe('model API', () => {
 
   test('weight-file options are validated', async () => {
     const model = NoisyViT.create({ ...TINY_VIT });
-    await expectRejects(model.saveWeights(7 as unknown as string), TypeError, 'Expected non-empty string for path but received 7 (number)');
-    await expectRejects(model.loadWeights(''), RangeError, "Expected non-empty string for path but received '' (string)");
-    await expectRejects(model.loadWeights('w', { strict: 'yes' as unknown as boolean }), TypeError, "Expected boolean for options.strict but received 'yes' (string)");
-    await expectRejects(model.loadWeights('w', { strcit: false } as never), RangeError, "Unknown option 'strcit' in options; expected one of strict");
+    await expectRejects(
+      model.saveWeights(7 as unknown as string),
+      TypeError,
+      'Expected non-empty string for path but received 7 (number)',
+    );
+    await expectRejects(
+      model.loadWeights(''),
+      RangeError,
+      "Expected non-empty string for path but received '' (string)",
+    );
+    await expectRejects(
+      model.loadWeights('w', { strict: 'yes' as unknown as boolean }),
+      TypeError,
+      "Expected boolean for options.strict but received 'yes' (string)",
+    );
+    await expectRejects(
+      model.loadWeights('w', { strcit: false } as never),
+      RangeError,
+      "Unknown option 'strcit' in options; expected one of strict",
+    );
   });
 });
 
@@ -649,51 +845,216 @@ describe('model API', () => {
 
 describe('bad configs throw with the option named', () => {
   const vitCases: [string, () => unknown, ErrorConstructor, string][] = [
-    ['embedDim not divisible by numHeads', () => NoisyViT.create({ embedDim: 100, numHeads: 3 }), RangeError, 'Expected multiple of numHeads (3) for embedDim but received 100 (number)'],
-    ['imageSize not divisible by patchSize', () => NoisyViT.create({ imageSize: 30, patchSize: 4 }), RangeError, 'Expected multiple of patchSize (4) for imageSize but received 30 (number)'],
-    ['fractional depth', () => NoisyViT.create({ depth: 1.5 }), RangeError, 'Expected positive integer for depth but received 1.5 (number)'],
-    ['string patchSize', () => NoisyViT.create({ patchSize: '16' as unknown as number }), TypeError, "Expected positive integer for patchSize but received '16' (string)"],
-    ['dropout of 1', () => NoisyViT.create({ dropout: 1 }), RangeError, 'Expected number in [0, 1) for dropout but received 1 (number)'],
-    ['negative mlpRatio', () => NoisyViT.create({ mlpRatio: -1 }), RangeError, 'Expected positive finite number for mlpRatio but received -1 (number)'],
-    ['unknown key', () => NoisyViT.create({ embedDims: 8 } as never), RangeError, "Unknown option 'embedDims' in config; expected one of imageSize, patchSize, inChannels, numClasses, embedDim, depth, numHeads, mlpRatio, dropout, dropPath, initSeed, noise"],
-    ['negative initSeed', () => NoisyViT.create({ initSeed: -1 }), RangeError, 'Expected non-negative safe integer or bigint for initSeed but received -1 (number)'],
-    ['unknown site', () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', site: 'mlp' as never } }), RangeError, "Expected one of 'attention', 'block' for noise.site but received 'mlp' (string)"],
-    ['layer out of range', () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', layer: 4 } }), RangeError, 'Expected integer between -4 and 3 for noise.layer but received 4 (number)'],
-    ['layer below range', () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', layer: -5 } }), RangeError, 'Expected integer between -4 and 3 for noise.layer but received -5 (number)'],
-    ['unknown axis', () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', axis: 'channel' as never } }), RangeError, "Expected one of 'batch', 'spatial' for noise.axis but received 'channel' (string)"],
-    ['numeric axis', () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', axis: 0 as never } }), TypeError, "Expected one of 'batch', 'spatial' for noise.axis but received 0 (number)"],
-    ['unknown when', () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', when: 'test' as never } }), RangeError, "Expected one of 'train', 'eval', 'always' for noise.when but received 'test' (string)"],
-    ['unknown preset', () => createModel('vit_mini_patch4_28', { noise: 'paper' as never }), RangeError, "Expected one of 'default', 'official', 'none' for noise but received 'paper' (string)"],
-    ['noise of the wrong type', () => createModel('vit_mini_patch4_28', { noise: 3 as never }), TypeError, "Expected one of 'default', 'official', 'none' or a noise config object for noise but received 3 (number)"],
-    ['missing kind', () => createModel('vit_mini_patch4_28', { noise: { axis: 'batch' } as never }), TypeError, "Expected one of 'none', 'linear', 'optimal', 'gaussian', 'saltPepper' for noise.kind but received undefined"],
-    ['unknown noise key', () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', stage: 1 } as never }), RangeError, "Unknown option 'stage' in noise; expected one of kind, axis, strength, mean, std, seed, detach, layer, site, when"],
-    ['bad strength', () => createModel('vit_mini_patch4_28', { noise: { kind: 'saltPepper', strength: 2 } }), RangeError, 'Expected number between 0 and 1 for noise.strength but received 2 (number)'],
+    [
+      'embedDim not divisible by numHeads',
+      () => NoisyViT.create({ embedDim: 100, numHeads: 3 }),
+      RangeError,
+      'Expected multiple of numHeads (3) for embedDim but received 100 (number)',
+    ],
+    [
+      'imageSize not divisible by patchSize',
+      () => NoisyViT.create({ imageSize: 30, patchSize: 4 }),
+      RangeError,
+      'Expected multiple of patchSize (4) for imageSize but received 30 (number)',
+    ],
+    [
+      'fractional depth',
+      () => NoisyViT.create({ depth: 1.5 }),
+      RangeError,
+      'Expected positive integer for depth but received 1.5 (number)',
+    ],
+    [
+      'string patchSize',
+      () => NoisyViT.create({ patchSize: '16' as unknown as number }),
+      TypeError,
+      "Expected positive integer for patchSize but received '16' (string)",
+    ],
+    [
+      'dropout of 1',
+      () => NoisyViT.create({ dropout: 1 }),
+      RangeError,
+      'Expected number in [0, 1) for dropout but received 1 (number)',
+    ],
+    [
+      'negative mlpRatio',
+      () => NoisyViT.create({ mlpRatio: -1 }),
+      RangeError,
+      'Expected positive finite number for mlpRatio but received -1 (number)',
+    ],
+    [
+      'unknown key',
+      () => NoisyViT.create({ embedDims: 8 } as never),
+      RangeError,
+      "Unknown option 'embedDims' in config; expected one of imageSize, patchSize, inChannels, numClasses, embedDim, depth, numHeads, mlpRatio, dropout, dropPath, initSeed, noise",
+    ],
+    [
+      'negative initSeed',
+      () => NoisyViT.create({ initSeed: -1 }),
+      RangeError,
+      'Expected non-negative safe integer or bigint for initSeed but received -1 (number)',
+    ],
+    [
+      'unknown site',
+      () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', site: 'mlp' as never } }),
+      RangeError,
+      "Expected one of 'attention', 'block' for noise.site but received 'mlp' (string)",
+    ],
+    [
+      'layer out of range',
+      () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', layer: 4 } }),
+      RangeError,
+      'Expected integer between -4 and 3 for noise.layer but received 4 (number)',
+    ],
+    [
+      'layer below range',
+      () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', layer: -5 } }),
+      RangeError,
+      'Expected integer between -4 and 3 for noise.layer but received -5 (number)',
+    ],
+    [
+      'unknown axis',
+      () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', axis: 'channel' as never } }),
+      RangeError,
+      "Expected one of 'batch', 'spatial' for noise.axis but received 'channel' (string)",
+    ],
+    [
+      'numeric axis',
+      () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', axis: 0 as never } }),
+      TypeError,
+      "Expected one of 'batch', 'spatial' for noise.axis but received 0 (number)",
+    ],
+    [
+      'unknown when',
+      () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', when: 'test' as never } }),
+      RangeError,
+      "Expected one of 'train', 'eval', 'always' for noise.when but received 'test' (string)",
+    ],
+    [
+      'unknown preset',
+      () => createModel('vit_mini_patch4_28', { noise: 'paper' as never }),
+      RangeError,
+      "Expected one of 'default', 'official', 'none' for noise but received 'paper' (string)",
+    ],
+    [
+      'noise of the wrong type',
+      () => createModel('vit_mini_patch4_28', { noise: 3 as never }),
+      TypeError,
+      "Expected one of 'default', 'official', 'none' or a noise config object for noise but received 3 (number)",
+    ],
+    [
+      'missing kind',
+      () => createModel('vit_mini_patch4_28', { noise: { axis: 'batch' } as never }),
+      TypeError,
+      "Expected one of 'none', 'linear', 'optimal', 'gaussian', 'saltPepper' for noise.kind but received undefined",
+    ],
+    [
+      'unknown noise key',
+      () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', stage: 1 } as never }),
+      RangeError,
+      "Unknown option 'stage' in noise; expected one of kind, axis, strength, mean, std, seed, detach, layer, site, when",
+    ],
+    [
+      'bad strength',
+      () => createModel('vit_mini_patch4_28', { noise: { kind: 'saltPepper', strength: 2 } }),
+      RangeError,
+      'Expected number between 0 and 1 for noise.strength but received 2 (number)',
+    ],
   ];
   const cnnCases: [string, () => unknown, ErrorConstructor, string][] = [
-    ['attention site on a CNN', () => createModel('resnet18', { noise: { kind: 'linear', site: 'attention' } }), RangeError, "Expected one of 'block' for noise.site but received 'attention' (string)"],
-    ['a number as CNN layer', () => createModel('resnet18', { noise: { kind: 'linear', layer: 3 } }), TypeError, 'Expected object {stage, block} for noise.layer but received 3 (number)'],
-    ['stage out of range', () => createModel('resnet18', { noise: { kind: 'linear', layer: { stage: 5 } } }), RangeError, 'Expected integer between 1 and 4 for noise.layer.stage but received 5 (number)'],
-    ['block out of range', () => createModel('resnet50', { noise: { kind: 'linear', layer: { stage: 3, block: 6 } } }), RangeError, 'Expected integer between -6 and 5 for noise.layer.block but received 6 (number)'],
-    ['three stages', () => NoisyCNN.create({ layers: [2, 2, 2] as never }), RangeError, 'Expected array of 4 positive integers for layers but received an array of length 3'],
-    ['zero blocks', () => NoisyCNN.create({ layers: [2, 0, 2, 2] }), RangeError, 'Expected positive integer for layers[1] but received 0 (number)'],
-    ['unknown block', () => NoisyCNN.create({ block: 'wide' as never }), RangeError, "Expected one of 'basic', 'bottleneck' for block but received 'wide' (string)"],
-    ['unknown stem', () => NoisyCNN.create({ stem: 'tiny' as never }), RangeError, "Expected one of 'imagenet', 'small' for stem but received 'tiny' (string)"],
-    ['a ViT key on a CNN', () => createModel('resnet18', { patchSize: 4 } as never), RangeError, "Unknown option 'patchSize' in config; expected one of block, layers, inChannels, numClasses, stem, initSeed, noise"],
+    [
+      'attention site on a CNN',
+      () => createModel('resnet18', { noise: { kind: 'linear', site: 'attention' } }),
+      RangeError,
+      "Expected one of 'block' for noise.site but received 'attention' (string)",
+    ],
+    [
+      'a number as CNN layer',
+      () => createModel('resnet18', { noise: { kind: 'linear', layer: 3 } }),
+      TypeError,
+      'Expected object {stage, block} for noise.layer but received 3 (number)',
+    ],
+    [
+      'stage out of range',
+      () => createModel('resnet18', { noise: { kind: 'linear', layer: { stage: 5 } } }),
+      RangeError,
+      'Expected integer between 1 and 4 for noise.layer.stage but received 5 (number)',
+    ],
+    [
+      'block out of range',
+      () => createModel('resnet50', { noise: { kind: 'linear', layer: { stage: 3, block: 6 } } }),
+      RangeError,
+      'Expected integer between -6 and 5 for noise.layer.block but received 6 (number)',
+    ],
+    [
+      'three stages',
+      () => NoisyCNN.create({ layers: [2, 2, 2] as never }),
+      RangeError,
+      'Expected array of 4 positive integers for layers but received an array of length 3',
+    ],
+    [
+      'zero blocks',
+      () => NoisyCNN.create({ layers: [2, 0, 2, 2] }),
+      RangeError,
+      'Expected positive integer for layers[1] but received 0 (number)',
+    ],
+    [
+      'unknown block',
+      () => NoisyCNN.create({ block: 'wide' as never }),
+      RangeError,
+      "Expected one of 'basic', 'bottleneck' for block but received 'wide' (string)",
+    ],
+    [
+      'unknown stem',
+      () => NoisyCNN.create({ stem: 'tiny' as never }),
+      RangeError,
+      "Expected one of 'imagenet', 'small' for stem but received 'tiny' (string)",
+    ],
+    [
+      'a ViT key on a CNN',
+      () => createModel('resnet18', { patchSize: 4 } as never),
+      RangeError,
+      "Unknown option 'patchSize' in config; expected one of block, layers, inChannels, numClasses, stem, initSeed, noise",
+    ],
   ];
   test.each([...vitCases, ...cnnCases])('%s', (_label, fn, cls, message) => expectThrows(fn, cls, message));
 
   test('unknown variant names list the known ones', () => {
-    const all = listModels().map((n) => `'${n}'`).join(', ');
-    expectThrows(() => createModel('vit_huge_patch14_224' as never), RangeError, `Expected one of ${all} for name but received 'vit_huge_patch14_224' (string)`);
-    const vits = listModels().filter((n) => MODEL_VARIANTS[n].family === 'vit').map((n) => `'${n}'`).join(', ');
-    expectThrows(() => NoisyViT.create('resnet18' as never), RangeError, `Expected one of ${vits} for name but received 'resnet18' (string)`);
-    expectThrows(() => (NoisyCNN.create as (...args: unknown[]) => unknown)({ noise: 'none' }, {}), TypeError, 'NoisyCNN.create(config) takes no overrides; pass them in the config');
-    expectThrows(() => new (NoisyViT as any)(), TypeError, 'NoisyViT cannot be constructed directly; use NoisyViT.create(config) or createModel(name)');
+    const all = listModels()
+      .map((n) => `'${n}'`)
+      .join(', ');
+    expectThrows(
+      () => createModel('vit_huge_patch14_224' as never),
+      RangeError,
+      `Expected one of ${all} for name but received 'vit_huge_patch14_224' (string)`,
+    );
+    const vits = listModels()
+      .filter((n) => MODEL_VARIANTS[n].family === 'vit')
+      .map((n) => `'${n}'`)
+      .join(', ');
+    expectThrows(
+      () => NoisyViT.create('resnet18' as never),
+      RangeError,
+      `Expected one of ${vits} for name but received 'resnet18' (string)`,
+    );
+    expectThrows(
+      () => (NoisyCNN.create as (...args: unknown[]) => unknown)({ noise: 'none' }, {}),
+      TypeError,
+      'NoisyCNN.create(config) takes no overrides; pass them in the config',
+    );
+    expectThrows(
+      () => new (NoisyViT as unknown as new () => unknown)(),
+      TypeError,
+      'NoisyViT cannot be constructed directly; use NoisyViT.create(config) or createModel(name)',
+    );
   });
 
   test('setNoise validates against the architecture and keeps the old noise on error', () => {
     const model = createModel('vit_mini_patch4_28', { noise: 'official' });
-    expectThrows(() => model.setNoise({ kind: 'linear', layer: 9 }), RangeError, 'Expected integer between -4 and 3 for noise.layer but received 9 (number)');
+    expectThrows(
+      () => model.setNoise({ kind: 'linear', layer: 9 }),
+      RangeError,
+      'Expected integer between -4 and 3 for noise.layer but received 9 (number)',
+    );
     expect(model.noise.when).toBe('eval');
     model.setNoise({ kind: 'gaussian', layer: 0, when: 'always', axis: 'spatial', site: 'block' });
     expect(model.noise).toMatchObject({ kind: 'gaussian', layer: 0, when: 'always', axis: 'spatial', site: 'block' });

@@ -34,7 +34,9 @@ function reference(x: Tensor, config: NoiseConfig): Tensor {
 }
 
 function grad(x: Tensor, w: Tensor, config: NoiseConfig, useReference: boolean): number[] {
-  return values(Tensor._fromHandle(binding.noiseGrad(x._handle, w._handle, nativeConfig(config, x.shape.length), useReference)));
+  return values(
+    Tensor._fromHandle(binding.noiseGrad(x._handle, w._handle, nativeConfig(config, x.shape.length), useReference)),
+  );
 }
 
 describe('injectNoise values equal the literal formula', () => {
@@ -44,7 +46,14 @@ describe('injectNoise values equal the literal formula', () => {
         for (const dtype of ['float32', 'float64'] as const) {
           test(`${kind} shape [${shape}] axis ${axis} ${dtype}`, () => {
             const x = tensor(shape, 11 + shape.length, dtype);
-            const config: NoiseConfig = { kind, axis, seed: 42, strength: kind === 'saltPepper' ? 0.4 : kind === 'gaussian' ? 0.7 : undefined, mean: 0.1, std: 0.5 };
+            const config: NoiseConfig = {
+              kind,
+              axis,
+              seed: 42,
+              strength: kind === 'saltPepper' ? 0.4 : kind === 'gaussian' ? 0.7 : undefined,
+              mean: 0.1,
+              std: 0.5,
+            };
             const out = injectNoise(x, config);
             expect(out.shape).toEqual(shape);
             expect(out.dtype).toBe(dtype);
@@ -91,7 +100,13 @@ describe('injectNoise gradients', () => {
         test(`${kind}${detach ? ' detached' : ''} [${shape}] axis ${axis}: backward equals the reference's autograd`, () => {
           const x = tensor(shape, 5);
           const w = tensor(shape, 6);
-          const config: NoiseConfig = { kind, axis, detach, seed: 9, strength: kind === 'saltPepper' ? 0.5 : undefined };
+          const config: NoiseConfig = {
+            kind,
+            axis,
+            detach,
+            seed: 9,
+            strength: kind === 'saltPepper' ? 0.5 : undefined,
+          };
           expect(maxAbsDiff(grad(x, w, config, false), grad(x, w, config, true))).toBeLessThan(1e-12);
         });
       }
@@ -142,7 +157,9 @@ describe('injectNoise randomness', () => {
       expect(maxAbsDiff(a, c)).toBeGreaterThan(0);
     }
     // No seed: a fresh random one each call.
-    expect(maxAbsDiff(values(injectNoise(x, { kind: 'gaussian' })), values(injectNoise(x, { kind: 'gaussian' })))).toBeGreaterThan(0);
+    expect(
+      maxAbsDiff(values(injectNoise(x, { kind: 'gaussian' })), values(injectNoise(x, { kind: 'gaussian' }))),
+    ).toBeGreaterThan(0);
     // bigint seeds use all 64 bits.
     const big = values(injectNoise(x, { kind: 'gaussian', seed: (1n << 63n) + 5n }));
     expect(maxAbsDiff(big, values(injectNoise(x, { kind: 'gaussian', seed: 5 })))).toBeGreaterThan(0);
@@ -190,7 +207,7 @@ describe('injectNoise randomness', () => {
       }
     }
     expect(other).toBe(0);
-    const se = Math.sqrt((p / 2) * (1 - p / 2) / eligible);
+    const se = Math.sqrt(((p / 2) * (1 - p / 2)) / eligible);
     expect(Math.abs(toMax / eligible - p / 2)).toBeLessThan(5 * se);
     expect(Math.abs(toMin / eligible - p / 2)).toBeLessThan(5 * se);
   });
@@ -238,24 +255,96 @@ describe('injectNoise bad input', () => {
   const x = Tensor.fromTypedArray(new Float32Array(6), [2, 3]);
   test.each([
     [() => injectNoise({} as Tensor, { kind: 'linear' }), TypeError, 'Expected Tensor for x but received an object'],
-    [() => injectNoise(x, undefined as unknown as NoiseConfig), TypeError, 'Expected object with a kind for config but received undefined'],
-    [() => injectNoise(x, { kind: 'pink' as Kind }), RangeError, "Expected one of 'none', 'linear', 'optimal', 'gaussian', 'saltPepper' for config.kind but received 'pink' (string)"],
-    [() => injectNoise(x, { kind: 'linear', strength: -0.1 }), RangeError, 'Expected non-negative finite number for config.strength but received -0.1 (number)'],
-    [() => injectNoise(x, { kind: 'gaussian', strength: NaN }), RangeError, 'Expected non-negative finite number for config.strength but received NaN (number)'],
-    [() => injectNoise(x, { kind: 'gaussian', strength: Infinity }), RangeError, 'Expected non-negative finite number for config.strength but received Infinity (number)'],
-    [() => injectNoise(x, { kind: 'saltPepper', strength: 1.5 }), RangeError, 'Expected number between 0 and 1 for config.strength but received 1.5 (number)'],
-    [() => injectNoise(x, { kind: 'linear', strength: '0.3' as unknown as number }), TypeError, "Expected non-negative finite number for config.strength but received '0.3' (string)"],
-    [() => injectNoise(x, { kind: 'linear', axis: 2 }), RangeError, 'Expected integer between -2 and 1 (the tensor has 2 dimensions) for config.axis but received 2 (number)'],
-    [() => injectNoise(x, { kind: 'linear', axis: -3 }), RangeError, 'Expected integer between -2 and 1 (the tensor has 2 dimensions) for config.axis but received -3 (number)'],
-    [() => injectNoise(x, { kind: 'linear', axis: 0.5 }), RangeError, 'Expected integer for config.axis but received 0.5 (number)'],
-    [() => injectNoise(x, { kind: 'gaussian', std: -1 }), RangeError, 'Expected non-negative finite number for config.std but received -1 (number)'],
-    [() => injectNoise(x, { kind: 'gaussian', seed: -1 }), RangeError, 'Expected non-negative safe integer or bigint for config.seed but received -1 (number)'],
-    [() => injectNoise(x, { kind: 'gaussian', detach: 'yes' as unknown as boolean }), TypeError, "Expected boolean for config.detach but received 'yes' (string)"],
-    [() => injectNoise(x, { kind: 'linear', strenght: 0.3 } as NoiseConfig), RangeError, "Unknown option 'strenght' in config; expected one of kind, axis, strength, mean, std, seed, detach"],
-    [() => injectNoise(Tensor.fromTypedArray(new BigInt64Array(4), [4]), { kind: 'linear' }), RangeError, 'Expected a floating-point tensor (float32, float64, float16, bfloat16) for x but received dtype int64'],
-    [() => injectNoise(Tensor.fromTypedArray(new Uint8Array(4), [4]), { kind: 'linear' }), RangeError, 'Expected a floating-point tensor (float32, float64, float16, bfloat16) for x but received dtype uint8'],
-    [() => injectNoise(Tensor.fromTypedArray(new Float32Array(0), [0, 3]), { kind: 'linear' }), RangeError, 'Expected a non-empty tensor for x but received shape [0, 3]'],
-    [() => injectNoise(Tensor.fromTypedArray(new Float32Array([1]), []), { kind: 'linear' }), RangeError, 'Expected a tensor with at least one dimension for x but received a scalar'],
+    [
+      () => injectNoise(x, undefined as unknown as NoiseConfig),
+      TypeError,
+      'Expected object with a kind for config but received undefined',
+    ],
+    [
+      () => injectNoise(x, { kind: 'pink' as Kind }),
+      RangeError,
+      "Expected one of 'none', 'linear', 'optimal', 'gaussian', 'saltPepper' for config.kind but received 'pink' (string)",
+    ],
+    [
+      () => injectNoise(x, { kind: 'linear', strength: -0.1 }),
+      RangeError,
+      'Expected non-negative finite number for config.strength but received -0.1 (number)',
+    ],
+    [
+      () => injectNoise(x, { kind: 'gaussian', strength: NaN }),
+      RangeError,
+      'Expected non-negative finite number for config.strength but received NaN (number)',
+    ],
+    [
+      () => injectNoise(x, { kind: 'gaussian', strength: Infinity }),
+      RangeError,
+      'Expected non-negative finite number for config.strength but received Infinity (number)',
+    ],
+    [
+      () => injectNoise(x, { kind: 'saltPepper', strength: 1.5 }),
+      RangeError,
+      'Expected number between 0 and 1 for config.strength but received 1.5 (number)',
+    ],
+    [
+      () => injectNoise(x, { kind: 'linear', strength: '0.3' as unknown as number }),
+      TypeError,
+      "Expected non-negative finite number for config.strength but received '0.3' (string)",
+    ],
+    [
+      () => injectNoise(x, { kind: 'linear', axis: 2 }),
+      RangeError,
+      'Expected integer between -2 and 1 (the tensor has 2 dimensions) for config.axis but received 2 (number)',
+    ],
+    [
+      () => injectNoise(x, { kind: 'linear', axis: -3 }),
+      RangeError,
+      'Expected integer between -2 and 1 (the tensor has 2 dimensions) for config.axis but received -3 (number)',
+    ],
+    [
+      () => injectNoise(x, { kind: 'linear', axis: 0.5 }),
+      RangeError,
+      'Expected integer for config.axis but received 0.5 (number)',
+    ],
+    [
+      () => injectNoise(x, { kind: 'gaussian', std: -1 }),
+      RangeError,
+      'Expected non-negative finite number for config.std but received -1 (number)',
+    ],
+    [
+      () => injectNoise(x, { kind: 'gaussian', seed: -1 }),
+      RangeError,
+      'Expected non-negative safe integer or bigint for config.seed but received -1 (number)',
+    ],
+    [
+      () => injectNoise(x, { kind: 'gaussian', detach: 'yes' as unknown as boolean }),
+      TypeError,
+      "Expected boolean for config.detach but received 'yes' (string)",
+    ],
+    [
+      () => injectNoise(x, { kind: 'linear', strenght: 0.3 } as NoiseConfig),
+      RangeError,
+      "Unknown option 'strenght' in config; expected one of kind, axis, strength, mean, std, seed, detach",
+    ],
+    [
+      () => injectNoise(Tensor.fromTypedArray(new BigInt64Array(4), [4]), { kind: 'linear' }),
+      RangeError,
+      'Expected a floating-point tensor (float32, float64, float16, bfloat16) for x but received dtype int64',
+    ],
+    [
+      () => injectNoise(Tensor.fromTypedArray(new Uint8Array(4), [4]), { kind: 'linear' }),
+      RangeError,
+      'Expected a floating-point tensor (float32, float64, float16, bfloat16) for x but received dtype uint8',
+    ],
+    [
+      () => injectNoise(Tensor.fromTypedArray(new Float32Array(0), [0, 3]), { kind: 'linear' }),
+      RangeError,
+      'Expected a non-empty tensor for x but received shape [0, 3]',
+    ],
+    [
+      () => injectNoise(Tensor.fromTypedArray(new Float32Array([1]), []), { kind: 'linear' }),
+      RangeError,
+      'Expected a tensor with at least one dimension for x but received a scalar',
+    ],
   ])('%#: %p', (fn, cls, message) => {
     expect(fn).toThrow(cls as ErrorConstructor);
     expect(fn).toThrow(message as string);

@@ -9,7 +9,12 @@ import { comparisonReport, configTable, htmlTable, trainingReport } from '../lib
 import { checkWellFormed } from './helpers/xml';
 
 /** Step and epoch records of a run that learns: loss falls from ~2.3, accuracy rises. */
-function syntheticRun(epochs: number, stepsPerEpoch: number, extra: Partial<MetricsRecord> = {}, rate = 1): MetricsRecord[] {
+function syntheticRun(
+  epochs: number,
+  stepsPerEpoch: number,
+  extra: Partial<MetricsRecord> = {},
+  rate = 1,
+): MetricsRecord[] {
   const out: MetricsRecord[] = [];
   let step = 0;
   for (let e = 1; e <= epochs; e++) {
@@ -17,12 +22,36 @@ function syntheticRun(epochs: number, stepsPerEpoch: number, extra: Partial<Metr
       step++;
       const t = step / (epochs * stepsPerEpoch);
       const wiggle = 0.05 * Math.sin(step * 1.7);
-      out.push({ type: 'step', epoch: e, step, stepInEpoch: s, stepsPerEpoch, loss: 2.3 * Math.exp(-2 * rate * t) + wiggle, top1: 0.1 + 0.75 * (1 - Math.exp(-3 * rate * t)) + wiggle / 5, lr: 1e-3, imagesPerSecond: 700, ...extra });
+      out.push({
+        type: 'step',
+        epoch: e,
+        step,
+        stepInEpoch: s,
+        stepsPerEpoch,
+        loss: 2.3 * Math.exp(-2 * rate * t) + wiggle,
+        top1: 0.1 + 0.75 * (1 - Math.exp(-3 * rate * t)) + wiggle / 5,
+        lr: 1e-3,
+        imagesPerSecond: 700,
+        ...extra,
+      });
     }
     const t = e / epochs;
     out.push({
-      type: 'epoch', epoch: e, epochs, loss: 2.3 * Math.exp(-2 * rate * t), top1: 0.1 + 0.75 * (1 - Math.exp(-3 * rate * t)), lr: 1e-3,
-      imagesPerSecond: 700, seconds: 12.5, validation: { loss: 2.2 * Math.exp(-1.8 * t), top1: 0.12 + 0.7 * (1 - Math.exp(-3 * t)), top5: 0.9, samples: 1000 }, ...extra,
+      type: 'epoch',
+      epoch: e,
+      epochs,
+      loss: 2.3 * Math.exp(-2 * rate * t),
+      top1: 0.1 + 0.75 * (1 - Math.exp(-3 * rate * t)),
+      lr: 1e-3,
+      imagesPerSecond: 700,
+      seconds: 12.5,
+      validation: {
+        loss: 2.2 * Math.exp(-1.8 * t),
+        top1: 0.12 + 0.7 * (1 - Math.exp(-3 * t)),
+        top5: 0.9,
+        samples: 1000,
+      },
+      ...extra,
     });
   }
   return out;
@@ -53,7 +82,19 @@ describe('plot helpers', () => {
     const d = downsample(pts, 100);
     expect(d.length).toBe(100);
     for (const [, y] of d) expect(y).toBeGreaterThan(0.3);
-    expect(smooth([[0, 5], [1, 5], [2, 5]])).toEqual([[0, 5], [1, 5], [2, 5]].map(([x, y]) => [x, expect.closeTo(y, 10)]));
+    expect(
+      smooth([
+        [0, 5],
+        [1, 5],
+        [2, 5],
+      ]),
+    ).toEqual(
+      [
+        [0, 5],
+        [1, 5],
+        [2, 5],
+      ].map(([x, y]) => [x, expect.closeTo(y, 10)]),
+    );
   });
 
   test('escapeXml escapes markup characters', () => {
@@ -86,7 +127,9 @@ describe('curves.svg', () => {
 
   test('a comparison: one line per noise kind, the mean over seeds', () => {
     const kinds = ['none', 'linear', 'optimal', 'gaussian', 'saltPepper'];
-    const all = kinds.flatMap((kind, k) => [1, 2].flatMap((seed) => syntheticRun(2, 40, { kind, seed }, 1 + k * 0.2 + seed * 0.01)));
+    const all = kinds.flatMap((kind, k) =>
+      [1, 2].flatMap((seed) => syntheticRun(2, 40, { kind, seed }, 1 + k * 0.2 + seed * 0.01)),
+    );
     const panels = comparisonPanels(all, kinds);
     expect(panels.map((p) => p.series.map((s) => s.name))).toEqual([kinds, kinds]);
     expect(panels[0].series[0].points.length).toBe(80);
@@ -102,7 +145,23 @@ describe('curves.svg', () => {
     const empty = renderChart(trainingPanels([]));
     checkWellFormed(empty);
     expect(empty).toContain('no data');
-    const nan = renderChart([{ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 's', points: [[0, NaN], [1, 2], [2, 3]] }] }]);
+    const nan = renderChart([
+      {
+        title: 't',
+        xLabel: 'x',
+        yLabel: 'y',
+        series: [
+          {
+            name: 's',
+            points: [
+              [0, NaN],
+              [1, 2],
+              [2, 3],
+            ],
+          },
+        ],
+      },
+    ]);
     checkWellFormed(nan);
     expect(nan).not.toContain('NaN');
   });
@@ -125,23 +184,69 @@ function syntheticComparison(): ComparisonResult {
       const top1 = base[kind] + (seed - 2) * 0.003;
       const ev = (t: number) => ({ loss: 0.45, top1: t, top5: 0.99, samples: 10000 });
       const preset = kind === 'none' ? { officialPreset: ev(top1 + 0.06) } : {};
-      return { kind, seed, epochs: 3, trainSeconds: 41.2, trainLoss: 0.41, trainTop1: 0.86, leakFree: ev(top1), official: ev(top1 + leak[kind]), ...preset, history: [] };
+      return {
+        kind,
+        seed,
+        epochs: 3,
+        trainSeconds: 41.2,
+        trainLoss: 0.41,
+        trainTop1: 0.86,
+        leakFree: ev(top1),
+        official: ev(top1 + leak[kind]),
+        ...preset,
+        history: [],
+      };
     }),
   );
   const config = {
-    dataset: 'Fashion-MNIST', model: 'vit_mini_patch4_28' as const, family: 'vit' as const, parameters: 205066, kinds: [...kinds], seeds: [1, 2, 3],
-    epochs: 3, trainSamples: 10000, testSamples: 10000, batchSize: 128, evalBatchSize: 64,
-    optimizer: { name: 'adamw' as const, lr: 2e-3, weightDecay: 0.05 }, schedule: { name: 'cosine' as const, warmupSteps: 35 }, labelSmoothing: 0,
-    noise: { axis: 'batch' as const, strengths: {}, trainWhen: 'train' as const, officialWhen: 'eval' as const }, normalize: 'fashion-mnist' as const,
-    audit: true, auditSamples: 2000, device: 'cpu', numWorkers: 1,
+    dataset: 'Fashion-MNIST',
+    model: 'vit_mini_patch4_28' as const,
+    family: 'vit' as const,
+    parameters: 205066,
+    kinds: [...kinds],
+    seeds: [1, 2, 3],
+    epochs: 3,
+    trainSamples: 10000,
+    testSamples: 10000,
+    batchSize: 128,
+    evalBatchSize: 64,
+    optimizer: { name: 'adamw' as const, lr: 2e-3, weightDecay: 0.05 },
+    schedule: { name: 'cosine' as const, warmupSteps: 35 },
+    labelSmoothing: 0,
+    noise: { axis: 'batch' as const, strengths: {}, trainWhen: 'train' as const, officialWhen: 'eval' as const },
+    normalize: 'fashion-mnist' as const,
+    audit: true,
+    auditSamples: 2000,
+    device: 'cpu',
+    numWorkers: 1,
   };
-  const audits = [...kinds.map((kind) => [kind, kind] as const), ['none', 'optimal'] as const].map(([kind, evalKind]) => ({
-    kind, evalKind, label: kind === evalKind ? kind : `${kind} → ${evalKind}`, seed: 1, sortedTop1: base[kind] + leak[kind], shuffledTop1: base[kind], singleTop1: base[kind], leakSuspected: kind !== evalKind || Math.abs(leak[kind]) > 0.01,
-    samples: 2000, batchSize: 64, explanation: `explained <${kind}>`,
-    tests: [{ pair: 'sorted-shuffled' as const, b: 300, c: 20, z: 15.6, significant: true }, { pair: 'sorted-single' as const, b: 1, c: 0, z: 0, significant: false }, { pair: 'shuffled-single' as const, b: 0, c: 0, z: 0, significant: false }],
-  }));
+  const audits = [...kinds.map((kind) => [kind, kind] as const), ['none', 'optimal'] as const].map(
+    ([kind, evalKind]) => ({
+      kind,
+      evalKind,
+      label: kind === evalKind ? kind : `${kind} → ${evalKind}`,
+      seed: 1,
+      sortedTop1: base[kind] + leak[kind],
+      shuffledTop1: base[kind],
+      singleTop1: base[kind],
+      leakSuspected: kind !== evalKind || Math.abs(leak[kind]) > 0.01,
+      samples: 2000,
+      batchSize: 64,
+      explanation: `explained <${kind}>`,
+      tests: [
+        { pair: 'sorted-shuffled' as const, b: 300, c: 20, z: 15.6, significant: true },
+        { pair: 'sorted-single' as const, b: 1, c: 0, z: 0, significant: false },
+        { pair: 'shuffled-single' as const, b: 0, c: 0, z: 0, significant: false },
+      ],
+    }),
+  );
   return {
-    config, runs, summary: summarize(runs, config.kinds), audits, aborted: false, seconds: 611,
+    config,
+    runs,
+    summary: summarize(runs, config.kinds),
+    audits,
+    aborted: false,
+    seconds: 611,
     environment: { version: '0.1.0', libtorch: '1.13.1', blas: 'OpenBLAS', threads: 2, node: 'v20' },
   };
 }
@@ -157,12 +262,16 @@ describe('the comparison table', () => {
   test('text and markdown tables hold mean ± std per kind, the gap and the audit verdict', () => {
     const r = syntheticComparison();
     const text = formatComparisonTable(r, 'text');
-    expect(text).toContain('Fashion-MNIST · vit_mini_patch4_28 (205,066 parameters) · 3 seeds × 3 epochs on 10,000 training images');
+    expect(text).toContain(
+      'Fashion-MNIST · vit_mini_patch4_28 (205,066 parameters) · 3 seeds × 3 epochs on 10,000 training images',
+    );
     expect(text).toMatch(/optimal\s+83\.80 ± 0\.30\s+95\.80 ± 0\.30\s+\+12\.00\s+LEAK/);
     expect(text).toMatch(/^none\s+84\.00 ± 0\.30\s+84\.00 ± 0\.30\s+\+0\.00\s+pass$/m);
     // The paper's headline protocol on the plainly trained models: its own row, right after none.
     expect(text).toMatch(/^none\s.*\nnone → optimal\s+84\.00 ± 0\.30\s+90\.00 ± 0\.30\s+\+6\.00\s+LEAK$/m);
-    expect(text).toContain("none → optimal: the models trained without noise, scored with the 'official' preset (optimal noise at evaluation only): the paper's headline protocol.");
+    expect(text).toContain(
+      "none → optimal: the models trained without noise, scored with the 'official' preset (optimal noise at evaluation only): the paper's headline protocol.",
+    );
     expect(text).toMatch(/gaussian\s+81\.00 ± 0\.30\s+76\.00 ± 0\.30\s+−5\.00\s+LEAK/);
     const md = formatComparisonTable(r, 'markdown');
     expect(md).toContain('| noise | leak-free top-1 % | official top-1 % | official − leak-free | leak audit |');
@@ -175,8 +284,16 @@ describe('report.html', () => {
     const r = syntheticComparison();
     r.config.dataset = 'Fashion-MNIST <script>alert(1)</script>';
     const kinds = r.config.kinds;
-    const svg = renderChart(comparisonPanels(kinds.flatMap((kind) => syntheticRun(2, 10, { kind, seed: 1 })), kinds));
-    const html = comparisonReport(r, svg, { command: "noisynn compare --out 'my runs'", started: new Date('2025-01-02T03:04:05Z') });
+    const svg = renderChart(
+      comparisonPanels(
+        kinds.flatMap((kind) => syntheticRun(2, 10, { kind, seed: 1 })),
+        kinds,
+      ),
+    );
+    const html = comparisonReport(r, svg, {
+      command: "noisynn compare --out 'my runs'",
+      started: new Date('2025-01-02T03:04:05Z'),
+    });
     checkWellFormed(html, { html: true });
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
     expect(html).not.toContain('<script>');
@@ -201,28 +318,49 @@ describe('report.html', () => {
   test('the summary does not crown a kind whose lead is within the spread over seeds', () => {
     const r = syntheticComparison();
     for (const s of r.summary) s.leakFree = { ...s.leakFree, std: 0.02 };
-    const html = comparisonReport(r, '<svg xmlns="http://www.w3.org/2000/svg"></svg>', { command: 'noisynn compare', started: new Date() });
-    expect(html).toContain("Leak-free, no kind stands out: top-1 ranges from 81.00% (<code>gaussian</code>) to 84.50% (<code>linear</code>), and the leader's margin over the runner-up is within the spread over seeds.");
+    const html = comparisonReport(r, '<svg xmlns="http://www.w3.org/2000/svg"></svg>', {
+      command: 'noisynn compare',
+      started: new Date(),
+    });
+    expect(html).toContain(
+      "Leak-free, no kind stands out: top-1 ranges from 81.00% (<code>gaussian</code>) to 84.50% (<code>linear</code>), and the leader's margin over the runner-up is within the spread over seeds.",
+    );
   });
 
   test('an interrupted comparison with no finished run still renders', () => {
     const r = syntheticComparison();
     const empty = { ...r, runs: [], summary: [], audits: [], aborted: true };
-    const html = comparisonReport(empty, renderChart(comparisonPanels([], r.config.kinds)), { command: 'noisynn compare', started: new Date() });
+    const html = comparisonReport(empty, renderChart(comparisonPanels([], r.config.kinds)), {
+      command: 'noisynn compare',
+      started: new Date(),
+    });
     checkWellFormed(html, { html: true });
     expect(html).toContain('No run finished.');
   });
 
   test('the training report holds the epochs, the test score and the curves', () => {
     const records = syntheticRun(3, 20);
-    const history = records.filter((x) => x.type === 'epoch') as unknown as Parameters<typeof trainingReport>[0]['history'];
+    const history = records.filter((x) => x.type === 'epoch') as unknown as Parameters<
+      typeof trainingReport
+    >[0]['history'];
     const html = trainingReport(
-      { config: { model: 'vit_mini_patch4_28', noise: { kind: 'linear', strength: 0.3 } }, history, test: { loss: 0.4, top1: 0.8512, top5: 0.99, samples: 10000 }, testProtocol: 'no noise at evaluation, shuffled batches of 256', aborted: false, resumedFrom: 2, seconds: 75, environment: { libtorch: '1.13.1' } },
+      {
+        config: { model: 'vit_mini_patch4_28', noise: { kind: 'linear', strength: 0.3 } },
+        history,
+        test: { loss: 0.4, top1: 0.8512, top5: 0.99, samples: 10000 },
+        testProtocol: 'no noise at evaluation, shuffled batches of 256',
+        aborted: false,
+        resumedFrom: 2,
+        seconds: 75,
+        environment: { libtorch: '1.13.1' },
+      },
       renderChart(trainingPanels(records)),
       { command: 'noisynn train', started: new Date(), title: 'noisynn train: vit_mini_patch4_28 on fashion-mnist' },
     );
     checkWellFormed(html, { html: true });
-    expect(html).toContain('Test top-1 <b>85.12%</b> (top-5 99.00%, loss 0.4000) on 10,000 images: no noise at evaluation, shuffled batches of 256.');
+    expect(html).toContain(
+      'Test top-1 <b>85.12%</b> (top-5 99.00%, loss 0.4000) on 10,000 images: no noise at evaluation, shuffled batches of 256.',
+    );
     expect(html).toContain('took 1 min 15 s (resumed after epoch 2)');
     expect(html).toContain('<code>noise.kind</code>');
     expect((html.match(/<tr>/g) ?? []).length).toBe(1 + 3 + 1 + 2); // epochs table (header + 3) + config table (header + 3 settings in 2 columns)
@@ -235,7 +373,15 @@ describe('report.html', () => {
 });
 
 describe('progress display', () => {
-  const step = (stepInEpoch: number, epoch = 1) => ({ epoch, epochs: 2, stepInEpoch, stepsPerEpoch: 10, loss: 0.5, top1: 0.8, imagesPerSecond: 640 });
+  const step = (stepInEpoch: number, epoch = 1) => ({
+    epoch,
+    epochs: 2,
+    stepInEpoch,
+    stepsPerEpoch: 10,
+    loss: 0.5,
+    top1: 0.8,
+    imagesPerSecond: 640,
+  });
   function sink(isTTY: boolean) {
     const chunks: string[] = [];
     return { chunks, stream: { isTTY, columns: 120, write: (s: string) => chunks.push(s) } };
@@ -266,8 +412,18 @@ describe('progress display', () => {
     const before = chunks.length;
     p.step(step(6)); // throttled: 10 ms after the last draw
     expect(chunks.length).toBe(before);
-    p.epoch({ epoch: 1, epochs: 2, loss: 0.5, top1: 0.8, imagesPerSecond: 640, seconds: 3, validation: { loss: 0.6, top1: 0.75 } });
-    expect(chunks.slice(before).join('')).toBe('\r\x1b[2Klinear seed 2 · epoch 1/2 loss 0.5000 acc 80.0% · val loss 0.6000 acc 75.0% · 640 img/s · 0:03\n');
+    p.epoch({
+      epoch: 1,
+      epochs: 2,
+      loss: 0.5,
+      top1: 0.8,
+      imagesPerSecond: 640,
+      seconds: 3,
+      validation: { loss: 0.6, top1: 0.75 },
+    });
+    expect(chunks.slice(before).join('')).toBe(
+      '\r\x1b[2Klinear seed 2 · epoch 1/2 loss 0.5000 acc 80.0% · val loss 0.6000 acc 75.0% · 640 img/s · 0:03\n',
+    );
   });
 
   test('off a TTY only epoch and message lines are printed; quiet prints only log lines', () => {
@@ -296,7 +452,9 @@ describe('progress display', () => {
     now += 100;
     p.step({ ...step(2), loss: 1, top1: 1 });
     // Bias-corrected EMA (weight 0.9) of [2, 1]: (0.09 * 2 + 0.1 * 1) / 0.19.
-    expect(chunks[chunks.length - 1]).toContain(`loss ${((0.09 * 2 + 0.1) / 0.19).toFixed(4)} acc ${((100 * 0.1) / 0.19).toFixed(1)}%`);
+    expect(chunks[chunks.length - 1]).toContain(
+      `loss ${((0.09 * 2 + 0.1) / 0.19).toFixed(4)} acc ${((100 * 0.1) / 0.19).toFixed(1)}%`,
+    );
   });
 
   test('a declared job gives the ETA of all its runs', () => {

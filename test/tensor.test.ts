@@ -52,7 +52,9 @@ describe('Tensor', () => {
 
   test('bad input gets clear errors', () => {
     expect(() => Tensor.fromTypedArray([1, 2] as unknown as Float32Array, [2])).toThrow(
-      new TypeError('Expected Float32Array, Float64Array, BigInt64Array, Uint8Array or Int32Array for data but received an array of length 2'),
+      new TypeError(
+        'Expected Float32Array, Float64Array, BigInt64Array, Uint8Array or Int32Array for data but received an array of length 2',
+      ),
     );
     expect(() => Tensor.fromTypedArray(new Int16Array(2) as unknown as Float32Array, [2])).toThrow(TypeError);
     expect(() => Tensor.fromTypedArray(new Float32Array(6), [2, 2])).toThrow(
@@ -71,7 +73,7 @@ describe('Tensor', () => {
       new RangeError("Expected 'cpu', 'cuda' or 'cuda:N' for device but received 'tpu' (string)"),
     );
     expect(() => Tensor.fromTypedArray(new Float32Array(2), [2], { dtyp: 'float32' } as object)).toThrow(
-      new RangeError('Unknown option \'dtyp\' in options; expected one of dtype, device'),
+      new RangeError("Unknown option 'dtyp' in options; expected one of dtype, device"),
     );
     expect(() => new (Tensor as unknown as new (h: unknown) => Tensor)({})).toThrow(TypeError);
   });

@@ -12,7 +12,18 @@ jest.setTimeout(240_000);
 
 function tinyVit(seed: number, noise: 'none' | 'default' = 'default') {
   // Small enough for quick determinism tests; dropout and train-time noise exercise both RNGs.
-  return NoisyViT.create({ imageSize: 28, patchSize: 7, inChannels: 1, numClasses: 10, embedDim: 32, depth: 2, numHeads: 2, dropout: 0.1, noise, initSeed: seed });
+  return NoisyViT.create({
+    imageSize: 28,
+    patchSize: 7,
+    inChannels: 1,
+    numClasses: 10,
+    embedDim: 32,
+    depth: 2,
+    numHeads: 2,
+    dropout: 0.1,
+    noise,
+    initSeed: seed,
+  });
 }
 
 describe('training on Fashion-MNIST', () => {
@@ -22,7 +33,11 @@ describe('training on Fashion-MNIST', () => {
   test('lowers the loss and reaches >= 75% test accuracy within 60 s of training', async () => {
     const model = createModel('vit_mini_patch4_28', { noise: 'none', initSeed: 7 }) as NoisyViT;
     const train = new DataLoader(new FashionMNIST({ split: 'train' }), { batchSize: 128, seed: 1, transforms: [norm] });
-    const trainer = new Trainer(model, { optimizer: { name: 'adamw', lr: 3e-3, weightDecay: 0.05 }, schedule: { name: 'cosine', warmupSteps: 30, totalSteps: 400 }, seed: 1 });
+    const trainer = new Trainer(model, {
+      optimizer: { name: 'adamw', lr: 3e-3, weightDecay: 0.05 },
+      schedule: { name: 'cosine', warmupSteps: 30, totalSteps: 400 },
+      seed: 1,
+    });
     const losses: number[] = [];
     trainer.on('step', (e) => losses.push(e.loss));
     const budget = new AbortController();
@@ -36,8 +51,12 @@ describe('training on Fashion-MNIST', () => {
     const first = losses.slice(0, 10).reduce((a, b) => a + b) / 10;
     const last = losses.slice(-10).reduce((a, b) => a + b) / 10;
     expect(last).toBeLessThan(first * 0.6);
-    const evaluation = await trainer.evaluate(new DataLoader(testSet, { batchSize: 500, order: 'sequential', transforms: [norm] }));
-    console.log(`trained ${result.steps} steps in ${seconds.toFixed(1)} s: loss ${first.toFixed(3)} -> ${last.toFixed(3)}, test top-1 ${(100 * evaluation.top1).toFixed(2)}%`);
+    const evaluation = await trainer.evaluate(
+      new DataLoader(testSet, { batchSize: 500, order: 'sequential', transforms: [norm] }),
+    );
+    console.log(
+      `trained ${result.steps} steps in ${seconds.toFixed(1)} s: loss ${first.toFixed(3)} -> ${last.toFixed(3)}, test top-1 ${(100 * evaluation.top1).toFixed(2)}%`,
+    );
     expect(evaluation.samples).toBe(10000);
     expect(evaluation.top1).toBeGreaterThanOrEqual(0.75);
     expect(evaluation.top5).toBeGreaterThanOrEqual(evaluation.top1);
@@ -70,7 +89,8 @@ describe('checkpoints and resume', () => {
   beforeAll(async () => {
     data = await fashionSlice('train', 512);
   });
-  const loader = () => new DataLoader(data, { batchSize: 64, seed: 3, transforms: [transforms.randomCrop(28, { padding: 2 }), norm] });
+  const loader = () =>
+    new DataLoader(data, { batchSize: 64, seed: 3, transforms: [transforms.randomCrop(28, { padding: 2 }), norm] });
 
   // Three epochs; with `stopAfter`, the run is stopped (as if killed) once that epoch is saved.
   async function run(dir?: string, stopAfter?: number): Promise<number[]> {
@@ -114,13 +134,24 @@ describe('checkpoints and resume', () => {
     );
     const first = spawnSync(process.execPath, [script, '1', dir], { encoding: 'utf8' });
     expect(first.status).toBe(0);
-    const crashed = spawnSync(process.execPath, [script, '2', dir], { encoding: 'utf8', env: { ...process.env, NOISYNN_FAILPOINT: 'checkpoint-before-manifest' } });
+    const crashed = spawnSync(process.execPath, [script, '2', dir], {
+      encoding: 'utf8',
+      env: { ...process.env, NOISYNN_FAILPOINT: 'checkpoint-before-manifest' },
+    });
     expect(crashed.signal).toBe('SIGKILL');
     // The epoch-2 files were written, but the manifest still names epoch 1, whose files are intact.
     expect(existsSync(path.join(dir, 'epoch-0002.safetensors'))).toBe(true);
     const manifest = JSON.parse(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8'));
     expect(manifest.epoch).toBe(1);
-    const model = NoisyViT.create({ imageSize: 28, patchSize: 7, inChannels: 1, numClasses: 10, embedDim: 32, depth: 2, numHeads: 2 });
+    const model = NoisyViT.create({
+      imageSize: 28,
+      patchSize: 7,
+      inChannels: 1,
+      numClasses: 10,
+      embedDim: 32,
+      depth: 2,
+      numHeads: 2,
+    });
     const report = await model.loadWeights(path.join(dir, manifest.weights));
     expect(report.missing).toEqual([]);
     // And training resumes from it.
@@ -144,7 +175,10 @@ describe('fit control', () => {
     });
     const epochs: unknown[] = [];
     trainer.on('epoch', (e) => epochs.push(e));
-    const result = await trainer.fit(new DataLoader(data, { batchSize: 32, seed: 1 }), { epochs: 5, signal: controller.signal });
+    const result = await trainer.fit(new DataLoader(data, { batchSize: 32, seed: 1 }), {
+      epochs: 5,
+      signal: controller.signal,
+    });
     expect(result.aborted).toBe(true);
     expect(result.steps).toBe(3);
     expect(epochs).toEqual([]);
@@ -169,18 +203,69 @@ describe('fit control', () => {
     const steps: number[] = [];
     trainer.on('step', (e) => steps.push(e.step));
     const validation = new DataLoader(data, { batchSize: 256, order: 'sequential' });
-    const result = await trainer.fit(new DataLoader(data, { batchSize: 256, seed: 1 }), { epochs: 2, validation, metricsLog: path.join(dir, 'metrics.jsonl') });
+    const result = await trainer.fit(new DataLoader(data, { batchSize: 256, seed: 1 }), {
+      epochs: 2,
+      validation,
+      metricsLog: path.join(dir, 'metrics.jsonl'),
+    });
     expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(result.history).toHaveLength(2);
     expect(result.history[1].validation!.samples).toBe(1024);
-    const lines = readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.filter((l) => l.type === 'step')).toHaveLength(8);
     expect(lines.filter((l) => l.type === 'epoch')).toHaveLength(2);
     expect(lines[0]).toMatchObject({ type: 'step', epoch: 1, step: 1, stepsPerEpoch: 4 });
   });
 
+  test('with clipGradNorm, steps and step events carry the gradient norm before clipping', async () => {
+    const trainer = new Trainer(tinyVit(4), { clipGradNorm: 1e-3, seed: 1 });
+    expect(trainer.options.clipGradNorm).toBe(1e-3);
+    const norms: number[] = [];
+    trainer.on('step', (e) => norms.push(e.gradNorm));
+    await trainer.fit(new DataLoader(data, { batchSize: 256, seed: 1 }), { epochs: 1 });
+    expect(norms).toHaveLength(4);
+    // Far above the clip threshold: the norm is reported as computed, before clipping.
+    for (const n of norms) expect(n).toBeGreaterThan(1e-2);
+    for await (const batch of new DataLoader(data, { batchSize: 64, seed: 2 })) {
+      expect((await trainer.step(batch)).gradNorm).toBeGreaterThan(1e-2);
+      break;
+    }
+  });
+
+  test('options resolve into their public shape, every default filled in', () => {
+    const trainer = new Trainer(tinyVit(1), { optimizer: { betas: [0.9, 0.95] }, seed: 3 });
+    expect(trainer.options).toEqual({
+      optimizer: {
+        name: 'adamw',
+        lr: 1e-3,
+        weightDecay: 0.05,
+        momentum: 0.9,
+        nesterov: false,
+        betas: [0.9, 0.95],
+        eps: 1e-8,
+      },
+      schedule: { name: 'cosine', warmupSteps: 0, minLr: 0, stepSize: 1000, gamma: 0.1, totalSteps: null },
+      labelSmoothing: 0,
+      clipGradNorm: 0,
+      mixedPrecision: false,
+      seed: '3',
+    });
+    expect(Object.isFrozen(trainer.options.optimizer)).toBe(true);
+    expect(new Trainer(tinyVit(1), { optimizer: { name: 'sgd' } }).options.optimizer).toMatchObject({
+      lr: 0.1,
+      weightDecay: 5e-4,
+    });
+  });
+
   test('step() for hand-written loops, and the schedules', async () => {
-    const trainer = new Trainer(tinyVit(3), { optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true }, schedule: { name: 'step', stepSize: 2, gamma: 0.5, warmupSteps: 2 }, seed: 1 });
+    const trainer = new Trainer(tinyVit(3), {
+      optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true },
+      schedule: { name: 'step', stepSize: 2, gamma: 0.5, warmupSteps: 2 },
+      seed: 1,
+    });
     expect([0, 1, 2, 3, 4, 5].map((s) => trainer.learningRate(s))).toEqual([0.05, 0.1, 0.1, 0.1, 0.05, 0.05]);
     for await (const batch of new DataLoader(data, { batchSize: 64, seed: 1 })) {
       const r = await trainer.step(batch);
@@ -188,9 +273,13 @@ describe('fit control', () => {
       expect(r.top1).toBeGreaterThanOrEqual(0);
       expect(r.top1).toBeLessThanOrEqual(1);
       expect(Number.isFinite(r.loss)).toBe(true);
+      expect(r.gradNorm).toBe(0); // measured only when clipping
       break;
     }
-    const cosine = new Trainer(tinyVit(3), { optimizer: { lr: 1 }, schedule: { name: 'cosine', totalSteps: 10, minLr: 0.1 } });
+    const cosine = new Trainer(tinyVit(3), {
+      optimizer: { lr: 1 },
+      schedule: { name: 'cosine', totalSteps: 10, minLr: 0.1 },
+    });
     expect(cosine.learningRate(0)).toBeCloseTo(1);
     expect(cosine.learningRate(5)).toBeCloseTo(0.55);
     expect(cosine.learningRate(10)).toBeCloseTo(0.1);
@@ -201,16 +290,56 @@ describe('bad options', () => {
   const model = tinyVit(1);
   test.each([
     [() => new Trainer({} as NoisyViT), TypeError, 'Expected NoisyViT or NoisyCNN for model but received an object'],
-    [() => new Trainer(model, { optimizer: { name: 'adam' as 'adamw' } }), RangeError, "Expected one of 'adamw', 'sgd' for optimizer.name but received 'adam' (string)"],
-    [() => new Trainer(model, { optimizer: { lr: 0 } }), RangeError, 'Expected positive finite number for optimizer.lr but received 0 (number)'],
-    [() => new Trainer(model, { optimizer: { lr: '1e-3' as unknown as number } }), TypeError, "Expected positive finite number for optimizer.lr but received '1e-3' (string)"],
-    [() => new Trainer(model, { optimizer: { betas: [0.9] as unknown as [number, number] } }), TypeError, 'Expected array of two numbers for optimizer.betas but received an array of length 1'],
-    [() => new Trainer(model, { schedule: { name: 'linear' as 'cosine' } }), RangeError, "Expected one of 'cosine', 'step', 'constant' for schedule.name but received 'linear' (string)"],
-    [() => new Trainer(model, { schedule: { warmupSteps: -1 } }), RangeError, 'Expected non-negative integer for schedule.warmupSteps but received -1 (number)'],
-    [() => new Trainer(model, { labelSmoothing: 1 }), RangeError, 'Expected number between 0 and 0.999 for labelSmoothing but received 1 (number)'],
-    [() => new Trainer(model, { clipGradNorm: -1 }), RangeError, 'Expected non-negative finite number for clipGradNorm but received -1 (number)'],
-    [() => new Trainer(model, { mixedPrecision: true }), RangeError, 'mixedPrecision (bf16 autocast) needs the model on a CUDA device, but it is on cpu'],
-    [() => new Trainer(model, { lr: 1 } as object), RangeError, "Unknown option 'lr' in options; expected one of optimizer, schedule, labelSmoothing, clipGradNorm, mixedPrecision, seed"],
+    [
+      () => new Trainer(model, { optimizer: { name: 'adam' as 'adamw' } }),
+      RangeError,
+      "Expected one of 'adamw', 'sgd' for optimizer.name but received 'adam' (string)",
+    ],
+    [
+      () => new Trainer(model, { optimizer: { lr: 0 } }),
+      RangeError,
+      'Expected positive finite number for optimizer.lr but received 0 (number)',
+    ],
+    [
+      () => new Trainer(model, { optimizer: { lr: '1e-3' as unknown as number } }),
+      TypeError,
+      "Expected positive finite number for optimizer.lr but received '1e-3' (string)",
+    ],
+    [
+      () => new Trainer(model, { optimizer: { betas: [0.9] as unknown as [number, number] } }),
+      TypeError,
+      'Expected array of two numbers for optimizer.betas but received an array of length 1',
+    ],
+    [
+      () => new Trainer(model, { schedule: { name: 'linear' as 'cosine' } }),
+      RangeError,
+      "Expected one of 'cosine', 'step', 'constant' for schedule.name but received 'linear' (string)",
+    ],
+    [
+      () => new Trainer(model, { schedule: { warmupSteps: -1 } }),
+      RangeError,
+      'Expected non-negative integer for schedule.warmupSteps but received -1 (number)',
+    ],
+    [
+      () => new Trainer(model, { labelSmoothing: 1 }),
+      RangeError,
+      'Expected number between 0 and 0.999 for labelSmoothing but received 1 (number)',
+    ],
+    [
+      () => new Trainer(model, { clipGradNorm: -1 }),
+      RangeError,
+      'Expected non-negative finite number for clipGradNorm but received -1 (number)',
+    ],
+    [
+      () => new Trainer(model, { mixedPrecision: true }),
+      RangeError,
+      'mixedPrecision (bf16 autocast) needs the model on a CUDA device, but it is on cpu',
+    ],
+    [
+      () => new Trainer(model, { lr: 1 } as object),
+      RangeError,
+      "Unknown option 'lr' in options; expected one of optimizer, schedule, labelSmoothing, clipGradNorm, mixedPrecision, seed",
+    ],
   ])('%#: %p', (fn, cls, message) => {
     expect(fn).toThrow(cls as ErrorConstructor);
     expect(fn).toThrow(message as string);
@@ -219,13 +348,51 @@ describe('bad options', () => {
   test('fit and evaluate reject bad arguments', async () => {
     const trainer = new Trainer(model);
     const images = new Uint8Array(4 * 28 * 28);
-    const loader = new DataLoader(new (await import('../lib')).TensorDataset({ images, shape: [4, 28, 28], labels: [0, 1, 2, 3] }), { batchSize: 2 });
-    await expect(trainer.fit([] as unknown as DataLoader, { epochs: 1 })).rejects.toThrow(new TypeError('Expected DataLoader for train but received an array of length 0'));
-    await expect(trainer.fit(loader, { epochs: 0 })).rejects.toThrow(new RangeError('Expected positive integer for epochs but received 0 (number)'));
-    await expect(trainer.fit(loader, { epochs: 1, signal: 'stop' as unknown as AbortSignal })).rejects.toThrow(new TypeError("Expected AbortSignal for signal but received 'stop' (string)"));
-    await expect(trainer.fit(loader, { epochs: 1, validation: {} as DataLoader })).rejects.toThrow(new TypeError('Expected DataLoader for validation but received an object'));
-    await expect(trainer.evaluate(null as unknown as DataLoader)).rejects.toThrow(new TypeError('Expected DataLoader for loader but received null'));
-    await expect(trainer.step({ images: 1, labels: 2 })).rejects.toThrow(new TypeError('Expected Tensor for batch.images but received 1 (number)'));
-    await expect(auditLeakage(model, {} as FashionMNIST)).rejects.toThrow(new TypeError('Expected Dataset for dataset but received an object'));
+    const loader = new DataLoader(
+      new (await import('../lib')).TensorDataset({ images, shape: [4, 28, 28], labels: [0, 1, 2, 3] }),
+      { batchSize: 2 },
+    );
+    await expect(trainer.fit([] as unknown as DataLoader, { epochs: 1 })).rejects.toThrow(
+      new TypeError('Expected DataLoader for train but received an array of length 0'),
+    );
+    await expect(trainer.fit(loader, { epochs: 0 })).rejects.toThrow(
+      new RangeError('Expected positive integer for epochs but received 0 (number)'),
+    );
+    await expect(trainer.fit(loader, { epochs: 1, signal: 'stop' as unknown as AbortSignal })).rejects.toThrow(
+      new TypeError("Expected AbortSignal for signal but received 'stop' (string)"),
+    );
+    await expect(trainer.fit(loader, { epochs: 1, validation: {} as DataLoader })).rejects.toThrow(
+      new TypeError('Expected DataLoader for validation but received an object'),
+    );
+    await expect(trainer.evaluate(null as unknown as DataLoader)).rejects.toThrow(
+      new TypeError('Expected DataLoader for loader but received null'),
+    );
+    await expect(trainer.step({ images: 1, labels: 2 })).rejects.toThrow(
+      new TypeError('Expected Tensor for batch.images but received 1 (number)'),
+    );
+    await expect(auditLeakage(model, {} as FashionMNIST)).rejects.toThrow(
+      new TypeError('Expected Dataset for dataset but received an object'),
+    );
+  });
+
+  test('a metricsLog that cannot be appended to rejects, naming it, and leaves the trainer usable', async () => {
+    const trainer = new Trainer(model, { seed: 1 });
+    const images = new Uint8Array(4 * 28 * 28);
+    const loader = new DataLoader(
+      new (await import('../lib')).TensorDataset({ images, shape: [4, 28, 28], labels: [0, 1, 2, 3] }),
+      { batchSize: 2 },
+    );
+    // A folder fails at the open, before any step.
+    const folder = mkdtempSync(path.join(tmpdir(), 'noisynn-log-'));
+    await expect(trainer.fit(loader, { epochs: 1, metricsLog: folder })).rejects.toThrow(
+      `Cannot open metricsLog ${folder} for appending: EISDIR`,
+    );
+    expect(trainer.globalStep).toBe(0);
+    // /proc/version: refused at the open, or (as root) at the first write.
+    await expect(trainer.fit(loader, { epochs: 1, metricsLog: '/proc/version' })).rejects.toThrow(
+      /^Cannot (open|write) metricsLog \/proc\/version\b/,
+    );
+    const result = await trainer.fit(loader, { epochs: 1 });
+    expect(result.aborted).toBe(false);
   });
 });

@@ -176,7 +176,10 @@ export function parseArgs(argv: readonly string[], command: CommandSpec): Parsed
           negated = true;
         }
       }
-      if (!spec) throw new UsageError(`Unknown option ${flag} for ${where}${suggest(name, [...byName.keys()])}; see noisynn ${command.name} --help`);
+      if (!spec)
+        throw new UsageError(
+          `Unknown option ${flag} for ${where}${suggest(name, [...byName.keys()])}; see noisynn ${command.name} --help`,
+        );
       if (negated && inline !== undefined) throw new UsageError(`Option ${flag} takes no value`);
     } else if (/^-[A-Za-z]$/.test(arg)) {
       flag = arg;

@@ -10,61 +10,221 @@ import {
   resumeFromLog,
   runComparison,
 } from '../compare';
+import { WARMUP_RULE } from '../defaults';
 import { ModelVariantName, MODEL_VARIANTS } from '../models';
-import { NOISE_KINDS, NoiseKind } from '../noise';
+import { DEFAULT_STRENGTH, NOISE_KINDS, NoiseKind } from '../noise';
 import { CommandSpec, UsageError } from './args';
 import type { CliContext } from './context';
 import { comparisonPanels } from './curves';
 import { renderChart } from './plot';
 import { formatDuration, percent, Progress } from './progress';
 import { comparisonReport } from './report';
-import { createRunFolder, displayPath, readMetrics, readRunOptions, runPaths, writeJson } from './run-folder';
-import { chooseModel, DATASETS, DatasetName, modelForImageFolder, openDataset, parseSeeds, parseStrengths, resolveDevice, RUNTIME_OPTIONS } from './options';
+import {
+  createRunFolder,
+  displayPath,
+  NOT_SAVED,
+  readMetrics,
+  readRunOptions,
+  runPaths,
+  withSavedOptions,
+  writeJson,
+} from './run-folder';
+import {
+  chooseModel,
+  DATASETS,
+  DatasetName,
+  modelForImageFolder,
+  openDataset,
+  parseSeeds,
+  parseStrengths,
+  resolveDevice,
+  RUNTIME_OPTIONS,
+} from './options';
 
 // The ResNet-18 has 50x the mini ViT's parameters and ~15x its compute per image (~60 images/s
 // training on two CPU cores): on a CPU the CNN job shrinks to stay near 10 minutes. Its numbers
 // are then a smoke test (47 steps leave BatchNorm's ResNet unsettled); on CUDA it takes the
 // full defaults.
-const CNN_CPU_DEFAULTS: Partial<ComparisonOptions> = { seeds: [1, 2], epochs: 1, trainSamples: 3000, testSamples: 500, auditSamples: 200 };
-const CNN_CPU_QUICK: Partial<ComparisonOptions> = { seeds: [1, 2], epochs: 1, trainSamples: 256, testSamples: 128, auditSamples: 64 };
+const CNN_CPU_DEFAULTS: Partial<ComparisonOptions> = {
+  seeds: [1, 2],
+  epochs: 1,
+  trainSamples: 3000,
+  testSamples: 500,
+  auditSamples: 200,
+};
+const CNN_CPU_QUICK: Partial<ComparisonOptions> = {
+  seeds: [1, 2],
+  epochs: 1,
+  trainSamples: 256,
+  testSamples: 128,
+  auditSamples: 64,
+};
 
 export const COMPARE_COMMAND: CommandSpec = {
   name: 'compare',
   summary:
     'The NoisyNN experiment: train the same model with no, linear, optimal, gaussian and salt-and-pepper noise over several seeds, ' +
-    'and report test accuracy under a leak-free protocol and under the paper\'s official one, with a leakage audit.',
+    "and report test accuracy under a leak-free protocol and under the paper's official one, with a leakage audit.",
   description:
     'Noise is applied while training (the "default" preset: the official site, along the batch). Each model is then scored twice: ' +
     'leak-free (no noise at evaluation, shuffled test batches) and official (its noise at evaluation, class-sorted test batches, as ' +
-    'the paper\'s code). The default job takes 7-8 minutes on two idle CPU cores; --quick about a minute (a smoke test: too few steps for the kinds to differ).\n\n' +
+    "the paper's code). The default job takes 7-8 minutes on two idle CPU cores; --quick about a minute (a smoke test: too few steps for the kinds to differ).\n\n" +
     'The run folder (default runs/compare-<timestamp>) receives table.md, results.json, metrics.jsonl, checkpoints/ (of the run in progress), ' +
     'curves.svg and report.html. Ctrl-C stops after the current step and writes what finished; --resume DIR continues.',
   options: [
-    { name: 'family', type: 'choice', choices: ['vit', 'cnn'], default: 'vit', description: 'NoisyViT (mini ViT) or NoisyCNN (small-stem ResNet-18).' },
-    { name: 'model', type: 'choice', choices: Object.keys(MODEL_VARIANTS), valueName: 'NAME', defaultText: 'by family and dataset', description: 'A registered variant (see noisynn models).' },
+    {
+      name: 'family',
+      type: 'choice',
+      choices: ['vit', 'cnn'],
+      default: 'vit',
+      description: 'NoisyViT (mini ViT) or NoisyCNN (small-stem ResNet-18).',
+    },
+    {
+      name: 'model',
+      type: 'choice',
+      choices: Object.keys(MODEL_VARIANTS),
+      valueName: 'NAME',
+      defaultText: 'by family and dataset',
+      description: 'A registered variant (see noisynn models).',
+    },
     { name: 'dataset', type: 'choice', choices: DATASETS, default: 'fashion-mnist', description: 'The dataset.' },
-    { name: 'root', type: 'string', valueName: 'DIR', defaultText: '/usr/share/datasets/fashion-mnist', description: 'Folder of the dataset files.' },
-    { name: 'image-size', type: 'positiveInteger', valueName: 'N', defaultText: "the model's", description: 'imagefolder only: resize images to N x N.' },
-    { name: 'kinds', type: 'choiceList', choices: NOISE_KINDS, valueName: 'LIST', default: [...NOISE_KINDS], description: 'Noise kinds to compare, comma-separated.' },
-    { name: 'seeds', type: 'string', parse: parseSeeds, valueName: 'N|LIST', defaultText: `${COMPARISON_DEFAULTS.seeds.length} (quick: ${QUICK_COMPARISON.seeds?.length}; cnn on CPU: ${CNN_CPU_DEFAULTS.seeds?.length})`, description: 'How many seeds (counting up from --seed), or a comma-separated list.' },
-    { name: 'seed', type: 'nonNegativeInteger', valueName: 'N', default: 1, description: 'First seed when --seeds is a count.' },
-    { name: 'epochs', type: 'positiveInteger', valueName: 'N', defaultText: `${COMPARISON_DEFAULTS.epochs} (quick: ${QUICK_COMPARISON.epochs}; cnn on CPU: ${CNN_CPU_DEFAULTS.epochs})`, description: 'Training epochs per run.' },
-    { name: 'train-samples', type: 'nonNegativeInteger', valueName: 'N', defaultText: `${COMPARISON_DEFAULTS.trainSamples} (quick: ${QUICK_COMPARISON.trainSamples}; cnn on CPU: ${CNN_CPU_DEFAULTS.trainSamples})`, description: 'Random subset of training images (0: all).' },
-    { name: 'test-samples', type: 'nonNegativeInteger', valueName: 'N', defaultText: `${COMPARISON_DEFAULTS.testSamples} (quick: ${QUICK_COMPARISON.testSamples}; cnn on CPU: ${CNN_CPU_DEFAULTS.testSamples})`, description: 'Random subset of test images (0: all).' },
-    { name: 'batch-size', type: 'positiveInteger', valueName: 'N', default: COMPARISON_DEFAULTS.batchSize, description: 'Training batch size.' },
-    { name: 'eval-batch-size', type: 'positiveInteger', valueName: 'N', default: COMPARISON_DEFAULTS.evalBatchSize, description: 'Test batch size of both protocols and the audit.' },
-    { name: 'lr', type: 'positiveNumber', valueName: 'X', default: COMPARISON_DEFAULTS.lr, description: 'AdamW peak learning rate (cosine schedule).' },
-    { name: 'weight-decay', type: 'nonNegativeNumber', valueName: 'X', default: COMPARISON_DEFAULTS.weightDecay, description: 'AdamW weight decay.' },
-    { name: 'warmup-steps', type: 'nonNegativeInteger', valueName: 'N', defaultText: '5% of the steps, at most 200', description: 'Linear warmup steps.' },
+    {
+      name: 'root',
+      type: 'string',
+      valueName: 'DIR',
+      defaultText: '/usr/share/datasets/fashion-mnist',
+      description: 'Folder of the dataset files.',
+    },
+    {
+      name: 'image-size',
+      type: 'positiveInteger',
+      valueName: 'N',
+      defaultText: "the model's",
+      description: 'imagefolder only: resize images to N x N.',
+    },
+    {
+      name: 'kinds',
+      type: 'choiceList',
+      choices: NOISE_KINDS,
+      valueName: 'LIST',
+      default: [...NOISE_KINDS],
+      description: 'Noise kinds to compare, comma-separated.',
+    },
+    {
+      name: 'seeds',
+      type: 'string',
+      parse: parseSeeds,
+      valueName: 'N|LIST',
+      defaultText: `${COMPARISON_DEFAULTS.seeds.length} (quick: ${QUICK_COMPARISON.seeds?.length}; cnn on CPU: ${CNN_CPU_DEFAULTS.seeds?.length})`,
+      description: 'How many seeds (counting up from --seed), or a comma-separated list.',
+    },
+    {
+      name: 'seed',
+      type: 'nonNegativeInteger',
+      valueName: 'N',
+      default: 1,
+      description: 'First seed when --seeds is a count.',
+    },
+    {
+      name: 'epochs',
+      type: 'positiveInteger',
+      valueName: 'N',
+      defaultText: `${COMPARISON_DEFAULTS.epochs} (quick: ${QUICK_COMPARISON.epochs}; cnn on CPU: ${CNN_CPU_DEFAULTS.epochs})`,
+      description: 'Training epochs per run.',
+    },
+    {
+      name: 'train-samples',
+      type: 'nonNegativeInteger',
+      valueName: 'N',
+      defaultText: `${COMPARISON_DEFAULTS.trainSamples} (quick: ${QUICK_COMPARISON.trainSamples}; cnn on CPU: ${CNN_CPU_DEFAULTS.trainSamples})`,
+      description: 'Random subset of training images (0: all).',
+    },
+    {
+      name: 'test-samples',
+      type: 'nonNegativeInteger',
+      valueName: 'N',
+      defaultText: `${COMPARISON_DEFAULTS.testSamples} (quick: ${QUICK_COMPARISON.testSamples}; cnn on CPU: ${CNN_CPU_DEFAULTS.testSamples})`,
+      description: 'Random subset of test images (0: all).',
+    },
+    {
+      name: 'batch-size',
+      type: 'positiveInteger',
+      valueName: 'N',
+      default: COMPARISON_DEFAULTS.batchSize,
+      description: 'Training batch size.',
+    },
+    {
+      name: 'eval-batch-size',
+      type: 'positiveInteger',
+      valueName: 'N',
+      default: COMPARISON_DEFAULTS.evalBatchSize,
+      description: 'Test batch size of both protocols and the audit.',
+    },
+    {
+      name: 'lr',
+      type: 'positiveNumber',
+      valueName: 'X',
+      default: COMPARISON_DEFAULTS.lr,
+      description: 'AdamW peak learning rate (cosine schedule).',
+    },
+    {
+      name: 'weight-decay',
+      type: 'nonNegativeNumber',
+      valueName: 'X',
+      default: COMPARISON_DEFAULTS.weightDecay,
+      description: 'AdamW weight decay.',
+    },
+    {
+      name: 'warmup-steps',
+      type: 'nonNegativeInteger',
+      valueName: 'N',
+      defaultText: WARMUP_RULE,
+      description: 'Linear warmup steps.',
+    },
     { name: 'label-smoothing', type: 'fraction', valueName: 'X', default: 0, description: 'Label smoothing.' },
-    { name: 'noise-strength', type: 'string', parse: parseStrengths, valueName: 'KIND=X,...', defaultText: 'linear=0.3,gaussian=1,saltPepper=0.1', description: 'Per-kind strength.' },
-    { name: 'noise-axis', type: 'choice', choices: ['batch', 'spatial'], default: 'batch', description: 'Mixing axis (batch: the official code).' },
+    {
+      name: 'noise-strength',
+      type: 'string',
+      parse: parseStrengths,
+      valueName: 'KIND=X,...',
+      defaultText: (['linear', 'gaussian', 'saltPepper'] as const).map((k) => `${k}=${DEFAULT_STRENGTH[k]}`).join(','),
+      description: 'Per-kind strength.',
+    },
+    {
+      name: 'noise-axis',
+      type: 'choice',
+      choices: ['batch', 'spatial'],
+      default: 'batch',
+      description: 'Mixing axis (batch: the official code).',
+    },
     { name: 'audit', type: 'boolean', default: true, description: 'Run the leakage audit (--no-audit to skip).' },
-    { name: 'audit-samples', type: 'nonNegativeInteger', valueName: 'N', defaultText: `${COMPARISON_DEFAULTS.auditSamples} (quick: ${QUICK_COMPARISON.auditSamples})`, description: 'Test images the audit uses (0: all).' },
-    { name: 'quick', type: 'boolean', description: 'A small job (2 seeds, 1 epoch on 3000 images, 1000 test images): about a minute on two CPU cores.' },
+    {
+      name: 'audit-samples',
+      type: 'nonNegativeInteger',
+      valueName: 'N',
+      defaultText: `${COMPARISON_DEFAULTS.auditSamples} (quick: ${QUICK_COMPARISON.auditSamples})`,
+      description: 'Test images the audit uses (0: all).',
+    },
+    {
+      name: 'quick',
+      type: 'boolean',
+      description: 'A small job (2 seeds, 1 epoch on 3000 images, 1000 test images): about a minute on two CPU cores.',
+    },
     ...RUNTIME_OPTIONS,
-    { name: 'out', short: 'o', type: 'string', valueName: 'DIR', defaultText: 'runs/compare-<timestamp>', description: 'The run folder.' },
-    { name: 'resume', type: 'string', valueName: 'DIR', description: 'Continue an interrupted comparison in DIR (finished runs are not retrained).' },
+    {
+      name: 'out',
+      short: 'o',
+      type: 'string',
+      valueName: 'DIR',
+      defaultText: 'runs/compare-<timestamp>',
+      description: 'The run folder.',
+    },
+    {
+      name: 'resume',
+      type: 'string',
+      valueName: 'DIR',
+      description: 'Continue an interrupted comparison in DIR (finished runs are not retrained).',
+    },
     { name: 'json', type: 'boolean', description: 'Print results.json on stdout instead of the table.' },
   ],
   examples: [
@@ -76,13 +236,21 @@ export const COMPARE_COMMAND: CommandSpec = {
   ],
 };
 
-const NOT_SAVED = new Set(['resume', 'out', 'json', 'quiet', 'device', 'workers']);
-
 /** The comparison's library options from the parsed flags (quick and family presets under explicit flags). */
-export function comparisonOptions(o: Record<string, unknown>, given: Set<string>, device: string): Partial<ComparisonOptions> {
+export function comparisonOptions(
+  o: Record<string, unknown>,
+  given: Set<string>,
+  device: string,
+): Partial<ComparisonOptions> {
   const family = o.family as 'vit' | 'cnn';
   const cnnOnCpu = family === 'cnn' && device === 'cpu';
-  const preset: Partial<ComparisonOptions> = o.quick ? (cnnOnCpu ? CNN_CPU_QUICK : QUICK_COMPARISON) : cnnOnCpu ? CNN_CPU_DEFAULTS : {};
+  const preset: Partial<ComparisonOptions> = o.quick
+    ? cnnOnCpu
+      ? CNN_CPU_QUICK
+      : QUICK_COMPARISON
+    : cnnOnCpu
+      ? CNN_CPU_DEFAULTS
+      : {};
   // These flags have no parser default, so undefined means "not given": the preset decides.
   const pick = <K extends keyof ComparisonOptions>(key: K, flag: string): ComparisonOptions[K] | undefined =>
     o[flag] !== undefined ? (o[flag] as ComparisonOptions[K]) : preset[key];
@@ -90,7 +258,11 @@ export function comparisonOptions(o: Record<string, unknown>, given: Set<string>
   let seeds: number[] | undefined = preset.seeds ? [...preset.seeds] : undefined;
   if (seedsSpec && 'list' in seedsSpec) seeds = seedsSpec.list;
   else if (seedsSpec) seeds = Array.from({ length: seedsSpec.count }, (_, i) => (o.seed as number) + i);
-  else if (given.has('seed')) seeds = Array.from({ length: (preset.seeds ?? COMPARISON_DEFAULTS.seeds).length }, (_, i) => (o.seed as number) + i);
+  else if (given.has('seed'))
+    seeds = Array.from(
+      { length: (preset.seeds ?? COMPARISON_DEFAULTS.seeds).length },
+      (_, i) => (o.seed as number) + i,
+    );
   return {
     family,
     kinds: o.kinds as NoiseKind[],
@@ -112,26 +284,32 @@ export function comparisonOptions(o: Record<string, unknown>, given: Set<string>
   };
 }
 
-export async function runCompare(parsed: Record<string, unknown>, given: Set<string>, ctx: CliContext): Promise<number> {
+export async function runCompare(
+  parsed: Record<string, unknown>,
+  given: Set<string>,
+  ctx: CliContext,
+): Promise<number> {
   let o = parsed;
   let effectiveGiven = given;
   if (parsed.resume !== undefined) {
     // The saved flags apply again, so the resumed job is the same experiment.
     const saved = readRunOptions(path.resolve(ctx.cwd, parsed.resume as string), 'compare');
-    o = { ...parsed };
-    effectiveGiven = new Set(given);
-    for (const [k, v] of Object.entries((saved.flags as Record<string, unknown>) ?? {})) {
-      if (!given.has(k) && !NOT_SAVED.has(k)) {
-        o[k] = v;
-        effectiveGiven.add(k);
-      }
-    }
+    ({ options: o, given: effectiveGiven } = withSavedOptions(
+      parsed,
+      given,
+      (saved.flags as Record<string, unknown>) ?? {},
+    ));
   }
   const progress = new Progress(ctx.stderr, { quiet: o.quiet === true });
   const device = resolveDevice(o.device as string);
   const family = o.family as 'vit' | 'cnn';
-  const dataOptions = { dataset: o.dataset as DatasetName, root: o.root as string | undefined, imageSize: o.imageSize as number | undefined };
-  const preModel = o.dataset === 'imagefolder' ? modelForImageFolder(o.model as ModelVariantName | undefined, family) : undefined;
+  const dataOptions = {
+    dataset: o.dataset as DatasetName,
+    root: o.root as string | undefined,
+    imageSize: o.imageSize as number | undefined,
+  };
+  const preModel =
+    o.dataset === 'imagefolder' ? modelForImageFolder(o.model as ModelVariantName | undefined, family) : undefined;
   const train = openDataset(dataOptions, 'train', preModel);
   const test = openDataset(dataOptions, 'test', preModel);
   const model = chooseModel(o.model as ModelVariantName | undefined, train, family);
@@ -141,11 +319,22 @@ export async function runCompare(parsed: Record<string, unknown>, given: Set<str
   // The model decides the family (and so the CNN presets) when only --model is given.
   const options = comparisonOptions({ ...o, family: MODEL_VARIANTS[model].family }, effectiveGiven, device);
 
-  const dir = createRunFolder('compare', { out: (o.resume as string | undefined) ?? (o.out as string | undefined), cwd: ctx.cwd, resume: o.resume !== undefined });
+  const dir = createRunFolder('compare', {
+    out: (o.resume as string | undefined) ?? (o.out as string | undefined),
+    cwd: ctx.cwd,
+    resume: o.resume !== undefined,
+  });
   const paths = runPaths(dir);
-  const flags = Object.fromEntries(Object.entries(o).filter(([k, v]) => effectiveGiven.has(k) && !NOT_SAVED.has(k) && v !== undefined));
+  const flags = Object.fromEntries(
+    Object.entries(o).filter(([k, v]) => effectiveGiven.has(k) && !NOT_SAVED.has(k) && v !== undefined),
+  );
   const started = new Date();
-  writeJson(paths.config, { command: 'compare', options: { flags }, started: started.toISOString(), commandLine: ctx.commandLine });
+  writeJson(paths.config, {
+    command: 'compare',
+    options: { flags },
+    started: started.toISOString(),
+    commandLine: ctx.commandLine,
+  });
 
   const result: ComparisonResult = await runComparison({
     ...options,
@@ -156,7 +345,9 @@ export async function runCompare(parsed: Record<string, unknown>, given: Set<str
     metricsLog: paths.metrics,
     checkpointDir: paths.checkpoints,
     // Runs the interrupted job finished are taken from its log, not retrained.
-    ...(parsed.resume !== undefined ? { resume: resumeFromLog(readMetrics(paths.metrics) as unknown as Record<string, unknown>[]) } : {}),
+    ...(parsed.resume !== undefined
+      ? { resume: resumeFromLog(readMetrics(paths.metrics) as unknown as Record<string, unknown>[]) }
+      : {}),
     signal: ctx.signal,
     onMessage: (m) => progress.info(m),
     onRunStart: (run) => {
@@ -172,7 +363,9 @@ export async function runCompare(parsed: Record<string, unknown>, given: Set<str
     },
     onStep: (_run, e) => progress.step({ ...e, epochs: _run.epochs }),
     onRunEnd: (run, r) => {
-      progress.info(`[${run.index + 1}/${run.total}] ${run.kind} seed ${run.seed}${run.restored ? ' (from the interrupted job)' : ''}: leak-free ${percent(r.leakFree.top1, 2)} · official ${percent(r.official.top1, 2)} · train loss ${r.trainLoss.toFixed(3)} · ${formatDuration(r.trainSeconds)}`);
+      progress.info(
+        `[${run.index + 1}/${run.total}] ${run.kind} seed ${run.seed}${run.restored ? ' (from the interrupted job)' : ''}: leak-free ${percent(r.leakFree.top1, 2)} · official ${percent(r.official.top1, 2)} · train loss ${r.trainLoss.toFixed(3)} · ${formatDuration(r.trainSeconds)}`,
+      );
     },
   });
   progress.clear();
@@ -190,10 +383,14 @@ export async function runCompare(parsed: Record<string, unknown>, given: Set<str
     ctx.stdout.write(`${JSON.stringify({ ...result, runFolder: dir }, null, 2)}\n`);
   } else {
     ctx.stdout.write(`\n${table}`);
-    ctx.stdout.write(`\n${result.aborted ? 'interrupted; ' : ''}took ${formatDuration(result.seconds)} · run folder: ${displayPath(dir, ctx.cwd)} (report.html, table.md, results.json, curves.svg)\n`);
+    ctx.stdout.write(
+      `\n${result.aborted ? 'interrupted; ' : ''}took ${formatDuration(result.seconds)} · run folder: ${displayPath(dir, ctx.cwd)} (report.html, table.md, results.json, curves.svg)\n`,
+    );
   }
   if (result.aborted) {
-    progress.log(`interrupted: ${result.runs.length} of ${result.config.kinds.length * result.config.seeds.length} runs finished; continue with: noisynn compare --resume ${displayPath(dir, ctx.cwd)}`);
+    progress.log(
+      `interrupted: ${result.runs.length} of ${result.config.kinds.length * result.config.seeds.length} runs finished; continue with: noisynn compare --resume ${displayPath(dir, ctx.cwd)}`,
+    );
     return 130;
   }
   return 0;

@@ -71,8 +71,18 @@ export function trainingPanels(records: readonly MetricsRecord[]): Panel[] {
   const loss: Series[] = [lossTrain];
   const acc: Series[] = [accTrain];
   if (withValidation.length) {
-    loss.push({ name: 'validation', points: withValidation.map((r) => [num(r.epoch), num(r.validation?.loss)]), dashed: true, markers: true });
-    acc.push({ name: 'validation', points: withValidation.map((r) => [num(r.epoch), num(r.validation?.top1)]), dashed: true, markers: true });
+    loss.push({
+      name: 'validation',
+      points: withValidation.map((r) => [num(r.epoch), num(r.validation?.loss)]),
+      dashed: true,
+      markers: true,
+    });
+    acc.push({
+      name: 'validation',
+      points: withValidation.map((r) => [num(r.epoch), num(r.validation?.top1)]),
+      dashed: true,
+      markers: true,
+    });
   }
   return [
     { title: 'Loss', xLabel: 'epoch', yLabel: 'cross-entropy loss', series: loss, xMin: 0 },
@@ -101,7 +111,14 @@ export function comparisonPanels(records: readonly MetricsRecord[], kinds: reado
   }
   return [
     { title: 'Training loss (mean over seeds)', xLabel: 'epoch', yLabel: 'cross-entropy loss', series: loss, xMin: 0 },
-    { title: 'Training top-1 accuracy (mean over seeds)', xLabel: 'epoch', yLabel: 'top-1 accuracy (train batches)', series: acc, yFormat: 'percent', xMin: 0 },
+    {
+      title: 'Training top-1 accuracy (mean over seeds)',
+      xLabel: 'epoch',
+      yLabel: 'top-1 accuracy (train batches)',
+      series: acc,
+      yFormat: 'percent',
+      xMin: 0,
+    },
   ];
 }
 

@@ -2,13 +2,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { auditLeakage } from '../audit';
-import { randomSubset } from '../compare-data';
 import { DataLoader, ORDERS, Order } from '../dataloader';
+import { randomSubset } from '../datasets';
 import { createModel, ModelVariantName, MODEL_VARIANTS, NoisyModel } from '../models';
 import { Trainer } from '../trainer';
 import { CommandSpec, OptionSpec, UsageError } from './args';
 import type { CliContext } from './context';
-import { percent, Progress } from './progress';
+import { describeNoise, percent, Progress } from './progress';
 import {
   chooseModel,
   DATA_OPTIONS,
@@ -22,7 +22,6 @@ import {
   resolveDevice,
   RUNTIME_OPTIONS,
 } from './options';
-import { describeNoise } from './train';
 
 const WEIGHTS_OPTION: OptionSpec = {
   name: 'weights',
@@ -37,8 +36,20 @@ const COMMON = (noiseDefault: string): OptionSpec[] => [
   MODEL_OPTION,
   WEIGHTS_OPTION,
   ...NOISE_OPTIONS.map((spec) => (spec.name === 'noise' ? { ...spec, defaultText: noiseDefault } : spec)),
-  { name: 'samples', type: 'nonNegativeInteger', valueName: 'N', default: 0, description: 'Score a random subset of N images (0: all).' },
-  { name: 'seed', type: 'nonNegativeInteger', valueName: 'N', default: 0, description: 'Seed of the shuffled order, the subset and the noise.' },
+  {
+    name: 'samples',
+    type: 'nonNegativeInteger',
+    valueName: 'N',
+    default: 0,
+    description: 'Score a random subset of N images (0: all).',
+  },
+  {
+    name: 'seed',
+    type: 'nonNegativeInteger',
+    valueName: 'N',
+    default: 0,
+    description: 'Seed of the shuffled order, the subset and the noise.',
+  },
   ...RUNTIME_OPTIONS,
   { name: 'json', type: 'boolean', description: 'Print JSON.' },
 ];
@@ -54,26 +65,39 @@ export const EVAL_COMMAND: CommandSpec = {
     { name: 'batch-size', type: 'positiveInteger', valueName: 'N', default: 64, description: 'Evaluation batch size.' },
     { name: 'order', type: 'choice', choices: ORDERS, default: 'shuffle', description: 'Order of the test batches.' },
   ],
-  examples: ['noisynn eval --weights runs/train-20250101-120000', 'noisynn eval --weights model.safetensors --noise official --order classSorted'],
+  examples: [
+    'noisynn eval --weights runs/train-20250101-120000',
+    'noisynn eval --weights model.safetensors --noise official --order classSorted',
+  ],
 };
 
 export const AUDIT_COMMAND: CommandSpec = {
   name: 'audit',
   summary: 'Check whether accuracy depends on which images share a test batch (a label leak).',
   description:
-    'Scores the model three ways: class-sorted batches (the paper\'s evaluation order), shuffled batches, and one image at a time; ' +
+    "Scores the model three ways: class-sorted batches (the paper's evaluation order), shuffled batches, and one image at a time; " +
     'McNemar tests on the images the evaluations disagree on decide (|z| > 3.29, p < 0.001). The noise defaults to ' +
     "'official' (optimal noise at evaluation): the protocol the audit exists to check. Exits 0 whatever the verdict.",
   options: [
     ...COMMON('official'),
-    { name: 'batch-size', type: 'positiveInteger', valueName: 'N', default: 64, description: 'Batch size of the class-sorted and shuffled passes.' },
+    {
+      name: 'batch-size',
+      type: 'positiveInteger',
+      valueName: 'N',
+      default: 64,
+      description: 'Batch size of the class-sorted and shuffled passes.',
+    },
   ],
-  examples: ['noisynn audit --weights runs/train-20250101-120000', 'noisynn audit --weights model.safetensors --noise none --samples 2000'],
+  examples: [
+    'noisynn audit --weights runs/train-20250101-120000',
+    'noisynn audit --weights model.safetensors --noise none --samples 2000',
+  ],
 };
 
 /** A weights argument: a file, or a run folder holding model.safetensors. */
 function resolveWeights(value: unknown, cwd: string): string {
-  if (value === undefined) throw new UsageError('Missing required option --weights (a safetensors file or a train run folder)');
+  if (value === undefined)
+    throw new UsageError('Missing required option --weights (a safetensors file or a train run folder)');
   const p = path.resolve(cwd, value as string);
   if (fs.existsSync(p) && fs.statSync(p).isDirectory()) {
     const inside = path.join(p, 'model.safetensors');
@@ -92,34 +116,53 @@ function defaultsOfRun(weights: string): Record<string, unknown> {
   const config = path.join(path.dirname(weights), 'config.json');
   if (!fs.existsSync(config)) return {};
   try {
-    const saved = JSON.parse(fs.readFileSync(config, 'utf8')) as { command?: string; model?: { name?: string }; options?: Record<string, unknown> };
+    const saved = JSON.parse(fs.readFileSync(config, 'utf8')) as {
+      command?: string;
+      model?: { name?: string };
+      options?: Record<string, unknown>;
+    };
     if (saved.command !== 'train') return {};
     const name = saved.model?.name;
     const out: Record<string, unknown> = {};
     if (name !== undefined && name in MODEL_VARIANTS) out.model = name;
-    for (const key of ['dataset', 'root', 'imageSize']) if (saved.options?.[key] !== undefined) out[key] = saved.options[key];
+    for (const key of ['dataset', 'root', 'imageSize'])
+      if (saved.options?.[key] !== undefined) out[key] = saved.options[key];
     return out;
   } catch {
     return {};
   }
 }
 
-async function prepare(parsed: Record<string, unknown>, given: Set<string>, ctx: CliContext, noiseDefault: 'default' | 'official') {
+async function prepare(
+  parsed: Record<string, unknown>,
+  given: Set<string>,
+  ctx: CliContext,
+  noiseDefault: 'default' | 'official',
+) {
   const weights = resolveWeights(parsed.weights, ctx.cwd);
   const o = { ...parsed };
   for (const [key, value] of Object.entries(defaultsOfRun(weights))) if (!given.has(key)) o[key] = value;
   const progress = new Progress(ctx.stderr, { quiet: o.quiet === true });
   const device = resolveDevice(o.device as string);
   const requested = o.model as ModelVariantName | undefined;
-  const dataOptions = { dataset: o.dataset as DatasetName, root: o.root as string | undefined, imageSize: o.imageSize as number | undefined };
-  const full = openDataset(dataOptions, o.split as 'train' | 'test', o.dataset === 'imagefolder' ? modelForImageFolder(requested) : undefined);
+  const dataOptions = {
+    dataset: o.dataset as DatasetName,
+    root: o.root as string | undefined,
+    imageSize: o.imageSize as number | undefined,
+  };
+  const full = openDataset(
+    dataOptions,
+    o.split as 'train' | 'test',
+    o.dataset === 'imagefolder' ? modelForImageFolder(requested) : undefined,
+  );
   const modelName = chooseModel(requested, full);
   const family = MODEL_VARIANTS[modelName].family;
   const noise = noiseFromOptions(o, noiseDefault, family);
   const transforms = datasetTransforms(full, false);
   progress.info(`loading ${o.dataset} (${o.split})...`);
   const count = o.samples as number;
-  const dataset = count > 0 && count < full.length ? await randomSubset(await full.load(), count, o.seed as number) : full;
+  const dataset =
+    count > 0 && count < full.length ? await randomSubset(await full.load(), count, o.seed as number) : full;
   const model: NoisyModel = createModel(modelName, { numClasses: full.classes.length, noise, initSeed: 0 });
   try {
     if (device !== 'cpu') model.to(device);
@@ -132,7 +175,12 @@ async function prepare(parsed: Record<string, unknown>, given: Set<string>, ctx:
 }
 
 export async function runEval(parsed: Record<string, unknown>, given: Set<string>, ctx: CliContext): Promise<number> {
-  const { o, progress, model, modelName, dataset, transforms, device, weights } = await prepare(parsed, given, ctx, 'default');
+  const { o, progress, model, modelName, dataset, transforms, device, weights } = await prepare(
+    parsed,
+    given,
+    ctx,
+    'default',
+  );
   try {
     const loader = new DataLoader(dataset, {
       batchSize: o.batchSize as number,
@@ -142,13 +190,19 @@ export async function runEval(parsed: Record<string, unknown>, given: Set<string
       numWorkers: o.workers as number,
       device,
     });
-    progress.info(`scoring ${modelName} on ${dataset.length} images (${o.order} batches of ${o.batchSize}, noise ${describeNoise(model.noise)})...`);
+    progress.info(
+      `scoring ${modelName} on ${dataset.length} images (${o.order} batches of ${o.batchSize}, noise ${describeNoise(model.noise)})...`,
+    );
     const r = await new Trainer(model, { seed: 0 }).evaluate(loader);
     if (o.json) {
-      ctx.stdout.write(`${JSON.stringify({ model: modelName, weights, split: o.split, order: o.order, batchSize: o.batchSize, noise: model.noise, ...r }, null, 2)}\n`);
+      ctx.stdout.write(
+        `${JSON.stringify({ model: modelName, weights, split: o.split, order: o.order, batchSize: o.batchSize, noise: model.noise, ...r }, null, 2)}\n`,
+      );
     } else {
       const order = { shuffle: 'shuffled', classSorted: 'class-sorted', sequential: 'sequential' }[o.order as Order];
-      ctx.stdout.write(`top-1 ${percent(r.top1, 2)} · top-5 ${percent(r.top5, 2)} · loss ${r.loss.toFixed(4)} · ${r.samples} images (${o.split} split, ${order} batches of ${o.batchSize})\n`);
+      ctx.stdout.write(
+        `top-1 ${percent(r.top1, 2)} · top-5 ${percent(r.top5, 2)} · loss ${r.loss.toFixed(4)} · ${r.samples} images (${o.split} split, ${order} batches of ${o.batchSize})\n`,
+      );
     }
     return 0;
   } finally {
@@ -159,10 +213,19 @@ export async function runEval(parsed: Record<string, unknown>, given: Set<string
 export async function runAudit(parsed: Record<string, unknown>, given: Set<string>, ctx: CliContext): Promise<number> {
   const { o, progress, model, modelName, dataset, transforms, weights } = await prepare(parsed, given, ctx, 'official');
   try {
-    progress.info(`auditing ${modelName} on ${dataset.length} images with noise ${describeNoise(model.noise)} (three passes; batch size 1 is the slow one)...`);
-    const a = await auditLeakage(model, dataset, { batchSize: o.batchSize as number, transforms, seed: o.seed as number, numWorkers: Math.max(1, o.workers as number) });
+    progress.info(
+      `auditing ${modelName} on ${dataset.length} images with noise ${describeNoise(model.noise)} (three passes; batch size 1 is the slow one)...`,
+    );
+    const a = await auditLeakage(model, dataset, {
+      batchSize: o.batchSize as number,
+      transforms,
+      seed: o.seed as number,
+      numWorkers: Math.max(1, o.workers as number),
+    });
     if (o.json) {
-      ctx.stdout.write(`${JSON.stringify({ model: modelName, weights, split: o.split, noise: model.noise, ...a }, null, 2)}\n`);
+      ctx.stdout.write(
+        `${JSON.stringify({ model: modelName, weights, split: o.split, noise: model.noise, ...a }, null, 2)}\n`,
+      );
       return 0;
     }
     const rows = [
@@ -173,7 +236,10 @@ export async function runAudit(parsed: Record<string, unknown>, given: Set<strin
     const w = Math.max(...rows.map((r) => r[0].length));
     ctx.stdout.write(`top-1 on ${a.samples} images:\n`);
     for (const [k, v] of rows) ctx.stdout.write(`  ${k.padEnd(w)}  ${v.padStart(7)}\n`);
-    for (const t of a.tests) ctx.stdout.write(`  McNemar ${t.pair.padEnd(15)} b ${String(t.b).padStart(5)}  c ${String(t.c).padStart(5)}  z ${t.z.toFixed(2).padStart(6)}${t.significant ? '  significant' : ''}\n`);
+    for (const t of a.tests)
+      ctx.stdout.write(
+        `  McNemar ${t.pair.padEnd(15)} b ${String(t.b).padStart(5)}  c ${String(t.c).padStart(5)}  z ${t.z.toFixed(2).padStart(6)}${t.significant ? '  significant' : ''}\n`,
+      );
     ctx.stdout.write(`${a.leakSuspected ? 'LEAK SUSPECTED' : 'no leak detected'}: ${a.explanation}\n`);
     return 0;
   } finally {

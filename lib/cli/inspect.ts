@@ -1,8 +1,9 @@
 // `noisynn info` and `noisynn models`: what this installation runs on, and the model registry.
 import { info } from '../info';
-import { listModels, MODEL_VARIANTS, ModelVariant } from '../models';
+import { listModels, MODEL_VARIANTS, variantInputs } from '../models';
 import { CommandSpec } from './args';
 import type { CliContext } from './context';
+import { cacheDir, parameterCounts } from './parameter-counts';
 
 export const INFO_COMMAND: CommandSpec = {
   name: 'info',
@@ -43,53 +44,23 @@ export function runInfo(options: Record<string, unknown>, ctx: CliContext): numb
   return 0;
 }
 
-/**
- * Trainable parameters of a variant, from its architecture (no model is built, so the 300M
- * parameter ViT-L costs nothing). Matches timm / torchvision; test/cli.test.ts checks it against
- * numParameters() of built models.
- */
-export function countParameters(variant: ModelVariant, numClasses?: number): number {
-  if (variant.family === 'vit') {
-    const c = { imageSize: 224, patchSize: 16, inChannels: 3, numClasses: 1000, embedDim: 768, depth: 12, mlpRatio: 4, ...variant.config };
-    const d = c.embedDim;
-    const classes = numClasses ?? c.numClasses;
-    const tokens = (c.imageSize / c.patchSize) ** 2 + 1;
-    const hidden = Math.trunc(d * c.mlpRatio);
-    const block = 2 * 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * hidden + hidden) + (hidden * d + d);
-    return c.inChannels * c.patchSize ** 2 * d + d + d + tokens * d + c.depth * block + 2 * d + d * classes + classes;
-  }
-  const c = { block: 'basic', layers: [2, 2, 2, 2], inChannels: 3, numClasses: 1000, stem: 'imagenet', ...variant.config };
-  const classes = numClasses ?? c.numClasses;
-  const expansion = c.block === 'basic' ? 1 : 4;
-  const bn = (ch: number) => 2 * ch;
-  let total = c.inChannels * 64 * (c.stem === 'small' ? 9 : 49) + bn(64);
-  let inCh = 64;
-  c.layers.forEach((blocks, stage) => {
-    const width = 64 * 2 ** stage;
-    for (let b = 0; b < blocks; b++) {
-      const stride = stage > 0 && b === 0 ? 2 : 1;
-      const out = width * expansion;
-      if (c.block === 'basic') total += inCh * width * 9 + bn(width) + width * width * 9 + bn(width);
-      else total += inCh * width + bn(width) + width * width * 9 + bn(width) + width * out + bn(out);
-      if (stride !== 1 || inCh !== out) total += inCh * out + bn(out);
-      inCh = out;
-    }
-  });
-  return total + inCh * classes + classes;
-}
-
 export function runModels(options: Record<string, unknown>, ctx: CliContext): number {
   const names = listModels().filter((n) => options.family === undefined || MODEL_VARIANTS[n].family === options.family);
-  const rows = names.map((name) => {
+  const parameters = parameterCounts(names, (missing) =>
+    ctx.stderr.write(
+      `counting the parameters of ${missing} variant${missing === 1 ? '' : 's'} (once; cached in ${cacheDir()})...\n`,
+    ),
+  );
+  const rows = names.map((name, i) => {
     const v = MODEL_VARIANTS[name];
-    const cfg = v.config as { inChannels?: number; numClasses?: number };
+    const { imageSize, inChannels, numClasses } = variantInputs(v);
     return {
       name,
       family: v.family,
-      parameters: countParameters(v),
-      imageSize: v.imageSize,
-      inChannels: cfg.inChannels ?? 3,
-      numClasses: cfg.numClasses ?? 1000,
+      parameters: parameters[i],
+      imageSize,
+      inChannels,
+      numClasses,
       description: v.description,
     };
   });
@@ -99,12 +70,25 @@ export function runModels(options: Record<string, unknown>, ctx: CliContext): nu
   }
   const table = [
     ['name', 'family', 'parameters', 'input', 'classes', 'description'],
-    ...rows.map((r) => [r.name, r.family, r.parameters.toLocaleString('en-US'), `${r.inChannels}x${r.imageSize}x${r.imageSize}`, String(r.numClasses), r.description]),
+    ...rows.map((r) => [
+      r.name,
+      r.family,
+      r.parameters.toLocaleString('en-US'),
+      `${r.inChannels}x${r.imageSize}x${r.imageSize}`,
+      String(r.numClasses),
+      r.description,
+    ]),
   ];
   const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
   const right = new Set([2, 4]);
   for (const r of table) {
-    ctx.stdout.write(r.map((cell, i) => (i === r.length - 1 ? cell : right.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ') + '\n');
+    ctx.stdout.write(
+      r
+        .map((cell, i) =>
+          i === r.length - 1 ? cell : right.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]),
+        )
+        .join('  ') + '\n',
+    );
   }
   ctx.stdout.write('\nOverride the head with --model NAME on a dataset: the classes follow the dataset.\n');
   return 0;

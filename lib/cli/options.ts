@@ -2,11 +2,29 @@
 // translation into the library's objects.
 import * as fs from 'fs';
 import * as path from 'path';
-import { checkModelFitsData, defaultModelFor, normalizationFor } from '../compare-data';
-import { CIFAR10, CIFAR100, Dataset, FashionMNIST, FASHION_MNIST_ROOT, ImageFolder, MNIST, Split } from '../datasets';
+import {
+  CIFAR10,
+  CIFAR100,
+  Dataset,
+  FashionMNIST,
+  FASHION_MNIST_ROOT,
+  ImageFolder,
+  MNIST,
+  normalizationFor,
+  Split,
+} from '../datasets';
+import { defaultWarmupSteps, OPTIMIZER_DEFAULTS, TRAINING_JOB_LR, VIT_DEFAULTS, WARMUP_RULE } from '../defaults';
 import { info } from '../info';
-import { listModels, MODEL_VARIANTS, ModelNoiseOption, ModelVariantName } from '../models';
-import { NOISE_KINDS, NoiseKind } from '../noise';
+import {
+  checkModelFitsData,
+  defaultModelFor,
+  listModels,
+  MODEL_VARIANTS,
+  ModelNoiseOption,
+  ModelVariantName,
+  variantInputs,
+} from '../models';
+import { DEFAULT_STRENGTH, NOISE_KINDS, NoiseKind } from '../noise';
 import { Device } from '../tensor';
 import { TrainerOptions } from '../trainer';
 import { Transform, transforms } from '../transforms';
@@ -28,8 +46,19 @@ export function parseStrengths(text: string, flag: string): Partial<Record<Noise
     const m = /^\s*([A-Za-z]+)\s*=\s*([-+0-9.eE]+)\s*$/.exec(part);
     const kind = m?.[1] as NoiseKind | undefined;
     const value = m ? Number(m[2]) : NaN;
-    if (!m || !kind || !NOISE_KINDS.includes(kind) || !Number.isFinite(value) || value < 0 || (kind === 'saltPepper' && value > 1)) {
-      throw invalidValue(`KIND=VALUE pairs (KIND one of ${NOISE_KINDS.join(', ')}; VALUE >= 0, at most 1 for saltPepper)`, flag, text);
+    if (
+      !m ||
+      !kind ||
+      !NOISE_KINDS.includes(kind) ||
+      !Number.isFinite(value) ||
+      value < 0 ||
+      (kind === 'saltPepper' && value > 1)
+    ) {
+      throw invalidValue(
+        `KIND=VALUE pairs (KIND one of ${NOISE_KINDS.join(', ')}; VALUE >= 0, at most 1 for saltPepper)`,
+        flag,
+        text,
+      );
     }
     out[kind] = value;
   }
@@ -47,16 +76,30 @@ export function parseLayer(text: string, flag: string): number | { stage: number
 export function parseSeeds(text: string, flag: string): { count: number } | { list: number[] } {
   if (/^\d+$/.test(text)) {
     const count = Number(text);
-    if (count < 1 || count > 1000) throw invalidValue('a seed count between 1 and 1000, or a comma-separated list of seeds', flag, text);
+    if (count < 1 || count > 1000)
+      throw invalidValue('a seed count between 1 and 1000, or a comma-separated list of seeds', flag, text);
     return { count };
   }
   const items = text.split(',').map((s) => s.trim());
-  if (items.length < 2 || items.some((s) => !/^\d+$/.test(s) || !Number.isSafeInteger(Number(s)) || Number(s) >= 2 ** 32)) {
+  if (
+    items.length < 2 ||
+    items.some((s) => !/^\d+$/.test(s) || !Number.isSafeInteger(Number(s)) || Number(s) >= 2 ** 32)
+  ) {
     throw invalidValue('a seed count, or a comma-separated list of non-negative integer seeds', flag, text);
   }
   const list = items.map(Number);
   if (new Set(list).size !== list.length) throw invalidValue('seeds without repeats', flag, text);
   return { list };
+}
+
+/** A number as help texts write it: 2e-3, 5e-4, 0.05, 0.1. */
+function formatNumber(x: number): string {
+  return x !== 0 && Math.abs(x) < 0.01 ? x.toExponential() : String(x);
+}
+
+/** '2e-3 (adamw), 0.1 (sgd)' */
+function perOptimizer(values: { adamw: number; sgd: number }): string {
+  return `${formatNumber(values.adamw)} (adamw), ${formatNumber(values.sgd)} (sgd)`;
 }
 
 export const DATA_OPTIONS: OptionSpec[] = [
@@ -66,9 +109,16 @@ export const DATA_OPTIONS: OptionSpec[] = [
     type: 'string',
     valueName: 'DIR',
     defaultText: `${FASHION_MNIST_ROOT} for fashion-mnist`,
-    description: 'Folder of the dataset files (required except for fashion-mnist). For imagefolder: a folder with train/ and val/ (or test/) class subfolders.',
+    description:
+      'Folder of the dataset files (required except for fashion-mnist). For imagefolder: a folder with train/ and val/ (or test/) class subfolders.',
   },
-  { name: 'image-size', type: 'positiveInteger', valueName: 'N', defaultText: "the model's", description: 'imagefolder only: resize images to N x N.' },
+  {
+    name: 'image-size',
+    type: 'positiveInteger',
+    valueName: 'N',
+    defaultText: "the model's",
+    description: 'imagefolder only: resize images to N x N.',
+  },
 ];
 
 export const MODEL_OPTION: OptionSpec = {
@@ -89,16 +139,37 @@ export const NOISE_OPTIONS: OptionSpec[] = [
     description:
       "A noise kind (none, linear, optimal, gaussian, saltPepper) or preset: 'default' (optimal noise while training only), 'official' (optimal noise at evaluation only, the paper's protocol).",
   },
-  { name: 'noise-strength', type: 'nonNegativeNumber', valueName: 'X', description: 'a for linear (0.3), s for gaussian (1), p for saltPepper (0.1).' },
-  { name: 'noise-when', type: 'choice', choices: ['train', 'eval', 'always'], description: 'When noise applies (default: train; eval for the official preset).' },
-  { name: 'noise-axis', type: 'choice', choices: ['batch', 'spatial'], description: 'Mixing axis (default: batch, as the official code).' },
-  { name: 'noise-site', type: 'choice', choices: ['attention', 'block'], description: 'ViT: inside attention (default, official) or the block input.' },
+  {
+    name: 'noise-strength',
+    type: 'nonNegativeNumber',
+    valueName: 'X',
+    description: `a for linear (${DEFAULT_STRENGTH.linear}), s for gaussian (${DEFAULT_STRENGTH.gaussian}), p for saltPepper (${DEFAULT_STRENGTH.saltPepper}).`,
+  },
+  {
+    name: 'noise-when',
+    type: 'choice',
+    choices: ['train', 'eval', 'always'],
+    description: 'When noise applies (default: train; eval for the official preset).',
+  },
+  {
+    name: 'noise-axis',
+    type: 'choice',
+    choices: ['batch', 'spatial'],
+    description: 'Mixing axis (default: batch, as the official code).',
+  },
+  {
+    name: 'noise-site',
+    type: 'choice',
+    choices: ['attention', 'block'],
+    description: 'ViT: inside attention (default, official) or the block input.',
+  },
   {
     name: 'noise-layer',
     type: 'string',
     parse: parseLayer,
     valueName: 'L',
-    description: 'ViT: a block index N, negative from the end (default -1). CNN: STAGE:BLOCK, e.g. 4:-1 (the default), or BLOCK of stage 4.',
+    description:
+      'ViT: a block index N, negative from the end (default -1). CNN: STAGE:BLOCK, e.g. 4:-1 (the default), or BLOCK of stage 4.',
   },
   { name: 'noise-detach', type: 'boolean', description: 'The noise term carries no gradient (the official CNN code).' },
 ];
@@ -106,22 +177,77 @@ export const NOISE_OPTIONS: OptionSpec[] = [
 export const TRAINING_OPTIONS: OptionSpec[] = [
   { name: 'epochs', type: 'positiveInteger', valueName: 'N', default: 5, description: 'Training epochs.' },
   { name: 'batch-size', type: 'positiveInteger', valueName: 'N', default: 64, description: 'Training batch size.' },
-  { name: 'optimizer', type: 'choice', choices: ['adamw', 'sgd'], default: 'adamw', description: 'Optimizer (no weight decay on norms and biases).' },
-  { name: 'lr', type: 'positiveNumber', valueName: 'X', defaultText: '2e-3 (adamw), 0.1 (sgd)', description: 'Peak learning rate.' },
-  { name: 'weight-decay', type: 'nonNegativeNumber', valueName: 'X', defaultText: '0.05 (adamw), 5e-4 (sgd)', description: 'Weight decay.' },
+  {
+    name: 'optimizer',
+    type: 'choice',
+    choices: ['adamw', 'sgd'],
+    default: 'adamw',
+    description: 'Optimizer (no weight decay on norms and biases).',
+  },
+  {
+    name: 'lr',
+    type: 'positiveNumber',
+    valueName: 'X',
+    defaultText: perOptimizer(TRAINING_JOB_LR),
+    description: 'Peak learning rate.',
+  },
+  {
+    name: 'weight-decay',
+    type: 'nonNegativeNumber',
+    valueName: 'X',
+    defaultText: perOptimizer({ adamw: OPTIMIZER_DEFAULTS.adamw.weightDecay, sgd: OPTIMIZER_DEFAULTS.sgd.weightDecay }),
+    description: 'Weight decay.',
+  },
   { name: 'momentum', type: 'fraction', valueName: 'X', defaultText: '0.9', description: 'SGD momentum.' },
-  { name: 'schedule', type: 'choice', choices: ['cosine', 'step', 'constant'], default: 'cosine', description: 'Learning-rate schedule, stepped per step.' },
-  { name: 'warmup-steps', type: 'nonNegativeInteger', valueName: 'N', defaultText: '5% of the steps, at most 200', description: 'Linear warmup steps.' },
+  {
+    name: 'schedule',
+    type: 'choice',
+    choices: ['cosine', 'step', 'constant'],
+    default: 'cosine',
+    description: 'Learning-rate schedule, stepped per step.',
+  },
+  {
+    name: 'warmup-steps',
+    type: 'nonNegativeInteger',
+    valueName: 'N',
+    defaultText: WARMUP_RULE,
+    description: 'Linear warmup steps.',
+  },
   { name: 'label-smoothing', type: 'fraction', valueName: 'X', default: 0, description: 'Label smoothing.' },
-  { name: 'clip-grad-norm', type: 'nonNegativeNumber', valueName: 'X', default: 0, description: 'Clip the gradient norm (0: off).' },
+  {
+    name: 'clip-grad-norm',
+    type: 'nonNegativeNumber',
+    valueName: 'X',
+    default: 0,
+    description: 'Clip the gradient norm (0: off).',
+  },
   { name: 'mixed-precision', type: 'boolean', description: 'bf16 autocast (CUDA only).' },
   { name: 'augment', type: 'boolean', description: 'Random crop (padding 4) and horizontal flip while training.' },
-  { name: 'train-samples', type: 'nonNegativeInteger', valueName: 'N', default: 0, description: 'Train on a random subset of N images (0: all).' },
+  {
+    name: 'train-samples',
+    type: 'nonNegativeInteger',
+    valueName: 'N',
+    default: 0,
+    description: 'Train on a random subset of N images (0: all).',
+  },
 ];
 
 export const RUNTIME_OPTIONS: OptionSpec[] = [
-  { name: 'device', type: 'string', parse: parseDevice, default: 'auto', valueName: 'DEV', description: "'auto', 'cpu', 'cuda' or 'cuda:N'." },
-  { name: 'workers', type: 'nonNegativeInteger', valueName: 'N', default: 1, description: 'Native data-loader threads.' },
+  {
+    name: 'device',
+    type: 'string',
+    parse: parseDevice,
+    default: 'auto',
+    valueName: 'DEV',
+    description: "'auto', 'cpu', 'cuda' or 'cuda:N'.",
+  },
+  {
+    name: 'workers',
+    type: 'nonNegativeInteger',
+    valueName: 'N',
+    default: 1,
+    description: 'Native data-loader threads.',
+  },
   { name: 'quiet', short: 'q', type: 'boolean', description: 'No progress output (results and errors only).' },
 ];
 
@@ -133,7 +259,9 @@ export const RUNTIME_OPTIONS: OptionSpec[] = [
 export function resolveDevice(text: string): Device {
   if (text === 'auto') return info().cuda ? 'cuda' : 'cpu';
   if (text !== 'cpu' && !info().cuda) {
-    throw new UsageError(`--device ${text} requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)`);
+    throw new UsageError(
+      `--device ${text} requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)`,
+    );
   }
   return text as Device;
 }
@@ -147,7 +275,11 @@ function firstExisting(root: string, names: string[]): string | null {
 }
 
 /** Opens a dataset split by its CLI name. */
-export function openDataset(options: { dataset: DatasetName; root?: string; imageSize?: number }, split: Split, model?: ModelVariantName): Dataset {
+export function openDataset(
+  options: { dataset: DatasetName; root?: string; imageSize?: number },
+  split: Split,
+  model?: ModelVariantName,
+): Dataset {
   const { dataset, root } = options;
   const needRoot = (): string => {
     if (root === undefined) throw new UsageError(`--root is required for --dataset ${dataset}`);
@@ -164,32 +296,48 @@ export function openDataset(options: { dataset: DatasetName; root?: string; imag
       return new CIFAR100({ split, root: needRoot() });
     case 'imagefolder': {
       const base = needRoot();
-      const dir = split === 'train' ? firstExisting(base, ['train']) : firstExisting(base, ['val', 'test', 'validation']);
+      const dir =
+        split === 'train' ? firstExisting(base, ['train']) : firstExisting(base, ['val', 'test', 'validation']);
       if (dir === null) {
-        throw new UsageError(`--dataset imagefolder expects ${base} to hold ${split === 'train' ? 'a train/ folder' : 'a val/ or test/ folder'} of class subfolders`);
+        throw new UsageError(
+          `--dataset imagefolder expects ${base} to hold ${split === 'train' ? 'a train/ folder' : 'a val/ or test/ folder'} of class subfolders`,
+        );
       }
-      const imageSize = options.imageSize ?? (model ? MODEL_VARIANTS[model].imageSize : 224);
-      const channels = model ? (((MODEL_VARIANTS[model].config as { inChannels?: number }).inChannels ?? 3) as 1 | 3) : 3;
-      return new ImageFolder({ root: dir, imageSize, channels });
+      // Without a model, ImageNet-sized RGB images (the ViT defaults).
+      const input = model ? variantInputs(MODEL_VARIANTS[model]) : VIT_DEFAULTS;
+      return new ImageFolder({
+        root: dir,
+        imageSize: options.imageSize ?? input.imageSize,
+        channels: input.inChannels as 1 | 3,
+      });
     }
   }
 }
 
 /** The model for a dataset: --model if given (checked against the images), else the default for its shape. */
-export function chooseModel(given: ModelVariantName | undefined, dataset: Dataset, family: 'vit' | 'cnn' = 'vit'): ModelVariantName {
+export function chooseModel(
+  given: ModelVariantName | undefined,
+  dataset: Dataset,
+  family: 'vit' | 'cnn' = 'vit',
+): ModelVariantName {
   if (given !== undefined) {
     checkModelFitsData(given, dataset.imageShape);
     return given;
   }
   const found = defaultModelFor(family, dataset.imageShape);
   if (found === null) {
-    throw new UsageError(`No default ${family} model for images of shape [${dataset.imageShape.join(', ')}]; pass --model (see noisynn models)`);
+    throw new UsageError(
+      `No default ${family} model for images of shape [${dataset.imageShape.join(', ')}]; pass --model (see noisynn models)`,
+    );
   }
   return found;
 }
 
 /** imagefolder needs the model before the data (its image size); other datasets do not. */
-export function modelForImageFolder(given: ModelVariantName | undefined, family: 'vit' | 'cnn' = 'vit'): ModelVariantName | undefined {
+export function modelForImageFolder(
+  given: ModelVariantName | undefined,
+  family: 'vit' | 'cnn' = 'vit',
+): ModelVariantName | undefined {
   return given ?? (family === 'vit' ? 'vit_tiny_patch16_224' : 'resnet18');
 }
 
@@ -209,7 +357,11 @@ export function datasetTransforms(dataset: Dataset, augment: boolean): Transform
  * The model's noise from --noise and the --noise-* flags: a preset name alone passes through; a
  * kind, or a preset with flags, becomes a config (presets expand to optimal noise with their `when`).
  */
-export function noiseFromOptions(o: Record<string, unknown>, fallback: 'default' | 'official' | 'none', family: 'vit' | 'cnn'): ModelNoiseOption {
+export function noiseFromOptions(
+  o: Record<string, unknown>,
+  fallback: 'default' | 'official' | 'none',
+  family: 'vit' | 'cnn',
+): ModelNoiseOption {
   const name = (o.noise as string | undefined) ?? fallback;
   const flags: Record<string, unknown> = {};
   if (o.noiseStrength !== undefined) flags.strength = o.noiseStrength;
@@ -218,7 +370,8 @@ export function noiseFromOptions(o: Record<string, unknown>, fallback: 'default'
   if (o.noiseSite !== undefined) flags.site = o.noiseSite;
   if (o.noiseLayer !== undefined) {
     const layer = o.noiseLayer as number | { stage: number; block: number };
-    if (family === 'vit' && typeof layer === 'object') throw new UsageError(`--noise-layer for a ViT is a block index, not STAGE:BLOCK`);
+    if (family === 'vit' && typeof layer === 'object')
+      throw new UsageError(`--noise-layer for a ViT is a block index, not STAGE:BLOCK`);
     flags.layer = family === 'cnn' && typeof layer === 'number' ? { block: layer } : layer;
   }
   if (o.noiseDetach !== undefined) flags.detach = o.noiseDetach;
@@ -228,7 +381,8 @@ export function noiseFromOptions(o: Record<string, unknown>, fallback: 'default'
     official: { kind: 'optimal', when: 'eval' },
   };
   if (name === 'none') {
-    if (Object.keys(flags).some((k) => k !== 'seed')) throw new UsageError('--noise none takes no other --noise-* option');
+    if (Object.keys(flags).some((k) => k !== 'seed'))
+      throw new UsageError('--noise none takes no other --noise-* option');
     return 'none';
   }
   const base = presets[name] ?? { kind: name as NoiseKind, when: 'train' };
@@ -237,17 +391,18 @@ export function noiseFromOptions(o: Record<string, unknown>, fallback: 'default'
 
 /** Trainer options from the training flags. */
 export function trainerOptions(o: Record<string, unknown>, stepsTotal: number): TrainerOptions {
-  const sgd = o.optimizer === 'sgd';
+  const name = o.optimizer as 'adamw' | 'sgd';
   return {
     optimizer: {
-      name: o.optimizer as 'adamw' | 'sgd',
-      lr: (o.lr as number | undefined) ?? (sgd ? 0.1 : 2e-3),
-      weightDecay: (o.weightDecay as number | undefined) ?? (sgd ? 5e-4 : 0.05),
+      name,
+      lr: (o.lr as number | undefined) ?? TRAINING_JOB_LR[name],
+      // Omitted options take the Trainer's defaults.
+      ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay as number } : {}),
       ...(o.momentum !== undefined ? { momentum: o.momentum as number } : {}),
     },
     schedule: {
       name: o.schedule as 'cosine' | 'step' | 'constant',
-      warmupSteps: (o.warmupSteps as number | undefined) ?? Math.min(200, Math.round(0.05 * stepsTotal)),
+      warmupSteps: (o.warmupSteps as number | undefined) ?? defaultWarmupSteps(stepsTotal),
     },
     labelSmoothing: o.labelSmoothing as number,
     clipGradNorm: o.clipGradNorm as number,

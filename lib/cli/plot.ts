@@ -44,7 +44,10 @@ export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '
 
 /** Escapes text for XML content and attribute values. */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
 }
 
 /**
@@ -72,7 +75,8 @@ export function niceTicks(lo: number, hi: number, target = 5): number[] {
     }
   }
   const ticks: number[] = [];
-  for (let v = Math.ceil(lo / best - 1e-9) * best; v <= hi + best * 1e-9; v += best) ticks.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(lo / best - 1e-9) * best; v <= hi + best * 1e-9; v += best)
+    ticks.push(Number(v.toPrecision(12)));
   return ticks;
 }
 
@@ -124,7 +128,13 @@ function fmt(n: number): string {
   return Number(n.toFixed(2)).toString();
 }
 
-function renderPanel(panel: Panel, x0: number, width: number, height: number, colorOf: (s: Series, i: number) => string): string {
+function renderPanel(
+  panel: Panel,
+  x0: number,
+  width: number,
+  height: number,
+  colorOf: (s: Series, i: number) => string,
+): string {
   // Margins leave room for tick labels (left, bottom), the title (top) and the legend (below).
   const legendRows = Math.ceil(panel.series.length / 2);
   const m = { left: 62, right: 16, top: 34, bottom: 58 + legendRows * 18 };
@@ -161,30 +171,44 @@ function renderPanel(panel: Panel, x0: number, width: number, height: number, co
   const yStep = yTicks.length > 1 ? yTicks[1] - yTicks[0] : 1;
   const parts: string[] = [];
   parts.push(`<g class="panel">`);
-  parts.push(`<text x="${fmt(x0 + m.left + plotW / 2)}" y="20" class="title" text-anchor="middle">${escapeXml(panel.title)}</text>`);
+  parts.push(
+    `<text x="${fmt(x0 + m.left + plotW / 2)}" y="20" class="title" text-anchor="middle">${escapeXml(panel.title)}</text>`,
+  );
   // Grid and ticks.
   for (const t of yTicks) {
     if (t < yLo - 1e-12 || t > yHi + 1e-12) continue;
     const y = fmt(sy(t));
     parts.push(`<line x1="${fmt(x0 + m.left)}" x2="${fmt(x0 + m.left + plotW)}" y1="${y}" y2="${y}" class="grid"/>`);
     parts.push(`<line x1="${fmt(x0 + m.left - 5)}" x2="${fmt(x0 + m.left)}" y1="${y}" y2="${y}" class="axis"/>`);
-    parts.push(`<text x="${fmt(x0 + m.left - 8)}" y="${y}" class="tick" text-anchor="end" dominant-baseline="middle">${escapeXml(formatTick(t, yStep, panel.yFormat))}</text>`);
+    parts.push(
+      `<text x="${fmt(x0 + m.left - 8)}" y="${y}" class="tick" text-anchor="end" dominant-baseline="middle">${escapeXml(formatTick(t, yStep, panel.yFormat))}</text>`,
+    );
   }
   for (const t of xTicks) {
     if (t < xLo - 1e-12 || t > xHi + 1e-12) continue;
     const x = fmt(sx(t));
     parts.push(`<line x1="${x}" x2="${x}" y1="${fmt(m.top)}" y2="${fmt(m.top + plotH)}" class="grid"/>`);
     parts.push(`<line x1="${x}" x2="${x}" y1="${fmt(m.top + plotH)}" y2="${fmt(m.top + plotH + 5)}" class="axis"/>`);
-    parts.push(`<text x="${x}" y="${fmt(m.top + plotH + 19)}" class="tick" text-anchor="middle">${escapeXml(formatTick(t, xStep))}</text>`);
+    parts.push(
+      `<text x="${x}" y="${fmt(m.top + plotH + 19)}" class="tick" text-anchor="middle">${escapeXml(formatTick(t, xStep))}</text>`,
+    );
   }
-  parts.push(`<rect x="${fmt(x0 + m.left)}" y="${fmt(m.top)}" width="${fmt(plotW)}" height="${fmt(plotH)}" class="frame"/>`);
+  parts.push(
+    `<rect x="${fmt(x0 + m.left)}" y="${fmt(m.top)}" width="${fmt(plotW)}" height="${fmt(plotH)}" class="frame"/>`,
+  );
   // Axis labels.
-  parts.push(`<text x="${fmt(x0 + m.left + plotW / 2)}" y="${fmt(m.top + plotH + 38)}" class="label" text-anchor="middle">${escapeXml(panel.xLabel)}</text>`);
+  parts.push(
+    `<text x="${fmt(x0 + m.left + plotW / 2)}" y="${fmt(m.top + plotH + 38)}" class="label" text-anchor="middle">${escapeXml(panel.xLabel)}</text>`,
+  );
   const ly = m.top + plotH / 2;
-  parts.push(`<text x="${fmt(x0 + 16)}" y="${fmt(ly)}" class="label" text-anchor="middle" transform="rotate(-90 ${fmt(x0 + 16)} ${fmt(ly)})">${escapeXml(panel.yLabel)}</text>`);
+  parts.push(
+    `<text x="${fmt(x0 + 16)}" y="${fmt(ly)}" class="label" text-anchor="middle" transform="rotate(-90 ${fmt(x0 + 16)} ${fmt(ly)})">${escapeXml(panel.yLabel)}</text>`,
+  );
   // Lines, clipped to the plot area.
   const clip = `clip${Math.round(x0)}`;
-  parts.push(`<clipPath id="${clip}"><rect x="${fmt(x0 + m.left)}" y="${fmt(m.top)}" width="${fmt(plotW)}" height="${fmt(plotH)}"/></clipPath>`);
+  parts.push(
+    `<clipPath id="${clip}"><rect x="${fmt(x0 + m.left)}" y="${fmt(m.top)}" width="${fmt(plotW)}" height="${fmt(plotH)}"/></clipPath>`,
+  );
   parts.push(`<g clip-path="url(#${clip})">`);
   panel.series.forEach((s, i) => {
     const color = colorOf(s, i);
@@ -193,10 +217,15 @@ function renderPanel(panel: Panel, x0: number, width: number, height: number, co
     const title = `<title>${escapeXml(s.name)}</title>`;
     if (pts.length > 1) {
       const d = pts.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${fmt(sx(x))},${fmt(sy(y))}`).join(' ');
-      parts.push(`<path d="${d}" class="series" stroke="${color}"${dash} data-series="${escapeXml(s.name)}">${title}</path>`);
+      parts.push(
+        `<path d="${d}" class="series" stroke="${color}"${dash} data-series="${escapeXml(s.name)}">${title}</path>`,
+      );
     }
     if (s.markers || pts.length === 1) {
-      for (const [x, y] of pts) parts.push(`<circle cx="${fmt(sx(x))}" cy="${fmt(sy(y))}" r="3.2" fill="${color}" data-series="${escapeXml(s.name)}"/>`);
+      for (const [x, y] of pts)
+        parts.push(
+          `<circle cx="${fmt(sx(x))}" cy="${fmt(sy(y))}" r="3.2" fill="${color}" data-series="${escapeXml(s.name)}"/>`,
+        );
     }
   });
   parts.push('</g>');
@@ -208,11 +237,17 @@ function renderPanel(panel: Panel, x0: number, width: number, height: number, co
     const lx = x0 + m.left + col * (plotW / 2);
     const lyy = legendTop + row * 18;
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
-    parts.push(`<line x1="${fmt(lx)}" x2="${fmt(lx + 22)}" y1="${fmt(lyy)}" y2="${fmt(lyy)}" stroke="${colorOf(s, i)}" class="series"${dash}/>`);
-    parts.push(`<text x="${fmt(lx + 28)}" y="${fmt(lyy)}" class="legend" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
+    parts.push(
+      `<line x1="${fmt(lx)}" x2="${fmt(lx + 22)}" y1="${fmt(lyy)}" y2="${fmt(lyy)}" stroke="${colorOf(s, i)}" class="series"${dash}/>`,
+    );
+    parts.push(
+      `<text x="${fmt(lx + 28)}" y="${fmt(lyy)}" class="legend" dominant-baseline="middle">${escapeXml(s.name)}</text>`,
+    );
   });
   if (all.length === 0) {
-    parts.push(`<text x="${fmt(x0 + m.left + plotW / 2)}" y="${fmt(m.top + plotH / 2)}" class="label" text-anchor="middle">no data</text>`);
+    parts.push(
+      `<text x="${fmt(x0 + m.left + plotW / 2)}" y="${fmt(m.top + plotH / 2)}" class="label" text-anchor="middle">no data</text>`,
+    );
   }
   parts.push('</g>');
   return parts.join('\n');
@@ -251,7 +286,9 @@ export function renderChart(panels: readonly Panel[], options: ChartOptions = {}
     '.series{fill:none;stroke-width:2;stroke-linejoin:round;stroke-linecap:round}',
     '</style>',
     `<rect width="${width}" height="${height + top}" fill="#fff"/>`,
-    options.title ? `<text x="${width / 2}" y="20" class="title" text-anchor="middle">${escapeXml(options.title)}</text>` : '',
+    options.title
+      ? `<text x="${width / 2}" y="20" class="title" text-anchor="middle">${escapeXml(options.title)}</text>`
+      : '',
     `<g transform="translate(0 ${top})">`,
     body,
     '</g>',

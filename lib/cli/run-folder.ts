@@ -16,11 +16,16 @@ export function timestamp(date: Date): string {
  * resuming), else `runs/<command>-<timestamp>` under `cwd` (with -2, -3... if taken).
  * @throws UsageError when `out` already holds a run and `resume` is false.
  */
-export function createRunFolder(command: string, options: { out?: string; cwd: string; resume?: boolean; now?: Date }): string {
+export function createRunFolder(
+  command: string,
+  options: { out?: string; cwd: string; resume?: boolean; now?: Date },
+): string {
   if (options.out !== undefined) {
     const dir = path.resolve(options.cwd, options.out);
     if (!options.resume && fs.existsSync(path.join(dir, 'config.json'))) {
-      throw new UsageError(`${dir} already holds a run; continue it with --resume ${options.out}, or choose another --out`);
+      throw new UsageError(
+        `${dir} already holds a run; continue it with --resume ${options.out}, or choose another --out`,
+      );
     }
     fs.mkdirSync(dir, { recursive: true });
     return dir;
@@ -38,7 +43,8 @@ export function createRunFolder(command: string, options: { out?: string; cwd: s
  */
 export function readRunOptions(dir: string, command: string): Record<string, unknown> {
   const file = path.join(dir, 'config.json');
-  if (!fs.existsSync(file)) throw new UsageError(`Cannot resume: ${file} not found (is ${dir} a run folder of noisynn ${command}?)`);
+  if (!fs.existsSync(file))
+    throw new UsageError(`Cannot resume: ${file} not found (is ${dir} a run folder of noisynn ${command}?)`);
   let saved: { command?: string; options?: Record<string, unknown> };
   try {
     saved = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof saved;
@@ -49,6 +55,32 @@ export function readRunOptions(dir: string, command: string): Record<string, unk
     throw new UsageError(`Cannot resume: ${dir} is a run of noisynn ${saved.command ?? '?'}, not noisynn ${command}`);
   }
   return saved.options ?? {};
+}
+
+/**
+ * Options about this invocation (how it prints, where it runs, which folder), not the run itself:
+ * a run folder does not record them and --resume does not restore them.
+ */
+export const NOT_SAVED = new Set(['resume', 'out', 'json', 'quiet', 'device', 'workers']);
+
+/**
+ * The parsed options of a resumed run: the saved ones fill every option not given again (other
+ * than NOT_SAVED); `given` grows by the ones filled.
+ */
+export function withSavedOptions(
+  options: Record<string, unknown>,
+  given: Set<string>,
+  saved: Record<string, unknown>,
+): { options: Record<string, unknown>; given: Set<string> } {
+  const merged = { ...options };
+  const nowGiven = new Set(given);
+  for (const [k, v] of Object.entries(saved)) {
+    if (!given.has(k) && !NOT_SAVED.has(k)) {
+      merged[k] = v;
+      nowGiven.add(k);
+    }
+  }
+  return { options: merged, given: nowGiven };
 }
 
 export function writeJson(file: string, value: unknown): void {
@@ -62,7 +94,10 @@ export function readMetrics(file: string): MetricsRecord[] {
   const seen = new Map<string, number>();
   const out: MetricsRecord[] = [];
   for (const r of records) {
-    const key = r.type === 'step' || r.type === 'epoch' ? `${r.type}/${r.kind ?? ''}/${r.seed ?? ''}/${r.type === 'step' ? r.step : r.epoch}` : null;
+    const key =
+      r.type === 'step' || r.type === 'epoch'
+        ? `${r.type}/${r.kind ?? ''}/${r.seed ?? ''}/${r.type === 'step' ? r.step : r.epoch}`
+        : null;
     if (key === null) {
       out.push(r);
       continue;

@@ -1,9 +1,8 @@
 // `noisynn train`: trains one model and writes a run folder (metrics, checkpoints, weights, plot, report).
 import * as fs from 'fs';
 import * as path from 'path';
-import { displayName, randomSubset } from '../compare-data';
 import { DataLoader } from '../dataloader';
-import { Dataset } from '../datasets';
+import { Dataset, displayName, randomSubset } from '../datasets';
 import { info } from '../info';
 import { createModel, ModelVariantName, MODEL_VARIANTS } from '../models';
 import { EpochEvent, EvalResult, StepEvent, Trainer } from '../trainer';
@@ -11,9 +10,18 @@ import { CommandSpec, UsageError } from './args';
 import type { CliContext } from './context';
 import { trainingPanels } from './curves';
 import { renderChart } from './plot';
-import { formatDuration, percent, Progress } from './progress';
+import { describeNoise, formatDuration, percent, Progress } from './progress';
 import { trainingReport } from './report';
-import { createRunFolder, displayPath, readMetrics, readRunOptions, runPaths, writeJson } from './run-folder';
+import {
+  createRunFolder,
+  displayPath,
+  NOT_SAVED,
+  readMetrics,
+  readRunOptions,
+  runPaths,
+  withSavedOptions,
+  writeJson,
+} from './run-folder';
 import {
   chooseModel,
   DATA_OPTIONS,
@@ -40,17 +48,64 @@ export const TRAIN_COMMAND: CommandSpec = {
   options: [
     ...DATA_OPTIONS,
     MODEL_OPTION,
-    { name: 'weights', type: 'string', valueName: 'FILE', description: 'Start from these weights (safetensors; tensors whose name and shape match are loaded).' },
+    {
+      name: 'weights',
+      type: 'string',
+      valueName: 'FILE',
+      description: 'Start from these weights (safetensors; tensors whose name and shape match are loaded).',
+    },
     ...NOISE_OPTIONS,
     ...TRAINING_OPTIONS,
-    { name: 'test-samples', type: 'nonNegativeInteger', valueName: 'N', default: 0, description: 'Validate and test on a random subset of N test images (0: all).' },
-    { name: 'eval-batch-size', type: 'positiveInteger', valueName: 'N', default: 256, description: 'Batch size of validation and test.' },
-    { name: 'validation', type: 'boolean', default: true, description: 'Evaluate the test split after every epoch (--no-validation: only at the end).' },
-    { name: 'seed', type: 'nonNegativeInteger', valueName: 'N', default: 1, description: 'Seed of the initial weights, data order, augmentation, dropout and noise.' },
+    {
+      name: 'test-samples',
+      type: 'nonNegativeInteger',
+      valueName: 'N',
+      default: 0,
+      description: 'Validate and test on a random subset of N test images (0: all).',
+    },
+    {
+      name: 'eval-batch-size',
+      type: 'positiveInteger',
+      valueName: 'N',
+      default: 256,
+      description: 'Batch size of validation and test.',
+    },
+    {
+      name: 'validation',
+      type: 'boolean',
+      default: true,
+      description: 'Evaluate the test split after every epoch (--no-validation: only at the end).',
+    },
+    {
+      name: 'seed',
+      type: 'nonNegativeInteger',
+      valueName: 'N',
+      default: 1,
+      description: 'Seed of the initial weights, data order, augmentation, dropout and noise.',
+    },
     ...RUNTIME_OPTIONS,
-    { name: 'out', short: 'o', type: 'string', valueName: 'DIR', defaultText: 'runs/train-<timestamp>', description: 'The run folder.' },
-    { name: 'checkpoint-dir', type: 'string', valueName: 'DIR', defaultText: '<out>/checkpoints', description: 'Where checkpoints go.' },
-    { name: 'resume', type: 'string', valueName: 'DIR', description: 'Continue the run in DIR from its last checkpoint (its saved options apply unless given again, e.g. more --epochs).' },
+    {
+      name: 'out',
+      short: 'o',
+      type: 'string',
+      valueName: 'DIR',
+      defaultText: 'runs/train-<timestamp>',
+      description: 'The run folder.',
+    },
+    {
+      name: 'checkpoint-dir',
+      type: 'string',
+      valueName: 'DIR',
+      defaultText: '<out>/checkpoints',
+      description: 'Where checkpoints go.',
+    },
+    {
+      name: 'resume',
+      type: 'string',
+      valueName: 'DIR',
+      description:
+        'Continue the run in DIR from its last checkpoint (its saved options apply unless given again, e.g. more --epochs).',
+    },
     { name: 'json', type: 'boolean', description: 'Print the results as JSON on stdout.' },
   ],
   examples: [
@@ -61,30 +116,33 @@ export const TRAIN_COMMAND: CommandSpec = {
   ],
 };
 
-// Options that describe the run itself, not how this invocation prints: what --resume restores.
-const NOT_SAVED = new Set(['resume', 'out', 'json', 'quiet', 'device', 'workers']);
-
-/** The options of a training run, merged with a resumed run's saved ones. */
-function withResumed(options: Record<string, unknown>, given: Set<string>, command: string, cwd: string): Record<string, unknown> {
-  if (options.resume === undefined) return options;
-  const saved = readRunOptions(path.resolve(cwd, options.resume as string), command);
-  const merged: Record<string, unknown> = { ...options };
-  for (const [k, v] of Object.entries(saved)) if (!given.has(k) && !NOT_SAVED.has(k)) merged[k] = v;
-  return merged;
-}
-
-async function subsetIfAsked(ds: Dataset, count: number, seed: number, progress: Progress, what: string): Promise<Dataset> {
+async function subsetIfAsked(
+  ds: Dataset,
+  count: number,
+  seed: number,
+  progress: Progress,
+  what: string,
+): Promise<Dataset> {
   if (count === 0 || count >= ds.length) return ds;
   progress.info(`using a random subset of ${count} ${what} images`);
   return randomSubset(await ds.load(), count, seed);
 }
 
 export async function runTrain(parsed: Record<string, unknown>, given: Set<string>, ctx: CliContext): Promise<number> {
-  const o = withResumed(parsed, given, 'train', ctx.cwd);
+  const o =
+    parsed.resume === undefined
+      ? parsed
+      : withSavedOptions(parsed, given, readRunOptions(path.resolve(ctx.cwd, parsed.resume as string), 'train'))
+          .options;
   const progress = new Progress(ctx.stderr, { quiet: o.quiet === true });
   const device = resolveDevice(o.device as string);
-  const dataOptions = { dataset: o.dataset as DatasetName, root: o.root as string | undefined, imageSize: o.imageSize as number | undefined };
-  const preModel = o.dataset === 'imagefolder' ? modelForImageFolder(o.model as ModelVariantName | undefined) : undefined;
+  const dataOptions = {
+    dataset: o.dataset as DatasetName,
+    root: o.root as string | undefined,
+    imageSize: o.imageSize as number | undefined,
+  };
+  const preModel =
+    o.dataset === 'imagefolder' ? modelForImageFolder(o.model as ModelVariantName | undefined) : undefined;
   const trainFull = openDataset(dataOptions, 'train', preModel);
   const testFull = openDataset(dataOptions, 'test', preModel);
   const modelName = chooseModel(o.model as ModelVariantName | undefined, trainFull);
@@ -94,7 +152,11 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
   const trainTransforms = datasetTransforms(trainFull, o.augment === true);
   const evalTransforms = datasetTransforms(trainFull, false);
 
-  const dir = createRunFolder('train', { out: (o.resume as string | undefined) ?? (o.out as string | undefined), cwd: ctx.cwd, resume: o.resume !== undefined });
+  const dir = createRunFolder('train', {
+    out: (o.resume as string | undefined) ?? (o.out as string | undefined),
+    cwd: ctx.cwd,
+    resume: o.resume !== undefined,
+  });
   const paths = runPaths(dir);
   const checkpointDir = (o.checkpointDir as string | undefined) ?? paths.checkpoints;
   const savedOptions = Object.fromEntries(Object.entries(o).filter(([k, v]) => !NOT_SAVED.has(k) && v !== undefined));
@@ -108,19 +170,43 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
     if (o.weights !== undefined) {
       if (!fs.existsSync(o.weights as string)) throw new UsageError(`--weights ${o.weights}: file not found`);
       const report = await model.loadWeights(o.weights as string, { strict: false });
-      progress.info(`loaded ${report.loaded.length} tensors from ${o.weights}` + (report.missing.length + report.mismatched.length ? ` (${report.missing.length + report.mismatched.length} left as initialised: ${[...report.missing, ...report.mismatched].slice(0, 4).join(', ')}${report.missing.length + report.mismatched.length > 4 ? ', ...' : ''})` : ''));
+      progress.info(
+        `loaded ${report.loaded.length} tensors from ${o.weights}` +
+          (report.missing.length + report.mismatched.length
+            ? ` (${report.missing.length + report.mismatched.length} left as initialised: ${[...report.missing, ...report.mismatched].slice(0, 4).join(', ')}${report.missing.length + report.mismatched.length > 4 ? ', ...' : ''})`
+            : ''),
+      );
     }
     const workers = o.workers as number;
     const batchSize = o.batchSize as number;
-    const trainLoader = new DataLoader(train, { batchSize, order: 'shuffle', seed, transforms: trainTransforms, numWorkers: workers, device });
-    const testLoader = new DataLoader(test, { batchSize: o.evalBatchSize as number, order: 'shuffle', seed: 0, transforms: evalTransforms, numWorkers: workers, device });
+    const trainLoader = new DataLoader(train, {
+      batchSize,
+      order: 'shuffle',
+      seed,
+      transforms: trainTransforms,
+      numWorkers: workers,
+      device,
+    });
+    const testLoader = new DataLoader(test, {
+      batchSize: o.evalBatchSize as number,
+      order: 'shuffle',
+      seed: 0,
+      transforms: evalTransforms,
+      numWorkers: workers,
+      device,
+    });
     const epochs = o.epochs as number;
     const trainer = new Trainer(model, trainerOptions(o, epochs * trainLoader.length));
     const config = {
       command: 'train',
       options: savedOptions,
       model: { name: modelName, family, parameters: model.numParameters(), noise: model.noise },
-      data: { dataset: o.dataset, train: train.length, test: test.length, transforms: trainTransforms.map((t) => t.kind) },
+      data: {
+        dataset: o.dataset,
+        train: train.length,
+        test: test.length,
+        transforms: trainTransforms.map((t) => t.kind),
+      },
       trainer: trainer.options,
       device,
       started: new Date().toISOString(),
@@ -148,29 +234,74 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
       const last = fit.history[fit.history.length - 1];
       test_ = last?.validation ?? (await trainer.evaluate(testLoader));
     } else {
-      progress.log(`interrupted after ${fit.steps} steps; continue with: noisynn train --resume ${displayPath(dir, ctx.cwd)}`);
+      progress.log(
+        `interrupted after ${fit.steps} steps; continue with: noisynn train --resume ${displayPath(dir, ctx.cwd)}`,
+      );
     }
     await model.saveWeights(paths.weights);
     const seconds = (Date.now() - started.getTime()) / 1000;
     const nfo = info();
-    const environment = { 'noisynn-native': nfo.version, libtorch: nfo.libtorchVersion, BLAS: nfo.blas, threads: nfo.threads, device, node: process.version };
-    const results = { test: test_ ?? null, aborted: fit.aborted, epochs: fit.epochs, steps: fit.steps, resumedFrom: fit.resumedFrom, seconds, history: fit.history, environment };
+    const environment = {
+      'noisynn-native': nfo.version,
+      libtorch: nfo.libtorchVersion,
+      BLAS: nfo.blas,
+      threads: nfo.threads,
+      device,
+      node: process.version,
+    };
+    const results = {
+      test: test_ ?? null,
+      aborted: fit.aborted,
+      epochs: fit.epochs,
+      steps: fit.steps,
+      resumedFrom: fit.resumedFrom,
+      seconds,
+      history: fit.history,
+      environment,
+    };
     writeJson(paths.results, results);
     const dataName = displayName(trainFull);
     const svg = renderChart(trainingPanels(readMetrics(paths.metrics)), { title: `${modelName} on ${dataName}` });
     fs.writeFileSync(paths.curves, svg);
-    // totalSteps 0 means "set by fit": show the steps it used instead.
-    const trainerShown = { ...trainer.options, totalSteps: trainer.options.totalSteps || epochs * trainLoader.length };
-    const flatConfig = { model: modelName, parameters: model.numParameters(), dataset: dataName, trainImages: train.length, testImages: test.length, noise: model.noise, trainer: trainerShown, device };
+    // totalSteps null means "set by fit": show the steps it used instead.
+    const { schedule } = trainer.options;
+    const trainerShown = {
+      ...trainer.options,
+      schedule: { ...schedule, totalSteps: schedule.totalSteps ?? epochs * trainLoader.length },
+    };
+    const flatConfig = {
+      model: modelName,
+      parameters: model.numParameters(),
+      dataset: dataName,
+      trainImages: train.length,
+      testImages: test.length,
+      noise: model.noise,
+      trainer: trainerShown,
+      device,
+    };
     const n = model.noise;
-    const evalNoise = n.kind !== 'none' && n.when !== 'train' ? `${n.kind} noise at evaluation` : 'no noise at evaluation';
+    const evalNoise =
+      n.kind !== 'none' && n.when !== 'train' ? `${n.kind} noise at evaluation` : 'no noise at evaluation';
     fs.writeFileSync(
       paths.report,
-      trainingReport({ config: flatConfig, history: fit.history, test: test_, testProtocol: `${evalNoise}, shuffled batches of ${o.evalBatchSize}`, aborted: fit.aborted, resumedFrom: fit.resumedFrom, seconds, environment }, svg, {
-        command: ctx.commandLine,
-        started,
-        title: `noisynn train: ${modelName} on ${dataName}`,
-      }),
+      trainingReport(
+        {
+          config: flatConfig,
+          history: fit.history,
+          test: test_,
+          testProtocol: `${evalNoise}, shuffled batches of ${o.evalBatchSize}`,
+          aborted: fit.aborted,
+          resumedFrom: fit.resumedFrom,
+          seconds,
+          environment,
+        },
+        svg,
+        {
+          command: ctx.commandLine,
+          started,
+          title: `noisynn train: ${modelName} on ${dataName}`,
+        },
+      ),
     );
     if (o.json) {
       ctx.stdout.write(`${JSON.stringify({ runFolder: dir, ...results }, null, 2)}\n`);
@@ -178,18 +309,12 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
       const line = test_
         ? `test top-1 ${percent(test_.top1, 2)} · top-5 ${percent(test_.top5, 2)} · loss ${test_.loss.toFixed(4)} · ${test_.samples} images · ${formatDuration(seconds)}`
         : `interrupted after ${fit.epochs} complete epoch${fit.epochs === 1 ? '' : 's'}`;
-      ctx.stdout.write(`${line}\nrun folder: ${displayPath(dir, ctx.cwd)} (report.html, curves.svg, model.safetensors)\n`);
+      ctx.stdout.write(
+        `${line}\nrun folder: ${displayPath(dir, ctx.cwd)} (report.html, curves.svg, model.safetensors)\n`,
+      );
     }
     return fit.aborted ? 130 : 0;
   } finally {
     model.dispose();
   }
-}
-
-/** 'optimal along batch while training' for progress lines. */
-export function describeNoise(n: { kind: string; axis: string; when: string; strength: number }): string {
-  if (n.kind === 'none') return 'none';
-  const when = { train: 'while training', eval: 'at evaluation', always: 'always' }[n.when] ?? n.when;
-  const strength = n.kind === 'optimal' ? '' : ` ${n.strength}`;
-  return `${n.kind}${strength} along the ${n.axis} axis ${when}`;
 }

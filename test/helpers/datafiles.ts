@@ -27,7 +27,10 @@ export function writeIdx(file: string, dims: number[], data: Uint8Array, gzip: b
 }
 
 /** The four MNIST files of a split pair (train and t10k) with n images of h x w. */
-export function writeMnist(dir: string, opts: { n: number; h: number; w: number; gzip: boolean; seed: number }): { images: Uint8Array; labels: Uint8Array } {
+export function writeMnist(
+  dir: string,
+  opts: { n: number; h: number; w: number; gzip: boolean; seed: number },
+): { images: Uint8Array; labels: Uint8Array } {
   const { n, h, w, gzip, seed } = opts;
   const images = bytes(n * h * w, seed);
   const labels = Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) % 10);

@@ -1,72 +1,24 @@
 // Trainer: training steps off the JS thread, epochs with events, evaluation, checkpoints, resume.
 import { EventEmitter } from 'events';
-import { createWriteStream, promises as fsp, WriteStream } from 'fs';
+import { promises as fsp } from 'fs';
 import * as path from 'path';
-import { binding, NativeTrainer, NativeTrainerOptions } from './binding';
-import { checkpointFiles, commitManifest, CheckpointManifest, readManifest } from './checkpoint';
-import { Batch, DataLoader } from './dataloader';
-import { NoisyModel } from './models';
-import { normalizeSeed, randomSeed } from './noise';
-import { handleOf } from './tensor';
+import { binding, NativeTrainer } from '../binding';
+import { checkpointFiles, commitManifest, CheckpointManifest, readManifest } from '../checkpoint';
+import { Batch, DataLoader } from '../dataloader';
+import { NoisyModel } from '../models';
+import { LogWriter, MetricsLog } from '../run-log';
+import { handleOf } from '../tensor';
 import {
-  expectBoolean,
+  expectAbortSignal,
   expectKnownKeys,
   expectNonEmptyString,
   expectNonNegativeInteger,
-  expectNonNegativeNumber,
-  expectNumberInRange,
-  expectOneOf,
   expectOptions,
   expectPositiveInteger,
-  expectPositiveNumber,
-  typeError,
   rangeError,
-} from './validate';
-
-export interface OptimizerOptions {
-  /** 'adamw' (default) or 'sgd'. Weight decay never applies to norms, biases, cls_token or pos_embed. */
-  name?: 'adamw' | 'sgd';
-  /** Peak learning rate. Default 1e-3 (adamw), 0.1 (sgd). */
-  lr?: number;
-  /** Decoupled (adamw) or L2 (sgd) weight decay. Default 0.05 (adamw), 5e-4 (sgd). */
-  weightDecay?: number;
-  /** SGD momentum. Default 0.9. */
-  momentum?: number;
-  /** SGD Nesterov momentum. Default false. */
-  nesterov?: boolean;
-  /** AdamW betas. Default [0.9, 0.999]. */
-  betas?: [number, number];
-  /** AdamW epsilon. Default 1e-8. */
-  eps?: number;
-}
-
-export interface ScheduleOptions {
-  /** 'cosine' (default; to minLr at the last step of fit), 'step', or 'constant'. */
-  name?: 'cosine' | 'step' | 'constant';
-  /** Steps of linear warmup to the peak rate. Default 0. */
-  warmupSteps?: number;
-  /** Cosine floor. Default 0. */
-  minLr?: number;
-  /** Step schedule: steps between decays. Default 1000. */
-  stepSize?: number;
-  /** Step schedule: decay factor. Default 0.1. */
-  gamma?: number;
-  /** Steps the cosine spans; fit sets it to epochs x batches per epoch when absent. */
-  totalSteps?: number;
-}
-
-export interface TrainerOptions {
-  optimizer?: OptimizerOptions;
-  schedule?: ScheduleOptions;
-  /** Label smoothing in [0, 1). Default 0. */
-  labelSmoothing?: number;
-  /** Clip the global gradient norm to this value; 0 (default) disables clipping. */
-  clipGradNorm?: number;
-  /** bf16 autocast on CUDA. Default false; the model must be on a CUDA device. */
-  mixedPrecision?: boolean;
-  /** Seeds dropout/drop-path per step, so a resumed run replays an uninterrupted one. Default: random. */
-  seed?: number | bigint;
-}
+  typeError,
+} from '../validate';
+import { nativeTrainerOptions, ResolvedTrainerOptions, resolveTrainerOptions, TrainerOptions } from './options';
 
 export interface FitOptions {
   /** Total epochs (a resumed run continues up to this many). */
@@ -77,13 +29,21 @@ export interface FitOptions {
   checkpointDir?: string;
   /** Abort after the current step; fit resolves with aborted: true. */
   signal?: AbortSignal;
-  /** Append step and epoch records (JSON lines) to this file. */
+  /**
+   * Append step and epoch records (JSON lines) to this file. It is opened before training
+   * starts: fit rejects naming it when it cannot be appended to.
+   */
   metricsLog?: string;
 }
 
 export interface StepResult {
   loss: number;
   lr: number;
+  /**
+   * The global gradient norm before clipping. Computed only when clipping is on
+   * (`clipGradNorm` > 0); 0 otherwise, since the norm costs a pass over every gradient.
+   */
+  gradNorm: number;
   /** Top-1 accuracy on the batch, in [0, 1]. */
   top1: number;
   samples: number;
@@ -106,6 +66,8 @@ export interface StepEvent {
   stepsPerEpoch: number;
   loss: number;
   lr: number;
+  /** The gradient norm before clipping; 0 unless `clipGradNorm` > 0 (see {@link StepResult.gradNorm}). */
+  gradNorm: number;
   top1: number;
   imagesPerSecond: number;
 }
@@ -134,48 +96,15 @@ export interface FitResult {
   history: EpochEvent[];
 }
 
-const TRAINER_KEYS = ['optimizer', 'schedule', 'labelSmoothing', 'clipGradNorm', 'mixedPrecision', 'seed'];
-const OPTIMIZER_KEYS = ['name', 'lr', 'weightDecay', 'momentum', 'nesterov', 'betas', 'eps'];
-const SCHEDULE_KEYS = ['name', 'warmupSteps', 'minLr', 'stepSize', 'gamma', 'totalSteps'];
-const FIT_KEYS = ['epochs', 'validation', 'checkpointDir', 'signal', 'metricsLog'];
-
-function normalizeTrainerOptions(options: unknown): NativeTrainerOptions & { totalStepsGiven: boolean } {
-  const o = expectOptions(options);
-  expectKnownKeys(o, 'options', TRAINER_KEYS);
-  const opt = expectOptions(o.optimizer, 'optimizer');
-  expectKnownKeys(opt, 'optimizer', OPTIMIZER_KEYS);
-  const name = opt.name === undefined ? 'adamw' : expectOneOf(opt.name, 'optimizer.name', ['adamw', 'sgd'] as const);
-  const sgd = name === 'sgd';
-  let betas: [number, number] = [0.9, 0.999];
-  if (opt.betas !== undefined) {
-    if (!Array.isArray(opt.betas) || opt.betas.length !== 2) throw typeError('optimizer.betas', 'array of two numbers', opt.betas);
-    betas = [expectNumberInRange(opt.betas[0], 'optimizer.betas[0]', 0, 0.999999), expectNumberInRange(opt.betas[1], 'optimizer.betas[1]', 0, 0.999999)];
-  }
-  const sch = expectOptions(o.schedule, 'schedule');
-  expectKnownKeys(sch, 'schedule', SCHEDULE_KEYS);
-  const labelSmoothing = o.labelSmoothing === undefined ? 0 : expectNumberInRange(o.labelSmoothing, 'labelSmoothing', 0, 0.999);
-  return {
-    optimizer: name,
-    lr: opt.lr === undefined ? (sgd ? 0.1 : 1e-3) : expectPositiveNumber(opt.lr, 'optimizer.lr'),
-    weightDecay: opt.weightDecay === undefined ? (sgd ? 5e-4 : 0.05) : expectNonNegativeNumber(opt.weightDecay, 'optimizer.weightDecay'),
-    momentum: opt.momentum === undefined ? 0.9 : expectNumberInRange(opt.momentum, 'optimizer.momentum', 0, 1),
-    nesterov: opt.nesterov === undefined ? false : expectBoolean(opt.nesterov, 'optimizer.nesterov'),
-    beta1: betas[0],
-    beta2: betas[1],
-    eps: opt.eps === undefined ? 1e-8 : expectPositiveNumber(opt.eps, 'optimizer.eps'),
-    schedule: sch.name === undefined ? 'cosine' : expectOneOf(sch.name, 'schedule.name', ['cosine', 'step', 'constant'] as const),
-    warmupSteps: sch.warmupSteps === undefined ? 0 : expectNonNegativeInteger(sch.warmupSteps, 'schedule.warmupSteps'),
-    totalSteps: sch.totalSteps === undefined ? 0 : expectPositiveInteger(sch.totalSteps, 'schedule.totalSteps'),
-    totalStepsGiven: sch.totalSteps !== undefined,
-    minLr: sch.minLr === undefined ? 0 : expectNonNegativeNumber(sch.minLr, 'schedule.minLr'),
-    stepSize: sch.stepSize === undefined ? 1000 : expectPositiveInteger(sch.stepSize, 'schedule.stepSize'),
-    gamma: sch.gamma === undefined ? 0.1 : expectNumberInRange(sch.gamma, 'schedule.gamma', 0, 1),
-    labelSmoothing,
-    clipGradNorm: o.clipGradNorm === undefined ? 0 : expectNonNegativeNumber(o.clipGradNorm, 'clipGradNorm'),
-    mixedPrecision: o.mixedPrecision === undefined ? false : expectBoolean(o.mixedPrecision, 'mixedPrecision'),
-    seed: o.seed === undefined ? randomSeed() : normalizeSeed(o.seed, 'seed'),
-  };
+/** Fit options once validated (the metrics log is opened by the caller). */
+interface FitPlan {
+  epochs: number;
+  validation?: DataLoader;
+  checkpointDir?: string;
+  signal?: AbortSignal;
 }
+
+const FIT_KEYS = ['epochs', 'validation', 'checkpointDir', 'signal', 'metricsLog'];
 
 function expectLoader(value: unknown, name: string): DataLoader {
   if (!(value instanceof DataLoader)) throw typeError(name, 'DataLoader', value);
@@ -205,22 +134,23 @@ function expectBatch(value: unknown): Batch {
  */
 export class Trainer extends EventEmitter {
   readonly model: NoisyModel;
-  readonly options: Readonly<NativeTrainerOptions>;
+  /** The options with every default filled in (e.g. `options.optimizer.betas`). */
+  readonly options: ResolvedTrainerOptions;
   readonly #native: NativeTrainer;
-  readonly #totalStepsGiven: boolean;
   #busy = false;
 
   constructor(model: NoisyModel, options?: TrainerOptions) {
     super();
     if (!(model instanceof NoisyModel)) throw typeError('model', 'NoisyViT or NoisyCNN', model);
-    const { totalStepsGiven, ...native } = normalizeTrainerOptions(options);
-    if (native.mixedPrecision && !model.device.startsWith('cuda')) {
-      throw new RangeError(`mixedPrecision (bf16 autocast) needs the model on a CUDA device, but it is on ${model.device}`);
+    const resolved = resolveTrainerOptions(options);
+    if (resolved.mixedPrecision && !model.device.startsWith('cuda')) {
+      throw new RangeError(
+        `mixedPrecision (bf16 autocast) needs the model on a CUDA device, but it is on ${model.device}`,
+      );
     }
     this.model = model;
-    this.options = Object.freeze(native);
-    this.#totalStepsGiven = totalStepsGiven;
-    this.#native = new binding.NativeTrainer(model._handle, native);
+    this.options = resolved;
+    this.#native = new binding.NativeTrainer(model._handle, nativeTrainerOptions(resolved));
   }
 
   /** Optimizer steps taken so far. */
@@ -240,7 +170,7 @@ export class Trainer extends EventEmitter {
   async step(batch: { images: unknown; labels: unknown }): Promise<StepResult> {
     const b = expectBatch(batch);
     const r = await this.#native.step(b.images._handle, b.labels._handle);
-    return { loss: r.loss, lr: r.lr, top1: r.correct / r.samples, samples: r.samples };
+    return { loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, top1: r.correct / r.samples, samples: r.samples };
   }
 
   /**
@@ -288,29 +218,57 @@ export class Trainer extends EventEmitter {
    * checkpoint, training resumes after its epoch (weights, optimizer, schedule, noise RNG): on
    * CPU the resumed run's losses equal an uninterrupted run's with the same seeds.
    *
-   * @throws TypeError / RangeError for bad options; Error when a resume's checkpoint does not fit the model.
+   * @throws TypeError / RangeError for bad options; Error when a resume's checkpoint does not fit
+   *   the model, or when `metricsLog` cannot be opened or written (the message names its path).
    */
   async fit(train: DataLoader, options: FitOptions): Promise<FitResult> {
+    const plan = this.#plan(train, options);
+    const metricsLog =
+      options.metricsLog === undefined ? undefined : expectNonEmptyString(options.metricsLog, 'metricsLog');
+    const log = metricsLog === undefined ? undefined : await MetricsLog.open(metricsLog);
+    try {
+      return await this.#fit(train, plan, log);
+    } finally {
+      await log?.close();
+    }
+  }
+
+  /**
+   * @internal fit() writing its step and epoch records to `log`, a writer the caller owns
+   * (runComparison's, which tags each record with the run). `options.metricsLog` must be absent.
+   */
+  async _fit(
+    train: DataLoader,
+    options: Omit<FitOptions, 'metricsLog'>,
+    log: LogWriter | undefined,
+  ): Promise<FitResult> {
+    return this.#fit(train, this.#plan(train, options), log);
+  }
+
+  #plan(train: DataLoader, options: FitOptions): FitPlan {
     expectLoader(train, 'train');
     const o = expectOptions(options);
     if (options === undefined) throw typeError('options', 'object with epochs', options);
     expectKnownKeys(o, 'options', FIT_KEYS);
-    const epochs = expectPositiveInteger(o.epochs, 'epochs');
-    const validation = o.validation === undefined ? undefined : expectLoader(o.validation, 'validation');
-    const checkpointDir = o.checkpointDir === undefined ? undefined : expectNonEmptyString(o.checkpointDir, 'checkpointDir');
-    const metricsLog = o.metricsLog === undefined ? undefined : expectNonEmptyString(o.metricsLog, 'metricsLog');
-    const signal = o.signal as AbortSignal | undefined;
-    if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
-      throw typeError('signal', 'AbortSignal', signal);
-    }
-    if (train.length === 0) throw rangeError('train', 'a loader with at least one batch', `${train.dataset.length} samples`);
+    const plan: FitPlan = {
+      epochs: expectPositiveInteger(o.epochs, 'epochs'),
+      validation: o.validation === undefined ? undefined : expectLoader(o.validation, 'validation'),
+      checkpointDir: o.checkpointDir === undefined ? undefined : expectNonEmptyString(o.checkpointDir, 'checkpointDir'),
+    };
+    if (o.metricsLog !== undefined) expectNonEmptyString(o.metricsLog, 'metricsLog');
+    plan.signal = expectAbortSignal(o.signal);
+    if (train.length === 0)
+      throw rangeError('train', 'a loader with at least one batch', `${train.dataset.length} samples`);
+    return plan;
+  }
+
+  async #fit(train: DataLoader, plan: FitPlan, log: LogWriter | undefined): Promise<FitResult> {
+    const { epochs, validation, checkpointDir, signal } = plan;
     if (this.#busy) throw new Error('Trainer.fit is already running on this trainer');
     this.#busy = true;
-
-    const stepsPerEpoch = train.length;
-    if (!this.#totalStepsGiven) this.#native.setTotalSteps(epochs * stepsPerEpoch);
-    let log: WriteStream | undefined;
     try {
+      const stepsPerEpoch = train.length;
+      if (this.options.schedule.totalSteps === null) this.#native.setTotalSteps(epochs * stepsPerEpoch);
       let history: EpochEvent[] = [];
       let startEpoch = 0;
       let previous: CheckpointManifest | null = null;
@@ -319,7 +277,9 @@ export class Trainer extends EventEmitter {
         previous = await readManifest(checkpointDir);
         if (previous) {
           if (previous.seed !== this.options.seed) {
-            throw new Error(`Cannot resume from ${checkpointDir}: it was trained with seed ${previous.seed}, this trainer has seed ${this.options.seed}`);
+            throw new Error(
+              `Cannot resume from ${checkpointDir}: it was trained with seed ${previous.seed}, this trainer has seed ${this.options.seed}`,
+            );
           }
           await this.model.loadWeights(path.join(checkpointDir, previous.weights), { strict: true });
           await this.#native.loadState(path.join(checkpointDir, previous.optimizer));
@@ -329,11 +289,6 @@ export class Trainer extends EventEmitter {
         }
       }
       const resumedFrom = previous ? previous.epoch : null;
-      if (metricsLog !== undefined) {
-        await fsp.mkdir(path.dirname(path.resolve(metricsLog)), { recursive: true });
-        log = createWriteStream(metricsLog, { flags: 'a' });
-      }
-      const write = (record: object) => log?.write(JSON.stringify({ ...record, time: new Date().toISOString() }) + '\n');
 
       let aborted = signal?.aborted ?? false;
       for (let epoch = startEpoch; epoch < epochs && !aborted; epoch++) {
@@ -366,11 +321,12 @@ export class Trainer extends EventEmitter {
             stepsPerEpoch,
             loss: r.loss,
             lr: r.lr,
+            gradNorm: r.gradNorm,
             top1: r.correct / r.samples,
             imagesPerSecond: r.samples / (Number(now - windowStart) / 1e9),
           };
           windowStart = now;
-          write({ type: 'step', ...event });
+          await log?.write({ type: 'step', ...event });
           this.emit('step', event);
           if (signal?.aborted) {
             aborted = true;
@@ -390,7 +346,7 @@ export class Trainer extends EventEmitter {
         };
         if (validation) record.validation = await this.evaluate(validation);
         history.push(record);
-        write({ type: 'epoch', ...record });
+        await log?.write({ type: 'epoch', ...record });
         if (checkpointDir !== undefined) {
           previous = await this.#saveCheckpoint(checkpointDir, epoch + 1, history, previous);
         }
@@ -400,11 +356,15 @@ export class Trainer extends EventEmitter {
       return { epochs: history.length, steps: this.#native.getStep(), aborted, resumedFrom, history };
     } finally {
       this.#busy = false;
-      if (log) await new Promise<void>((resolve) => log!.end(resolve));
     }
   }
 
-  async #saveCheckpoint(dir: string, epoch: number, history: EpochEvent[], previous: CheckpointManifest | null): Promise<CheckpointManifest> {
+  async #saveCheckpoint(
+    dir: string,
+    epoch: number,
+    history: EpochEvent[],
+    previous: CheckpointManifest | null,
+  ): Promise<CheckpointManifest> {
     const files = checkpointFiles(epoch);
     await this.model.saveWeights(path.join(dir, files.weights));
     await this.#native.saveState(path.join(dir, files.optimizer));

@@ -1,0 +1,186 @@
+// The Trainer's options: what a user passes, the fully defaulted public view of it
+// (`trainer.options`), and the flat struct the native trainer copies.
+import type { NativeTrainerOptions } from '../binding';
+import { OPTIMIZER_DEFAULTS } from '../defaults';
+import { seedOrRandom } from '../seeds';
+import {
+  expectBoolean,
+  expectKnownKeys,
+  expectNonNegativeInteger,
+  expectNonNegativeNumber,
+  expectNumberInRange,
+  expectOneOf,
+  expectOptions,
+  expectPositiveInteger,
+  expectPositiveNumber,
+  typeError,
+} from '../validate';
+
+export interface OptimizerOptions {
+  /** 'adamw' (default) or 'sgd'. Weight decay never applies to norms, biases, cls_token or pos_embed. */
+  name?: 'adamw' | 'sgd';
+  /** Peak learning rate. Default 1e-3 (adamw), 0.1 (sgd). */
+  lr?: number;
+  /** Decoupled (adamw) or L2 (sgd) weight decay. Default 0.05 (adamw), 5e-4 (sgd). */
+  weightDecay?: number;
+  /** SGD momentum. Default 0.9. */
+  momentum?: number;
+  /** SGD Nesterov momentum. Default false. */
+  nesterov?: boolean;
+  /** AdamW betas. Default [0.9, 0.999]. */
+  betas?: [number, number];
+  /** AdamW epsilon. Default 1e-8. */
+  eps?: number;
+}
+
+export interface ScheduleOptions {
+  /** 'cosine' (default; to minLr at the last step of fit), 'step', or 'constant'. */
+  name?: 'cosine' | 'step' | 'constant';
+  /** Steps of linear warmup to the peak rate. Default 0. */
+  warmupSteps?: number;
+  /** Cosine floor. Default 0. */
+  minLr?: number;
+  /** Step schedule: steps between decays. Default 1000. */
+  stepSize?: number;
+  /** Step schedule: decay factor. Default 0.1. */
+  gamma?: number;
+  /** Steps the cosine spans; fit sets it to epochs x batches per epoch when absent. */
+  totalSteps?: number;
+}
+
+export interface TrainerOptions {
+  optimizer?: OptimizerOptions;
+  schedule?: ScheduleOptions;
+  /** Label smoothing in [0, 1). Default 0. */
+  labelSmoothing?: number;
+  /** Clip the global gradient norm to this value; 0 (default) disables clipping. */
+  clipGradNorm?: number;
+  /** bf16 autocast on CUDA. Default false; the model must be on a CUDA device. */
+  mixedPrecision?: boolean;
+  /** Seeds dropout/drop-path per step, so a resumed run replays an uninterrupted one. Default: random. */
+  seed?: number | bigint;
+}
+
+/** {@link OptimizerOptions} with every default filled in. */
+export interface ResolvedOptimizerOptions {
+  readonly name: 'adamw' | 'sgd';
+  readonly lr: number;
+  readonly weightDecay: number;
+  /** Used by SGD only. */
+  readonly momentum: number;
+  /** Used by SGD only. */
+  readonly nesterov: boolean;
+  /** Used by AdamW only. */
+  readonly betas: readonly [number, number];
+  /** Used by AdamW only. */
+  readonly eps: number;
+}
+
+/** {@link ScheduleOptions} with every default filled in. */
+export interface ResolvedScheduleOptions {
+  readonly name: 'cosine' | 'step' | 'constant';
+  readonly warmupSteps: number;
+  readonly minLr: number;
+  readonly stepSize: number;
+  readonly gamma: number;
+  /** The steps the cosine spans, or null when not given: each fit then spans epochs x batches per epoch. */
+  readonly totalSteps: number | null;
+}
+
+/** {@link TrainerOptions} with every default filled in: what `trainer.options` returns. */
+export interface ResolvedTrainerOptions {
+  readonly optimizer: ResolvedOptimizerOptions;
+  readonly schedule: ResolvedScheduleOptions;
+  readonly labelSmoothing: number;
+  readonly clipGradNorm: number;
+  readonly mixedPrecision: boolean;
+  /** Decimal string of the 64-bit seed (given, or drawn at random). */
+  readonly seed: string;
+}
+
+const TRAINER_KEYS = ['optimizer', 'schedule', 'labelSmoothing', 'clipGradNorm', 'mixedPrecision', 'seed'];
+const OPTIMIZER_KEYS = ['name', 'lr', 'weightDecay', 'momentum', 'nesterov', 'betas', 'eps'];
+const SCHEDULE_KEYS = ['name', 'warmupSteps', 'minLr', 'stepSize', 'gamma', 'totalSteps'];
+
+function resolveBetas(value: unknown): readonly [number, number] {
+  if (value === undefined) return [0.9, 0.999];
+  if (!Array.isArray(value) || value.length !== 2) throw typeError('optimizer.betas', 'array of two numbers', value);
+  return [
+    expectNumberInRange(value[0], 'optimizer.betas[0]', 0, 0.999999),
+    expectNumberInRange(value[1], 'optimizer.betas[1]', 0, 0.999999),
+  ];
+}
+
+/**
+ * Validates trainer options and fills every default, deeply frozen.
+ * @throws TypeError / RangeError naming the option, e.g. `optimizer.lr`.
+ */
+export function resolveTrainerOptions(options: unknown): ResolvedTrainerOptions {
+  const o = expectOptions(options);
+  expectKnownKeys(o, 'options', TRAINER_KEYS);
+  const opt = expectOptions(o.optimizer, 'optimizer');
+  expectKnownKeys(opt, 'optimizer', OPTIMIZER_KEYS);
+  const name = opt.name === undefined ? 'adamw' : expectOneOf(opt.name, 'optimizer.name', ['adamw', 'sgd'] as const);
+  const betas = resolveBetas(opt.betas);
+  const sch = expectOptions(o.schedule, 'schedule');
+  expectKnownKeys(sch, 'schedule', SCHEDULE_KEYS);
+  const labelSmoothing =
+    o.labelSmoothing === undefined ? 0 : expectNumberInRange(o.labelSmoothing, 'labelSmoothing', 0, 0.999);
+  const defaults = OPTIMIZER_DEFAULTS[name];
+  const optimizer: ResolvedOptimizerOptions = {
+    name,
+    lr: opt.lr === undefined ? defaults.lr : expectPositiveNumber(opt.lr, 'optimizer.lr'),
+    weightDecay:
+      opt.weightDecay === undefined
+        ? defaults.weightDecay
+        : expectNonNegativeNumber(opt.weightDecay, 'optimizer.weightDecay'),
+    momentum: opt.momentum === undefined ? 0.9 : expectNumberInRange(opt.momentum, 'optimizer.momentum', 0, 1),
+    nesterov: opt.nesterov === undefined ? false : expectBoolean(opt.nesterov, 'optimizer.nesterov'),
+    betas: Object.freeze(betas),
+    eps: opt.eps === undefined ? 1e-8 : expectPositiveNumber(opt.eps, 'optimizer.eps'),
+  };
+  const schedule: ResolvedScheduleOptions = {
+    name:
+      sch.name === undefined
+        ? 'cosine'
+        : expectOneOf(sch.name, 'schedule.name', ['cosine', 'step', 'constant'] as const),
+    warmupSteps: sch.warmupSteps === undefined ? 0 : expectNonNegativeInteger(sch.warmupSteps, 'schedule.warmupSteps'),
+    totalSteps: sch.totalSteps === undefined ? null : expectPositiveInteger(sch.totalSteps, 'schedule.totalSteps'),
+    minLr: sch.minLr === undefined ? 0 : expectNonNegativeNumber(sch.minLr, 'schedule.minLr'),
+    stepSize: sch.stepSize === undefined ? 1000 : expectPositiveInteger(sch.stepSize, 'schedule.stepSize'),
+    gamma: sch.gamma === undefined ? 0.1 : expectNumberInRange(sch.gamma, 'schedule.gamma', 0, 1),
+  };
+  return Object.freeze({
+    optimizer: Object.freeze(optimizer),
+    schedule: Object.freeze(schedule),
+    labelSmoothing,
+    clipGradNorm: o.clipGradNorm === undefined ? 0 : expectNonNegativeNumber(o.clipGradNorm, 'clipGradNorm'),
+    mixedPrecision: o.mixedPrecision === undefined ? false : expectBoolean(o.mixedPrecision, 'mixedPrecision'),
+    seed: seedOrRandom(o.seed, 'seed'),
+  });
+}
+
+/** The flat struct the native trainer copies (totalSteps 0: set by fit). */
+export function nativeTrainerOptions(r: ResolvedTrainerOptions): NativeTrainerOptions {
+  const { optimizer: opt, schedule: sch } = r;
+  return {
+    optimizer: opt.name,
+    lr: opt.lr,
+    weightDecay: opt.weightDecay,
+    momentum: opt.momentum,
+    nesterov: opt.nesterov,
+    beta1: opt.betas[0],
+    beta2: opt.betas[1],
+    eps: opt.eps,
+    schedule: sch.name,
+    warmupSteps: sch.warmupSteps,
+    totalSteps: sch.totalSteps ?? 0,
+    minLr: sch.minLr,
+    stepSize: sch.stepSize,
+    gamma: sch.gamma,
+    labelSmoothing: r.labelSmoothing,
+    clipGradNorm: r.clipGradNorm,
+    mixedPrecision: r.mixedPrecision,
+    seed: r.seed,
+  };
+}
