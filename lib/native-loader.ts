@@ -81,7 +81,8 @@ function describeRoot(root: string, source: LibtorchInstall['source']): Libtorch
   if (hasCuda && fs.existsSync(wheels)) {
     for (const d of fs.readdirSync(wheels).sort()) {
       const candidate = path.join(wheels, d, 'lib');
-      if (fs.existsSync(candidate) && fs.readdirSync(candidate).some((f) => f.startsWith('libcudart.so'))) cudaLib = candidate;
+      if (fs.existsSync(candidate) && fs.readdirSync(candidate).some((f) => f.startsWith('libcudart.so')))
+        cudaLib = candidate;
     }
   }
   return { source, root: dir, lib, version, cuda: hasCuda ? (py?.cuda ?? 'unknown') : null, cudaLib };
@@ -89,7 +90,8 @@ function describeRoot(root: string, source: LibtorchInstall['source']): Libtorch
 
 /** The torch/ folder of the PyTorch that python3 would import, without importing it (fast). */
 function pythonTorchRoot(): string | null {
-  const code = 'import importlib.util, os\ns = importlib.util.find_spec("torch")\nprint(os.path.dirname(s.origin) if s and s.origin else "")';
+  const code =
+    'import importlib.util, os\ns = importlib.util.find_spec("torch")\nprint(os.path.dirname(s.origin) if s and s.origin else "")';
   const python = process.env.NOISYNN_PYTHON ?? 'python3';
   const r = spawnSync(python, ['-c', code], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
   const out = r.status === 0 ? r.stdout.trim() : '';
@@ -107,10 +109,19 @@ export function findLibtorch(): LibtorchInstall[] {
   if (py) add(describeRoot(py, 'python3'));
   // Debian's runtime package (libtorch1.13) installs versioned libraries only; -dev adds headers.
   const sysLib = `/usr/lib/${MULTIARCH}`;
-  const sys = fs.existsSync(sysLib) ? fs.readdirSync(sysLib).find((f) => /^libtorch\.so\.\d+\.\d+$/.test(f)) : undefined;
+  const sys = fs.existsSync(sysLib)
+    ? fs.readdirSync(sysLib).find((f) => /^libtorch\.so\.\d+\.\d+$/.test(f))
+    : undefined;
   if (sys) {
     const version = readVersionHeader('/usr') ?? `${sys.slice('libtorch.so.'.length)}.0`;
-    add({ source: 'system', root: '/usr', lib: sysLib, version, cuda: fs.existsSync(path.join(sysLib, 'libtorch_cuda.so')) ? 'unknown' : null, cudaLib: null });
+    add({
+      source: 'system',
+      root: '/usr',
+      lib: sysLib,
+      version,
+      cuda: fs.existsSync(path.join(sysLib, 'libtorch_cuda.so')) ? 'unknown' : null,
+      cudaLib: null,
+    });
   }
   return found;
 }
@@ -135,8 +146,12 @@ function loadFlavour(dir: string, f: PrebuildFlavour, i: LibtorchInstall): unkno
     const shim = path.join(dir, 'preload', 'noisynn-preload.node');
     const { preload } = require(shim) as { preload(file: string): boolean };
     for (const name of f.needed) {
-      const file = [i.lib, i.cudaLib].filter((d): d is string => d !== null).map((d) => path.join(d, name)).find((p) => fs.existsSync(p));
-      if (!file) throw new Error(`noisynn-native: ${describeInstall(i)} has no ${name}, which the prebuilt ${f.file} needs`);
+      const file = [i.lib, i.cudaLib]
+        .filter((d): d is string => d !== null)
+        .map((d) => path.join(d, name))
+        .find((p) => fs.existsSync(p));
+      if (!file)
+        throw new Error(`noisynn-native: ${describeInstall(i)} has no ${name}, which the prebuilt ${f.file} needs`);
       preload(file);
     }
   }
@@ -156,7 +171,7 @@ export function loadAddon(root: string): unknown {
   if (!fs.existsSync(manifest)) {
     throw new Error(
       `noisynn-native has no native build for ${process.platform}-${process.arch}: build it from source with ` +
-        '`npm rebuild noisynn-native --build-from-source` (needs cmake or node-gyp, g++ and a libtorch: Debian\'s libtorch-dev, or LIBTORCH=<path>)',
+        "`npm rebuild noisynn-native --build-from-source` (needs cmake or node-gyp, g++ and a libtorch: Debian's libtorch-dev, or LIBTORCH=<path>)",
     );
   }
   const flavours = JSON.parse(fs.readFileSync(manifest, 'utf8')) as PrebuildFlavour[];
@@ -166,7 +181,9 @@ export function loadAddon(root: string): unknown {
     if (fit) return loadFlavour(dir, fit, install);
   }
   const found = installs.length ? installs.map(describeInstall).join('; ') : 'none';
-  const needs = flavours.map((f) => `${f.file} needs libtorch ${f.torch}${f.cuda ? ` with CUDA ${f.cuda}` : ' (CPU)'}: ${f.install}`).join('; ');
+  const needs = flavours
+    .map((f) => `${f.file} needs libtorch ${f.torch}${f.cuda ? ` with CUDA ${f.cuda}` : ' (CPU)'}: ${f.install}`)
+    .join('; ');
   throw new Error(
     `noisynn-native found no prebuilt binary for the libtorch on this machine (found: ${found}). ${needs}. ` +
       'Or build from source against your libtorch: LIBTORCH=<path> npm rebuild noisynn-native --build-from-source.',

@@ -30,7 +30,9 @@ if (process.env.npm_config_build_from_source === 'true' || !fs.existsSync(manife
   } else {
     console.warn(
       `noisynn-native: no prebuilt binary fits the libtorch on this machine (found: ${installs.map((i) => `${i.version} at ${i.root}`).join(', ') || 'none'}). ` +
-        flavours.map((f) => `${f.file} needs libtorch ${f.torch}${f.cuda ? ` with CUDA ${f.cuda}` : ' (CPU)'}: ${f.install}`).join('; ') +
+        flavours
+          .map((f) => `${f.file} needs libtorch ${f.torch}${f.cuda ? ` with CUDA ${f.cuda}` : ' (CPU)'}: ${f.install}`)
+          .join('; ') +
         '. Or build from source: npm rebuild noisynn-native --build-from-source',
     );
   }

@@ -74,13 +74,18 @@ fi
 torch_id="${LIBTORCH:-debian}"
 if [ -f build/.noisynn-libtorch ] && [ "$(cat build/.noisynn-libtorch)" != "$torch_id" ]; then rm -rf build; fi
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake_args=()
-[ "${NOISYNN_NATIVE_TESTS:-0}" = 1 ] && cmake_args+=(--CDNOISYNN_BUILD_TESTS=ON)
-npx cmake-js compile --out build --parallel "$jobs" "${cmake_args[@]}" >/tmp/noisynn-build.log 2>&1 || {
+build_failed() {
   tail -n 60 /tmp/noisynn-build.log
   echo "setup: native build failed (full log: /tmp/noisynn-build.log)" >&2
   exit 1
 }
+npx cmake-js compile --out build --parallel "$jobs" >/tmp/noisynn-build.log 2>&1 || build_failed
+if [ "${NOISYNN_NATIVE_TESTS:-0}" = 1 ]; then
+  # The same build tree (cmake-js configured it) also builds the native tests for ctest.
+  { cmake -DNOISYNN_BUILD_TESTS=ON build && cmake --build build --parallel "$jobs"; } >>/tmp/noisynn-build.log 2>&1 || build_failed
+fi
 echo "$torch_id" >build/.noisynn-libtorch
+# dist/ afresh: a module that became a folder (models.ts -> models/) would leave its old .js shadowing it.
+rm -rf dist
 npx tsc -p tsconfig.json
 echo "setup: ready ($(node -e "const i=require('./dist').info(); console.log('libtorch ' + i.libtorchVersion + ', ' + i.blas.split(' ')[0] + ', ' + i.threads + ' threads' + (i.cudaBuilt ? ', CUDA kernels built' : '') + (i.cuda ? ', CUDA device' : ', CPU only'))"))"

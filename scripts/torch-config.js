@@ -39,7 +39,9 @@ function findRoot() {
     return { root: '/usr', lib: `/usr/lib/${multiarch}`, system: true, version: headerVersion('/usr') };
   }
   if (!fs.existsSync(env)) {
-    fail(`LIBTORCH=${env} does not exist; point it at a libtorch folder or a PyTorch install, or unset it for Debian's libtorch-dev`);
+    fail(
+      `LIBTORCH=${env} does not exist; point it at a libtorch folder or a PyTorch install, or unset it for Debian's libtorch-dev`,
+    );
   }
   // The libtorch root, or a cmake prefix below it such as torch/share/cmake.
   let dir = path.resolve(env);
@@ -47,13 +49,17 @@ function findRoot() {
     if (fs.existsSync(path.join(dir, 'include', 'torch'))) {
       const version = headerVersion(dir);
       if (version && (version[0] < MIN_TORCH[0] || (version[0] === MIN_TORCH[0] && version[1] < MIN_TORCH[1]))) {
-        fail(`the libtorch at ${dir} is version ${version.join('.')}, too old: noisynn-native needs libtorch ${MIN_TORCH.join('.')} or newer`);
+        fail(
+          `the libtorch at ${dir} is version ${version.join('.')}, too old: noisynn-native needs libtorch ${MIN_TORCH.join('.')} or newer`,
+        );
       }
       return { root: dir, lib: path.join(dir, 'lib'), system: false, version };
     }
     dir = path.dirname(dir);
   }
-  fail(`LIBTORCH=${env} holds no libtorch (no include/torch in it or its parents); point it at a libtorch folder or a PyTorch install's torch/ folder`);
+  fail(
+    `LIBTORCH=${env} holds no libtorch (no include/torch in it or its parents); point it at a libtorch folder or a PyTorch install's torch/ folder`,
+  );
 }
 
 function hasCuda(t) {
@@ -83,12 +89,17 @@ function cxxAbi(t) {
 
 /** The CUDA toolkit: { home, nvcc, lib (the folder of libcudart), cudart (its file name) }. */
 function cudaToolkit(t) {
-  const isToolkit = (dir) => fs.existsSync(path.join(dir, 'bin', 'nvcc')) && fs.existsSync(path.join(dir, 'include', 'cuda_runtime_api.h'));
+  const isToolkit = (dir) =>
+    fs.existsSync(path.join(dir, 'bin', 'nvcc')) && fs.existsSync(path.join(dir, 'include', 'cuda_runtime_api.h'));
   const candidates = [];
   if (process.env.CUDA_HOME) candidates.push(path.resolve(process.env.CUDA_HOME));
   const wheels = path.join(t.root, '..', 'nvidia');
   if (fs.existsSync(wheels)) {
-    for (const d of fs.readdirSync(wheels).filter((d) => /^cu\d+$/.test(d)).sort()) candidates.push(path.join(wheels, d));
+    for (const d of fs
+      .readdirSync(wheels)
+      .filter((d) => /^cu\d+$/.test(d))
+      .sort())
+      candidates.push(path.join(wheels, d));
   }
   for (const dir of (process.env.PATH || '').split(path.delimiter)) {
     const nvcc = dir && path.join(dir, 'nvcc');
@@ -102,15 +113,22 @@ function cudaToolkit(t) {
   const home = candidates.find(isToolkit);
   const cuda = torchCudaVersion(t);
   if (!home) {
-    const hint = cuda ? `pip install 'cuda-toolkit[nvcc]==${cuda}.*' into the Python environment of that torch` : 'install the CUDA toolkit libtorch was built with';
-    fail(`the libtorch at ${t.root} is a CUDA build${cuda ? ` (CUDA ${cuda})` : ''}; compiling the CUDA kernels needs nvcc of the same CUDA major, and none was found (CUDA_HOME, the nvidia wheels next to torch, PATH, /usr/local/cuda). To get one: ${hint}; or set CUDA_HOME to a CUDA toolkit.`);
+    const hint = cuda
+      ? `pip install 'cuda-toolkit[nvcc]==${cuda}.*' into the Python environment of that torch`
+      : 'install the CUDA toolkit libtorch was built with';
+    fail(
+      `the libtorch at ${t.root} is a CUDA build${cuda ? ` (CUDA ${cuda})` : ''}; compiling the CUDA kernels needs nvcc of the same CUDA major, and none was found (CUDA_HOME, the nvidia wheels next to torch, PATH, /usr/local/cuda). To get one: ${hint}; or set CUDA_HOME to a CUDA toolkit.`,
+    );
   }
   let lib = null;
   let cudart = null;
   for (const d of ['lib64', 'lib']) {
     const dir = path.join(home, d);
     if (!fs.existsSync(dir)) continue;
-    const files = fs.readdirSync(dir).filter((f) => /^libcudart\.so(\.\d+)*$/.test(f)).sort((a, b) => a.length - b.length);
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => /^libcudart\.so(\.\d+)*$/.test(f))
+      .sort((a, b) => a.length - b.length);
     if (files.length) {
       lib = dir;
       cudart = files[0];
@@ -144,7 +162,10 @@ function openmp(t) {
   if (!fs.existsSync(header) || !/^#define AT_PARALLEL_OPENMP 1/m.test(fs.readFileSync(header, 'utf8'))) return null;
   for (const dir of t.system ? [] : [t.lib, path.join(t.root, '..', 'torch.libs')]) {
     if (!fs.existsSync(dir)) continue;
-    const bundled = fs.readdirSync(dir).filter((f) => /^libgomp.*\.so/.test(f)).sort();
+    const bundled = fs
+      .readdirSync(dir)
+      .filter((f) => /^libgomp.*\.so/.test(f))
+      .sort();
     if (bundled.length) return { cflags: ['-fopenmp'], libs: [path.join(dir, bundled[0])] };
   }
   return { cflags: ['-fopenmp'], libs: ['-fopenmp'] };
@@ -176,7 +197,9 @@ function config(what) {
       return [`-L${t.lib}`].concat(runpath.length ? ['-Wl,--enable-new-dtags', `-Wl,-rpath,${runpath.join(':')}`] : []);
     }
     case 'cflags':
-      return [`-D_GLIBCXX_USE_CXX11_ABI=${cxxAbi(t)}`].concat(cuda ? ['-DNOISYNN_WITH_CUDA=1'] : []).concat(omp ? omp.cflags : []);
+      return [`-D_GLIBCXX_USE_CXX11_ABI=${cxxAbi(t)}`]
+        .concat(cuda ? ['-DNOISYNN_WITH_CUDA=1'] : [])
+        .concat(omp ? omp.cflags : []);
     case 'cuda':
       return [cuda ? '1' : '0'];
     case 'cuda-include':
@@ -185,9 +208,24 @@ function config(what) {
       return [tk ? tk.nvcc : 'nvcc'];
     case 'nvcc-flags':
       // The .cu files are ATen-free (only native/ headers and the CUDA toolkit's).
-      return ['-std=c++17', '-O3', ...NVCC_MATH, '-Xcompiler', '-fPIC', `-I${path.resolve(__dirname, '..', 'native')}`].concat(gencode());
+      return [
+        '-std=c++17',
+        '-O3',
+        ...NVCC_MATH,
+        '-Xcompiler',
+        '-fPIC',
+        `-I${path.resolve(__dirname, '..', 'native')}`,
+      ].concat(gencode());
     case 'describe':
-      return [JSON.stringify({ root: t.root, lib: t.lib, system: t.system, version: t.version && t.version.join('.'), cuda: cuda ? torchCudaVersion(t) || 'unknown' : null })];
+      return [
+        JSON.stringify({
+          root: t.root,
+          lib: t.lib,
+          system: t.system,
+          version: t.version && t.version.join('.'),
+          cuda: cuda ? torchCudaVersion(t) || 'unknown' : null,
+        }),
+      ];
     default:
       fail(`unknown query ${what}`);
   }

@@ -22,7 +22,9 @@ function pythonHasLibraries(): boolean {
 
 const available = pythonHasLibraries();
 if (!available && process.env.NOISYNN_TORCH === 'pip') {
-  throw new Error(`parity tests: NOISYNN_TORCH=pip but ${PY} cannot import timm, torchvision and safetensors; run NOISYNN_TORCH=pip bash scripts/setup.sh`);
+  throw new Error(
+    `parity tests: NOISYNN_TORCH=pip but ${PY} cannot import timm, torchvision and safetensors; run NOISYNN_TORCH=pip bash scripts/setup.sh`,
+  );
 }
 const describeParity = available ? describe : describe.skip;
 
@@ -36,7 +38,10 @@ function python(...args: string[]): string {
 function readTensor(file: string, name: string): Tensor {
   const buf = fs.readFileSync(file);
   const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const entry = header[name];
   if (!entry || entry.dtype !== 'F32') throw new Error(`${file} has no float32 tensor ${name}`);
   const bytes = buf.subarray(8 + n + entry.data_offsets[0], 8 + n + entry.data_offsets[1]);
@@ -58,7 +63,13 @@ function relativeDistance(a: Tensor, b: Tensor): number {
   return diff / scale;
 }
 
-const NAMES: ModelVariantName[] = ['vit_tiny_patch16_224', 'vit_small_patch16_224', 'vit_base_patch16_224', 'resnet18', 'resnet50'];
+const NAMES: ModelVariantName[] = [
+  'vit_tiny_patch16_224',
+  'vit_small_patch16_224',
+  'vit_base_patch16_224',
+  'resnet18',
+  'resnet50',
+];
 
 describeParity('parity with timm and torchvision (PyTorch 2.x)', () => {
   jest.setTimeout(900_000);
@@ -80,7 +91,9 @@ describeParity('parity with timm and torchvision (PyTorch 2.x)', () => {
       const x = readTensor(path.join(dir, 'input.safetensors'), 'x');
       const logits = await model.forward(x);
       const d = relativeDistance(logits, readTensor(path.join(dir, `${name}.logits.safetensors`), 'logits'));
-      console.log(`${name}: relative distance to ${name.startsWith('vit') ? 'timm' : 'torchvision'} ${d.toExponential(2)}`);
+      console.log(
+        `${name}: relative distance to ${name.startsWith('vit') ? 'timm' : 'torchvision'} ${d.toExponential(2)}`,
+      );
       expect(d).toBeLessThan(1e-5);
     } finally {
       model.dispose();
@@ -107,10 +120,21 @@ describeParity('parity with timm and torchvision (PyTorch 2.x)', () => {
     python('site', dir);
     const x = readTensor(path.join(dir, 'site-input.safetensors'), 'x');
     // ViT: optimal along the batch on the last block's norm1 output (the qkv input), patch tokens only.
-    const vit = createModel('vit_tiny_patch16_224', { noise: { kind: 'optimal', axis: 'batch', site: 'attention', layer: -1, when: 'always' } }).eval();
+    const vit = createModel('vit_tiny_patch16_224', {
+      noise: { kind: 'optimal', axis: 'batch', site: 'attention', layer: -1, when: 'always' },
+    }).eval();
     // CNN: the official CNN protocol, linear along the batch with a = 0.4 and the noise term
     // detached, at the input of layer4's block 2 (ResNet-50's last block).
-    const cnn = createModel('resnet50', { noise: { kind: 'linear', strength: 0.4, detach: true, axis: 'batch', layer: { stage: 4, block: 2 }, when: 'always' } }).eval();
+    const cnn = createModel('resnet50', {
+      noise: {
+        kind: 'linear',
+        strength: 0.4,
+        detach: true,
+        axis: 'batch',
+        layer: { stage: 4, block: 2 },
+        when: 'always',
+      },
+    }).eval();
     try {
       await vit.loadWeights(path.join(dir, 'site-vit.safetensors'));
       await cnn.loadWeights(path.join(dir, 'site-cnn.safetensors'));
