@@ -1,6 +1,7 @@
-// The model base: the noise site, input checks, parameter bookkeeping and init helpers.
+// The model base: the noise site (and its timing helper), input checks, parameter bookkeeping, init helpers.
 #include "models/model.h"
 
+#include <chrono>
 #include <cmath>
 #include <sstream>
 
@@ -81,6 +82,22 @@ at::Tensor NoiseSite::apply_to_tokens(const at::Tensor& tokens, int64_t grid_h, 
 at::Tensor NoiseSite::apply_to_feature_map(const at::Tensor& x) {
   TORCH_CHECK(x.dim() == 4, "noise site: expected a feature map [B, C, H, W]");
   return inject(x.contiguous(), config_.axis == NoiseAxis::Batch ? 0 : 2);
+}
+
+std::vector<double> time_noise_site(NoiseSite& site, const at::Tensor& tokens, int64_t grid_h, int64_t grid_w,
+                                    int64_t iterations) {
+  TORCH_CHECK_VALUE(iterations >= 1, "Expected positive integer for iterations but received ", iterations);
+  at::Tensor input = tokens.detach().clone().requires_grad_(true);
+  const at::Tensor grad = at::ones_like(input);
+  std::vector<double> seconds;
+  seconds.reserve(static_cast<size_t>(iterations));
+  for (int64_t i = 0; i < iterations; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    site.apply_to_tokens(input, grid_h, grid_w).backward(grad);
+    input.mutable_grad().reset();
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return seconds;
 }
 
 // ---- the model base ----

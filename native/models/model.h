@@ -67,6 +67,12 @@ class NoiseSite {
   std::atomic<uint64_t> offset_{0};
 };
 
+// Seconds of each of `iterations` forward + backward passes of `site` alone on tokens
+// [B, 1 + grid_h*grid_w, C] (all-ones output gradient), as inside a training step: what noise
+// adds to a step, timed natively (bench/models.js).
+std::vector<double> time_noise_site(NoiseSite& site, const at::Tensor& tokens, int64_t grid_h, int64_t grid_w,
+                                    int64_t iterations);
+
 // A NoisyNN model. Parameter and buffer names are those of timm (ViT) and torchvision (ResNet).
 // train(true) / train(false) select dropout, BatchNorm statistics and whether the noise applies.
 class Model : public torch::nn::Module {
