@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Data benchmarks (issue 4): DataLoader throughput on Fashion-MNIST with randomCrop + flip +
+// Data benchmarks: DataLoader throughput on Fashion-MNIST with randomCrop + flip +
 // normalize, and how much of a vit_mini_patch4_28 training step (batch 128) goes to data.
 // Figures go to bench/RESULTS.md, "## Data".
 //
@@ -70,7 +70,7 @@ async function throughput(train) {
 
 async function stepShare(train) {
   const { createModel } = lib;
-  if (typeof createModel !== 'function' || typeof binding.benchTrainStep !== 'function') {
+  if (typeof createModel !== 'function' || typeof binding._testing?.benchTrainStep !== 'function') {
     console.log('\n(step share skipped: this build has no models)');
     return null;
   }
@@ -78,7 +78,7 @@ async function stepShare(train) {
   const perRound = 10;
   const loader = new DataLoader(train, { batchSize: 128, seed: 2, numWorkers: 2, transforms: augment });
   const model = createModel('vit_mini_patch4_28', { initSeed: 1, noise: 'none' }).train();
-  const step = async (b) => (await binding.benchTrainStep(model._handle, b.images._handle, b.labels._handle, 1))[0];
+  const step = async (b) => (await binding._testing.benchTrainStep(model._handle, b.images._handle, b.labels._handle, 1))[0];
 
   // The pass-start latency: from asking for a pass to holding its first batch.
   let t0 = process.hrtime.bigint();

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Model benchmarks (issue 3): what the noise site adds to a training step of the 28x28 ViT, and
+// Model benchmarks: what the noise site adds to a training step of the 28x28 ViT, and
 // forward throughput of vit_tiny_patch16_224 and resnet50 on CPU. Figures go to bench/RESULTS.md.
 //
 //   npm run build && node bench/models.js [--quick]
@@ -37,7 +37,7 @@ function labels(batch, classes) {
 }
 
 async function steps(model, x, y, n) {
-  return binding.benchTrainStep(model._handle, x._handle, y._handle, n);
+  return binding._testing.benchTrainStep(model._handle, x._handle, y._handle, n);
 }
 
 // One training step of vit_mini_patch4_28 at batch 128: each noise kind at the default site
@@ -81,7 +81,7 @@ async function noiseStepOverhead() {
   const reps = quick ? 50 : 200;
   for (const r of rows) {
     const site = _normalizeModelNoise({ kind: r.kind, when: 'train' }, { family: 'vit', depth: 4 });
-    r.site = Math.min(...(await binding.benchNoiseSite(tokens._handle, site, 7, 7, reps)));
+    r.site = Math.min(...(await binding._testing.benchNoiseSite(tokens._handle, site, 7, 7, reps)));
   }
 
   console.log(`\nTraining step (forward, cross-entropy, backward), vit_mini_patch4_28, batch ${batch}, ${pairs} steps each (ABBA):`);

@@ -187,21 +187,11 @@ export interface NativeBinding {
   NativeTensor: NativeTensorStatic;
   info(): NativeInfo;
   injectNoise(x: NativeTensor, config: NativeNoiseConfig, requiresGrad: boolean): NativeTensor;
-  // Test and benchmark support: the literal formula, raw Philox streams, autograd probes.
-  injectNoiseReference(x: NativeTensor, config: NativeNoiseConfig): NativeTensor;
-  philox(kind: 'normal' | 'uniform', shape: number[], seed: string, offset: string, dtype: string): NativeTensor;
-  /** Sum of (output * weight) backpropagated through the fused op or the reference: returns d/dx. */
-  noiseGrad(x: NativeTensor, weight: NativeTensor, config: NativeNoiseConfig, reference: boolean): NativeTensor;
-  setNumThreads(n: number): void;
+  /** @internal Test and benchmark support (native/napi/testing.cc); not part of the API. */
+  _testing: NativeTestingBinding;
   // --- models (issue 3): declare the native model surface here ---
   createVit(config: NativeViTConfig, noise: NativeModelNoise): NativeModel;
   createResNet(config: NativeCNNConfig, noise: NativeModelNoise): NativeModel;
-  /** Test support: a model's noise site applied to tokens [B, 1 + gridH*gridW, C] or a feature map [B, C, H, W]. */
-  noiseSiteProbe(x: NativeTensor, noise: NativeModelNoise, layout: 'tokens' | 'featureMap', offset: string, gridH?: number, gridW?: number): NativeTensor;
-  /** Benchmark support: timed training steps (zero grads, forward, cross-entropy, backward); seconds per step. */
-  benchTrainStep(model: NativeModel, x: NativeTensor, labels: NativeTensor, iterations: number): Promise<number[]>;
-  /** Benchmark support: a noise site alone on tokens [B, 1 + gridH*gridW, C], forward and backward; seconds per iteration. */
-  benchNoiseSite(x: NativeTensor, noise: NativeModelNoise, gridH: number, gridW: number, iterations: number): Promise<number[]>;
   // --- data (issue 4): declare the native data surface here ---
   NativeDataset: NativeDatasetStatic;
   NativeLoader: new (dataset: NativeDataset, config: NativeLoaderConfig) => NativeLoader;
@@ -218,6 +208,25 @@ export interface NativeBinding {
   datasetFromTensors(images: NativeTensor, labels: NativeTensor, numClasses: number): NativeDataset;
   // --- train (issue 5) ---
   NativeTrainer: new (model: NativeModel, options: NativeTrainerOptions) => NativeTrainer;
+}
+
+/**
+ * @internal The addon's `_testing` object: probes for test/ and bench/ only, each running
+ * production code (the op, its literal reference, a model's noise site, the trainer's step).
+ */
+export interface NativeTestingBinding {
+  /** The literal formula the fused op is checked against, without autograd. */
+  injectNoiseReference(x: NativeTensor, config: NativeNoiseConfig): NativeTensor;
+  /** d/dx of sum(op(x) * weight), through the fused op or the reference's autograd. */
+  noiseGrad(x: NativeTensor, weight: NativeTensor, config: NativeNoiseConfig, reference: boolean): NativeTensor;
+  /** The raw Philox stream the kernels draw from. */
+  philox(kind: 'normal' | 'uniform', shape: number[], seed: string, offset: string, dtype: string): NativeTensor;
+  /** A model's noise site applied to tokens [B, 1 + gridH*gridW, C] or a feature map [B, C, H, W]. */
+  noiseSiteProbe(x: NativeTensor, noise: NativeModelNoise, layout: 'tokens' | 'featureMap', offset: string, gridH?: number, gridW?: number): NativeTensor;
+  /** Timed training steps (zero grads, forward, cross-entropy, backward: the trainer's own); seconds per step. */
+  benchTrainStep(model: NativeModel, x: NativeTensor, labels: NativeTensor, iterations: number): Promise<number[]>;
+  /** A noise site alone on tokens [B, 1 + gridH*gridW, C], forward and backward; seconds per iteration. */
+  benchNoiseSite(x: NativeTensor, noise: NativeModelNoise, gridH: number, gridW: number, iterations: number): Promise<number[]>;
 }
 
 function explainLoadFailure(err: Error): Error {

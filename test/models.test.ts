@@ -337,7 +337,7 @@ describe('noise sites', () => {
     const at = (b: number, t: number, c: number) => x[(b * T + t) * C + c];
     const probe = (noise: ModelNoiseOption) =>
       Array.from(
-        binding.noiseSiteProbe(
+        binding._testing.noiseSiteProbe(
           Tensor.fromTypedArray(x, [B, T, C])._handle, _normalizeModelNoise(noise, { family: 'vit', depth: 1 }), 'tokens', '0', gh, gw,
         ).toTypedArray() as Float32Array,
       );
@@ -368,7 +368,7 @@ describe('noise sites', () => {
     const idx = (b: number, c: number, h: number, w: number) => ((b * C + c) * H + h) * W + w;
     const probe = (noise: ModelNoiseOption) =>
       Array.from(
-        binding.noiseSiteProbe(
+        binding._testing.noiseSiteProbe(
           Tensor.fromTypedArray(x, shape)._handle, _normalizeModelNoise(noise, { family: 'cnn', layers: [1, 1, 1, 1] }), 'featureMap', '0',
         ).toTypedArray() as Float32Array,
       );
