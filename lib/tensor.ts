@@ -2,26 +2,28 @@
 import { binding, NativeTensor } from './binding';
 import { expectDevice, expectOneOf, expectOptions, expectKnownKeys, typeError, rangeError } from './validate';
 
-export type DType = 'float32' | 'float64' | 'int64' | 'uint8';
-export const DTYPES: readonly DType[] = ['float32', 'float64', 'int64', 'uint8'];
+export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'uint8';
+export const DTYPES: readonly DType[] = ['float32', 'float64', 'int64', 'int32', 'uint8'];
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
-export type TypedArrayLike = Float32Array | Float64Array | BigInt64Array | Uint8Array | Int32Array;
+export type TypedArrayLike = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
 
 export interface FromTypedArrayOptions {
-  /** Element type of the new tensor. Default: the type that matches `data`. */
+  /** Element type of the new tensor. Default: the type that matches `data` (see {@link Tensor.fromTypedArray}). */
   dtype?: DType;
   /** Where the tensor lives. Default 'cpu'. */
   device?: Device;
 }
 
+/** The dtype each accepted typed array maps to (native/napi/tensor.cc reads them the same way). */
 const DEFAULT_DTYPE: Record<string, DType> = {
   Float32Array: 'float32',
   Float64Array: 'float64',
   BigInt64Array: 'int64',
+  Int32Array: 'int32',
   Uint8Array: 'uint8',
   Uint8ClampedArray: 'uint8',
-  Int32Array: 'float32',
 };
+const ACCEPTED_ARRAYS = 'Float32Array, Float64Array, BigInt64Array, Int32Array, Uint8Array or Uint8ClampedArray';
 
 let makingFromHandle = false;
 
@@ -60,16 +62,23 @@ export class Tensor {
   /**
    * Copies `data` into a new tensor of the given shape.
    *
-   * @param data Float32Array, Float64Array, BigInt64Array, Uint8Array or Int32Array.
+   * The dtype follows the array unless `options.dtype` asks for another: Float32Array gives
+   * float32, Float64Array float64, BigInt64Array int64, Int32Array int32, Uint8Array and
+   * Uint8ClampedArray uint8. Other typed arrays (Int16Array, Uint32Array, ...) are refused.
+   *
+   * @param data Float32Array, Float64Array, BigInt64Array, Int32Array, Uint8Array or Uint8ClampedArray.
    * @param shape Non-negative integers whose product equals `data.length`.
    * @param options `dtype` (default: from the array type), `device` (default 'cpu').
    * @throws TypeError when `data` is not a supported typed array or `shape` not an array of integers.
    * @throws RangeError when the shape does not match the data length, or the dtype/device is unknown.
+   * @example
+   * Tensor.fromTypedArray(new Int32Array([1, 2]), [2]).dtype; // 'int32'
+   * Tensor.fromTypedArray(new Int32Array([1, 2]), [2], { dtype: 'float32' }).dtype; // 'float32' (converted)
    */
   static fromTypedArray(data: TypedArrayLike | Uint8ClampedArray, shape: readonly number[], options?: FromTypedArrayOptions): Tensor {
     const arrayType = data === null || data === undefined ? undefined : (data as object).constructor?.name;
     if (!ArrayBuffer.isView(data) || arrayType === undefined || !(arrayType in DEFAULT_DTYPE)) {
-      throw typeError('data', 'Float32Array, Float64Array, BigInt64Array, Uint8Array or Int32Array', data);
+      throw typeError('data', ACCEPTED_ARRAYS, data);
     }
     if (!Array.isArray(shape)) throw typeError('shape', 'array of non-negative integers', shape);
     let numel = 1;
@@ -100,7 +109,7 @@ export class Tensor {
     return this._handle.shape();
   }
 
-  /** Element type: 'float32', 'float64', 'int64', 'uint8' (also 'float16'/'bfloat16' for CUDA results). */
+  /** Element type: 'float32', 'float64', 'int64', 'int32', 'uint8' (also 'float16'/'bfloat16' for CUDA results). */
   get dtype(): string {
     return this._handle.dtype();
   }

@@ -1,5 +1,6 @@
 // Tensor: creation, dtypes, copies out, device moves, dispose, and bad input.
 import { Tensor, info } from '../lib';
+import { binding } from '../lib/binding';
 
 describe('Tensor', () => {
   test('round-trips every supported dtype', () => {
@@ -20,6 +21,42 @@ describe('Tensor', () => {
     const u8 = Tensor.fromTypedArray(new Uint8Array([0, 255, 7]), [1, 3]);
     expect(u8.dtype).toBe('uint8');
     expect(Array.from(u8.toTypedArray() as Uint8Array)).toEqual([0, 255, 7]);
+  });
+
+  test('each typed array maps to its documented dtype, never silently to float32', () => {
+    const i32 = Tensor.fromTypedArray(new Int32Array([1, -2, 2147483647]), [3]);
+    expect(i32.dtype).toBe('int32');
+    const back = i32.toTypedArray();
+    expect(back.constructor.name).toBe('Int32Array'); // (the addon's realm: instanceof would not match jest's)
+    expect(Array.from(back as Int32Array)).toEqual([1, -2, 2147483647]); // float32 would round 2^31 - 1
+    const u8 = Tensor.fromTypedArray(new Uint8Array([3, 250]), [2]);
+    expect(u8.dtype).toBe('uint8');
+    expect(u8.toTypedArray().constructor.name).toBe('Uint8Array');
+    const clamped = Tensor.fromTypedArray(new Uint8ClampedArray([0, 255]), [2]);
+    expect(clamped.dtype).toBe('uint8');
+    const f64 = Tensor.fromTypedArray(new Float64Array([1 / 3]), [1]);
+    expect(f64.dtype).toBe('float64');
+    expect((f64.toTypedArray() as Float64Array)[0]).toBe(1 / 3);
+    const i64 = Tensor.fromTypedArray(new BigInt64Array([-(1n << 62n)]), [1]);
+    expect(i64.dtype).toBe('int64');
+    expect((i64.toTypedArray() as BigInt64Array)[0]).toBe(-(1n << 62n));
+    // A dtype is converted only on request.
+    expect(Tensor.fromTypedArray(new Int32Array([5]), [1], { dtype: 'float32' }).dtype).toBe('float32');
+    expect(i32.to('cpu', 'float64').dtype).toBe('float64');
+  });
+
+  test('other typed arrays are refused by name, in TypeScript and natively', () => {
+    const accepted = 'Float32Array, Float64Array, BigInt64Array, Int32Array, Uint8Array or Uint8ClampedArray';
+    expect(() => Tensor.fromTypedArray(new Int16Array(2) as unknown as Float32Array, [2])).toThrow(
+      new TypeError(`Expected ${accepted} for data but received an instance of Int16Array`),
+    );
+    expect(() => Tensor.fromTypedArray(new BigUint64Array(2) as unknown as Float32Array, [2])).toThrow(
+      new TypeError(`Expected ${accepted} for data but received an instance of BigUint64Array`),
+    );
+    // The addon's own check, for callers that skip lib/.
+    expect(() => binding.NativeTensor.fromTypedArray(new Int16Array(2), [2], 'float32', 'cpu')).toThrow(
+      new TypeError(`Expected ${accepted} for data but received Int16Array`),
+    );
   });
 
   test('converts on request and copies the input', () => {
@@ -52,9 +89,8 @@ describe('Tensor', () => {
 
   test('bad input gets clear errors', () => {
     expect(() => Tensor.fromTypedArray([1, 2] as unknown as Float32Array, [2])).toThrow(
-      new TypeError('Expected Float32Array, Float64Array, BigInt64Array, Uint8Array or Int32Array for data but received an array of length 2'),
+      new TypeError('Expected Float32Array, Float64Array, BigInt64Array, Int32Array, Uint8Array or Uint8ClampedArray for data but received an array of length 2'),
     );
-    expect(() => Tensor.fromTypedArray(new Int16Array(2) as unknown as Float32Array, [2])).toThrow(TypeError);
     expect(() => Tensor.fromTypedArray(new Float32Array(6), [2, 2])).toThrow(
       new RangeError('Expected shape [2, 2] to hold 4 elements but data has 6'),
     );
@@ -65,7 +101,7 @@ describe('Tensor', () => {
       new TypeError("Expected array of non-negative integers for shape but received '2' (string)"),
     );
     expect(() => Tensor.fromTypedArray(new Float32Array(2), [2], { dtype: 'float8' as 'float32' })).toThrow(
-      new RangeError("Expected one of 'float32', 'float64', 'int64', 'uint8' for dtype but received 'float8' (string)"),
+      new RangeError("Expected one of 'float32', 'float64', 'int64', 'int32', 'uint8' for dtype but received 'float8' (string)"),
     );
     expect(() => Tensor.fromTypedArray(new Float32Array(2), [2], { device: 'tpu' as 'cpu' })).toThrow(
       new RangeError("Expected 'cpu', 'cuda' or 'cuda:N' for device but received 'tpu' (string)"),
@@ -83,3 +119,4 @@ describe('Tensor', () => {
     );
   });
 });
+

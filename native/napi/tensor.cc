@@ -30,6 +30,27 @@ napi_typedarray_type TypedArrayTypeFor(at::ScalarType t) {
   }
 }
 
+const char* TypedArrayName(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "a TypedArray of another type";
+  }
+}
+
+// The element type of each TypedArray the package accepts (lib/tensor.ts documents the same map).
+constexpr const char* kAcceptedArrays =
+    "Float32Array, Float64Array, BigInt64Array, Int32Array, Uint8Array or Uint8ClampedArray";
+
 at::ScalarType DtypeForTypedArray(napi_typedarray_type t) {
   switch (t) {
     case napi_float32_array: return at::kFloat;
@@ -38,7 +59,9 @@ at::ScalarType DtypeForTypedArray(napi_typedarray_type t) {
     case napi_int32_array: return at::kInt;
     case napi_uint8_array:
     case napi_uint8_clamped_array: return at::kByte;
-    default: throw noisynn::TypeError("Unsupported TypedArray type");
+    default:
+      throw noisynn::TypeError(std::string("Expected ") + kAcceptedArrays + " for data but received " +
+                               TypedArrayName(t));
   }
 }
 
