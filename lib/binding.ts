@@ -11,6 +11,14 @@ export interface NativeTensor {
   dispose(): void;
   isDisposed(): boolean;
   nbytes(): number;
+  requiresGrad(): boolean;
+  setRequiresGrad(on: boolean): void;
+  /** Backpropagates from this tensor (a one-element one when `gradient` is left out). */
+  backward(gradient?: NativeTensor): void;
+  /** The gradient accumulated into this leaf tensor, or null. */
+  grad(): NativeTensor | null;
+  zeroGrad(): void;
+  detach(): NativeTensor;
 }
 
 export interface NativeTensorStatic {

@@ -1,6 +1,8 @@
-// Tensor: creation, dtypes, copies out, device moves, dispose, and bad input.
-import { Tensor, info } from '../lib';
+// Tensor: creation, dtypes, copies out, device moves, dispose, autograd, and bad input.
+import { Tensor, info, injectNoise } from '../lib';
 import { binding } from '../lib/binding';
+import { normalizeNoiseConfig } from '../lib/noise';
+import { product, randn } from './helpers/random';
 
 describe('Tensor', () => {
   test('round-trips every supported dtype', () => {
@@ -107,7 +109,7 @@ describe('Tensor', () => {
       new RangeError("Expected 'cpu', 'cuda' or 'cuda:N' for device but received 'tpu' (string)"),
     );
     expect(() => Tensor.fromTypedArray(new Float32Array(2), [2], { dtyp: 'float32' } as object)).toThrow(
-      new RangeError('Unknown option \'dtyp\' in options; expected one of dtype, device'),
+      new RangeError('Unknown option \'dtyp\' in options; expected one of dtype, device, requiresGrad'),
     );
     expect(() => new (Tensor as unknown as new (h: unknown) => Tensor)({})).toThrow(TypeError);
   });
@@ -120,3 +122,79 @@ describe('Tensor', () => {
   });
 });
 
+describe('Tensor autograd', () => {
+  const shape = [6, 4];
+  const f64 = (seed: number, options = {}) => Tensor.fromTypedArray(randn(product(shape), seed), shape, options);
+  const values = (t: Tensor) => Array.from(t.toTypedArray() as Float64Array);
+
+  test('the gradient of sum(injectNoise(x) * w) equals the reference gradient', () => {
+    for (const kind of ['none', 'linear', 'optimal', 'gaussian', 'saltPepper'] as const) {
+      for (const detach of [false, true]) {
+        const config = { kind, detach, seed: 9, strength: kind === 'saltPepper' ? 0.5 : undefined };
+        const x = f64(5, { requiresGrad: true });
+        const w = f64(6);
+        const y = injectNoise(x, config);
+        expect(y.requiresGrad).toBe(true);
+        expect(y.grad).toBeNull(); // a computed tensor keeps no gradient of its own
+        y.backward(w);
+        const reference = binding._testing.noiseGrad(x.detach()._handle, w._handle, normalizeNoiseConfig(config), true);
+        const want = Array.from(reference.toTypedArray() as Float64Array);
+        const got = values(x.grad as Tensor);
+        expect(Math.max(...got.map((g, i) => Math.abs(g - want[i])))).toBeLessThan(1e-12);
+      }
+    }
+  });
+
+  test('backward accumulates into grad until zeroGrad, like PyTorch', () => {
+    const x = f64(1).setRequiresGrad();
+    const w = f64(2);
+    injectNoise(x, { kind: 'linear' }).backward(w);
+    const once = values(x.grad as Tensor);
+    injectNoise(x, { kind: 'linear' }).backward(w);
+    expect(values(x.grad as Tensor)).toEqual(once.map((g) => 2 * g));
+    x.zeroGrad();
+    expect(x.grad).toBeNull();
+    // A one-element tensor needs no gradient argument.
+    const s = Tensor.fromTypedArray(new Float64Array([2]), [1], { requiresGrad: true });
+    injectNoise(s, { kind: 'gaussian', strength: 0 }).backward();
+    expect(values(s.grad as Tensor)).toEqual([1]);
+  });
+
+  test('an input without requiresGrad gives an output without grad', () => {
+    const x = f64(3);
+    expect(x.requiresGrad).toBe(false);
+    const y = injectNoise(x, { kind: 'optimal' });
+    expect(y.requiresGrad).toBe(false);
+    expect(() => y.backward(f64(4))).toThrow(
+      new RangeError('backward() needs a tensor that requires grad: make its inputs with requiresGrad: true'),
+    );
+    expect(x.grad).toBeNull();
+    // detach() cuts the graph: the same values, nothing recorded.
+    const xg = f64(3, { requiresGrad: true });
+    const d = xg.detach();
+    expect(d.requiresGrad).toBe(false);
+    expect(values(d)).toEqual(values(xg));
+    expect(injectNoise(d, { kind: 'linear' }).requiresGrad).toBe(false);
+  });
+
+  test('bad use gets clear errors', () => {
+    const x = f64(7, { requiresGrad: true });
+    const y = injectNoise(x, { kind: 'linear' });
+    expect(() => y.backward()).toThrow(
+      new RangeError('backward() without a gradient needs a one-element tensor but this one has shape [6, 4]; pass the gradient (a Tensor of the same shape)'),
+    );
+    expect(() => y.backward(Tensor.fromTypedArray(new Float64Array(4), [4]))).toThrow(
+      new RangeError('Expected gradient of shape [6, 4] but received shape [4]'),
+    );
+    expect(() => y.backward([1] as unknown as Tensor)).toThrow(new TypeError('Expected Tensor for gradient but received an array of length 1'));
+    expect(() => Tensor.fromTypedArray(new Int32Array(2), [2], { requiresGrad: true })).toThrow(
+      new RangeError('Expected a floating-point tensor (float32, float64, float16, bfloat16) for requiresGrad but received dtype int32'),
+    );
+    expect(() => Tensor.fromTypedArray(new Float32Array(2), [2], { requiresGrad: 1 as unknown as boolean })).toThrow(
+      new TypeError('Expected boolean for requiresGrad but received 1 (number)'),
+    );
+    expect(() => Tensor.fromTypedArray(new Uint8Array(2), [2]).setRequiresGrad()).toThrow(RangeError);
+    // Turning it off on a computed tensor is libtorch's error, thrown, not a crash.
+    expect(() => y.setRequiresGrad(false)).toThrow(/leaf variables/);
+  });
+});

@@ -1,4 +1,4 @@
-// Tensor handle: creation from typed arrays, copies out, device moves, dispose.
+// Tensor handle: creation from typed arrays, copies out, device moves, dispose, autograd.
 #include "napi/tensor.h"
 
 #include <cstring>
@@ -128,6 +128,12 @@ void TensorWrap::Init(Napi::Env env, Napi::Object exports) {
       InstanceMethod<&TensorWrap::Dispose>("dispose"),
       InstanceMethod<&TensorWrap::IsDisposed>("isDisposed"),
       InstanceMethod<&TensorWrap::Nbytes>("nbytes"),
+      InstanceMethod<&TensorWrap::RequiresGrad>("requiresGrad"),
+      InstanceMethod<&TensorWrap::SetRequiresGrad>("setRequiresGrad"),
+      InstanceMethod<&TensorWrap::Backward>("backward"),
+      InstanceMethod<&TensorWrap::Grad>("grad"),
+      InstanceMethod<&TensorWrap::ZeroGrad>("zeroGrad"),
+      InstanceMethod<&TensorWrap::Detach>("detach"),
   };
   Napi::Function ctor = DefineClass(env, "NativeTensor", methods);
   GetAddonData(env)->tensorCtor = Napi::Persistent(ctor);
@@ -260,6 +266,58 @@ Napi::Value TensorWrap::Nbytes(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     return Napi::Number::New(info.Env(), static_cast<double>(StorageBytes(Get(info.Env()))));
   });
+}
+
+// ---- autograd (lib/tensor.ts validates the arguments and the flag's preconditions) ----
+
+Napi::Value TensorWrap::RequiresGrad(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), Get(info.Env()).requires_grad()); });
+}
+
+// setRequiresGrad(on): makes this (leaf) tensor record the ops applied to it, or stop.
+Napi::Value TensorWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Get(info.Env()).requires_grad_(info[0].ToBoolean().Value());
+    return info.Env().Undefined();
+  });
+}
+
+// backward(gradient?): runs the autograd graph that produced this tensor, on the JS thread, and
+// accumulates into the .grad of every leaf that requires it. No gradient: a one-element tensor.
+Napi::Value TensorWrap::Backward(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    const at::Tensor& t = Get(info.Env());
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+      t.backward(UnwrapTensor(info[0], "gradient"));
+    } else {
+      t.backward();
+    }
+    return info.Env().Undefined();
+  });
+}
+
+// grad(): the gradient accumulated into this leaf (sharing its memory), or null. Only leaves
+// keep one (libtorch would warn on a non-leaf's).
+Napi::Value TensorWrap::Grad(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    const at::Tensor& t = Get(info.Env());
+    if (!t.is_leaf() || !t.grad().defined()) return info.Env().Null();
+    return New(info.Env(), t.grad());
+  });
+}
+
+// zeroGrad(): drops the accumulated gradient (as `x.grad = None` does in PyTorch).
+Napi::Value TensorWrap::ZeroGrad(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    const at::Tensor& t = Get(info.Env());
+    if (t.is_leaf() && t.grad().defined()) t.mutable_grad().reset();
+    return info.Env().Undefined();
+  });
+}
+
+// detach(): the same memory, cut from the autograd graph.
+Napi::Value TensorWrap::Detach(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value { return New(info.Env(), Get(info.Env()).detach()); });
 }
 
 }  // namespace napi

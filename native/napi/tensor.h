@@ -31,6 +31,14 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value IsDisposed(const Napi::CallbackInfo& info);
   Napi::Value Nbytes(const Napi::CallbackInfo& info);
+  // Autograd: the flag, backward from this tensor, the accumulated gradient, a detached view.
+  Napi::Value RequiresGrad(const Napi::CallbackInfo& info);
+  Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info);
+  Napi::Value Backward(const Napi::CallbackInfo& info);
+  Napi::Value Grad(const Napi::CallbackInfo& info);
+  Napi::Value ZeroGrad(const Napi::CallbackInfo& info);
+  Napi::Value Detach(const Napi::CallbackInfo& info);
+
   void Reset(at::Tensor t);
 
   at::Tensor tensor_;
