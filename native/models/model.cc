@@ -27,16 +27,6 @@ NoiseSiteKind parse_noise_site(const std::string& s) {
   TORCH_CHECK_VALUE(false, "Expected one of 'attention', 'block' for noise.site but received '", s, "'");
 }
 
-const char* noise_when_name(NoiseWhen w) {
-  switch (w) {
-    case NoiseWhen::Train: return "train";
-    case NoiseWhen::Eval: return "eval";
-    default: return "always";
-  }
-}
-
-const char* noise_axis_name(NoiseAxis a) { return a == NoiseAxis::Batch ? "batch" : "spatial"; }
-
 const char* noise_site_name(NoiseSiteKind s) { return s == NoiseSiteKind::Attention ? "attention" : "block"; }
 
 // ---- the noise site ----

@@ -28,8 +28,6 @@ enum class NoiseSiteKind { Attention, Block };
 NoiseWhen parse_noise_when(const std::string& s);
 NoiseAxis parse_noise_axis(const std::string& s);
 NoiseSiteKind parse_noise_site(const std::string& s);
-const char* noise_when_name(NoiseWhen w);
-const char* noise_axis_name(NoiseAxis a);
 const char* noise_site_name(NoiseSiteKind s);
 
 // Where and when a model injects noise. `params.axis` and `params.offset` are filled per call.
