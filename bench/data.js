@@ -71,7 +71,7 @@ async function throughput(train) {
 
 async function stepShare(train) {
   const { createModel } = lib;
-  if (typeof createModel !== 'function' || typeof binding.benchTrainStep !== 'function') {
+  if (typeof createModel !== 'function' || typeof binding._testing?.benchTrainStep !== 'function') {
     console.log('\n(step share skipped: this build has no models)');
     return null;
   }
@@ -79,7 +79,8 @@ async function stepShare(train) {
   const perRound = 10;
   const loader = new DataLoader(train, { batchSize: 128, seed: 2, numWorkers: 2, transforms: augment });
   const model = createModel('vit_mini_patch4_28', { initSeed: 1, noise: 'none' }).train();
-  const step = async (b) => (await binding.benchTrainStep(model._handle, b.images._handle, b.labels._handle, 1))[0];
+  const step = async (b) =>
+    (await binding._testing.benchTrainStep(model._handle, b.images._handle, b.labels._handle, 1))[0];
 
   // The pass-start latency: from asking for a pass to holding its first batch.
   let t0 = process.hrtime.bigint();

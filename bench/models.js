@@ -40,7 +40,7 @@ function labels(batch, classes) {
 }
 
 async function steps(model, x, y, n) {
-  return binding.benchTrainStep(model._handle, x._handle, y._handle, n);
+  return binding._testing.benchTrainStep(model._handle, x._handle, y._handle, n);
 }
 
 // One training step of vit_mini_patch4_28 at batch 128: each noise kind at the default site
@@ -91,7 +91,7 @@ async function noiseStepOverhead() {
   const reps = quick ? 50 : 200;
   for (const r of rows) {
     const site = _normalizeModelNoise({ kind: r.kind, when: 'train' }, { family: 'vit', depth: 4 });
-    r.site = Math.min(...(await binding.benchNoiseSite(tokens._handle, site, 7, 7, reps)));
+    r.site = Math.min(...(await binding._testing.benchNoiseSite(tokens._handle, site, 7, 7, reps)));
   }
 
   console.log(

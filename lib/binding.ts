@@ -22,6 +22,14 @@ export interface NativeTensor {
   dispose(): void;
   isDisposed(): boolean;
   nbytes(): number;
+  requiresGrad(): boolean;
+  setRequiresGrad(on: boolean): void;
+  /** Backpropagates from this tensor (a one-element one when `gradient` is left out). */
+  backward(gradient?: NativeTensor): void;
+  /** The gradient accumulated into this leaf tensor, or null. */
+  grad(): NativeTensor | null;
+  zeroGrad(): void;
+  detach(): NativeTensor;
 }
 
 export interface NativeTensorStatic {
@@ -276,21 +284,11 @@ export interface NativeBinding {
   NativeTensor: NativeTensorStatic;
   // ops
   injectNoise(x: NativeTensor, config: NativeNoiseConfig, requiresGrad: boolean): NativeTensor;
-  // Test and benchmark support: the literal formula, raw Philox streams, autograd probes.
-  injectNoiseReference(x: NativeTensor, config: NativeNoiseConfig): NativeTensor;
-  philox(kind: 'normal' | 'uniform', shape: number[], seed: string, offset: string, dtype: string): NativeTensor;
-  /** Sum of (output * weight) backpropagated through the fused op or the reference: returns d/dx. */
-  noiseGrad(x: NativeTensor, weight: NativeTensor, config: NativeNoiseConfig, reference: boolean): NativeTensor;
-  setNumThreads(n: number): void;
+  /** @internal Test and benchmark support (native/napi/testing.cc); not part of the API. */
+  _testing: NativeTestingBinding;
   // models
   createVit(config: NativeViTConfig, noise: NativeModelNoise): NativeModel;
   createResNet(config: NativeCNNConfig, noise: NativeModelNoise): NativeModel;
-  /** Test support: a model's noise site applied to tokens [B, 1 + gridH*gridW, C] or a feature map [B, C, H, W]. */
-  noiseSiteProbe(x: NativeTensor, noise: NativeModelNoise, layout: 'tokens' | 'featureMap', offset: string, gridH?: number, gridW?: number): NativeTensor;
-  /** Benchmark support: timed training steps (zero grads, forward, cross-entropy, backward); seconds per step. */
-  benchTrainStep(model: NativeModel, x: NativeTensor, labels: NativeTensor, iterations: number): Promise<number[]>;
-  /** Benchmark support: a noise site alone on tokens [B, 1 + gridH*gridW, C], forward and backward; seconds per iteration. */
-  benchNoiseSite(x: NativeTensor, noise: NativeModelNoise, gridH: number, gridW: number, iterations: number): Promise<number[]>;
   // data
   NativeDataset: NativeDatasetStatic;
   NativeLoader: new (dataset: NativeDataset, config: NativeLoaderConfig) => NativeLoader;
@@ -302,13 +300,50 @@ export interface NativeBinding {
   cifarRecordCount(path: string, format: NativeCifarFormat): number;
   loadCifar(files: string[], format: NativeCifarFormat): Promise<NativeDataset>;
   /** Decoded pixels [n, h, w, c]; `pixels` must not change until the Promise settles. */
-  datasetFromPixels(pixels: Uint8Array, dims: [number, number, number, number], labels: Int32Array, numClasses: number): Promise<NativeDataset>;
+  datasetFromPixels(
+    pixels: Uint8Array,
+    dims: [number, number, number, number],
+    labels: Int32Array,
+    numClasses: number,
+  ): Promise<NativeDataset>;
   /** Copies images (uint8 or float32 [N, C, H, W]) and labels (int64 [N]). */
   datasetFromTensors(images: NativeTensor, labels: NativeTensor, numClasses: number): NativeDataset;
   // train
   NativeTrainer: new (model: NativeModel, options: NativeTrainerOptions) => NativeTrainer;
   // info
   info(): NativeInfo;
+}
+
+/**
+ * @internal The addon's `_testing` object: probes for test/ and bench/ only, each running
+ * production code (the op, its literal reference, a model's noise site, the trainer's step).
+ */
+export interface NativeTestingBinding {
+  /** The literal formula the fused op is checked against, without autograd. */
+  injectNoiseReference(x: NativeTensor, config: NativeNoiseConfig): NativeTensor;
+  /** d/dx of sum(op(x) * weight), through the fused op or the reference's autograd. */
+  noiseGrad(x: NativeTensor, weight: NativeTensor, config: NativeNoiseConfig, reference: boolean): NativeTensor;
+  /** The raw Philox stream the kernels draw from. */
+  philox(kind: 'normal' | 'uniform', shape: number[], seed: string, offset: string, dtype: string): NativeTensor;
+  /** A model's noise site applied to tokens [B, 1 + gridH*gridW, C] or a feature map [B, C, H, W]. */
+  noiseSiteProbe(
+    x: NativeTensor,
+    noise: NativeModelNoise,
+    layout: 'tokens' | 'featureMap',
+    offset: string,
+    gridH?: number,
+    gridW?: number,
+  ): NativeTensor;
+  /** Timed training steps (zero grads, forward, cross-entropy, backward: the trainer's own); seconds per step. */
+  benchTrainStep(model: NativeModel, x: NativeTensor, labels: NativeTensor, iterations: number): Promise<number[]>;
+  /** A noise site alone on tokens [B, 1 + gridH*gridW, C], forward and backward; seconds per iteration. */
+  benchNoiseSite(
+    x: NativeTensor,
+    noise: NativeModelNoise,
+    gridH: number,
+    gridW: number,
+    iterations: number,
+  ): Promise<number[]>;
 }
 
 function explainLoadFailure(err: Error): Error {

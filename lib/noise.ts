@@ -97,6 +97,8 @@ const FLOAT_DTYPES = ['float32', 'float64', 'float16', 'bfloat16'];
  * Runs the fused native kernel (CPU or CUDA, wherever x lives). The op is differentiable:
  * linear kinds backpropagate through the transpose of I + Q, gaussian is the identity,
  * saltPepper passes no gradient to replaced elements, and `detach` makes every kind the identity.
+ * When x requires grad (see `Tensor.setRequiresGrad`), so does the output, and its `backward()`
+ * accumulates into `x.grad`.
  *
  * @param x A floating-point, non-empty Tensor.
  * @param config See {@link NoiseConfig}; `kind` is required.
@@ -123,5 +125,6 @@ export function injectNoise(x: Tensor, config: NoiseConfig): Tensor {
     throw new RangeError(`Expected a non-empty tensor for x but received shape [${shape.join(', ')}]`);
   }
   cfg.axis = resolveAxis(cfg.axis, shape.length, 'config.axis');
-  return Tensor._fromHandle(binding.injectNoise(handle, cfg, false));
+  // The output records the op for backward() exactly when x does (x requiresGrad, or was computed from one that does).
+  return Tensor._fromHandle(binding.injectNoise(handle, cfg, handle.requiresGrad()));
 }

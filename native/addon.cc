@@ -2,16 +2,16 @@
 #include <napi.h>
 
 #include "common/threads.h"
-
 #include "napi/addon_data.h"
 #include "napi/tensor.h"
 
 namespace noisynn {
 namespace napi {
 void InitOps(Napi::Env env, Napi::Object exports);
-void InitModels(Napi::Env env, Napi::Object exports);  // models (issue 3)
-void InitData(Napi::Env env, Napi::Object exports);  // data (issue 4)
-void InitTrain(Napi::Env env, Napi::Object exports);  // train (issue 5)
+void InitModels(Napi::Env env, Napi::Object exports);
+void InitData(Napi::Env env, Napi::Object exports);
+void InitTrain(Napi::Env env, Napi::Object exports);
+void InitTesting(Napi::Env env, Napi::Object exports);  // the `_testing` object (napi/testing.cc)
 }  // namespace napi
 }  // namespace noisynn
 
@@ -21,9 +21,10 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   noisynn::use_all_cores_by_default();
   TensorWrap::Init(env, exports);
   InitOps(env, exports);
-  InitModels(env, exports);  // models (issue 3)
-  InitData(env, exports);  // data (issue 4)
-  InitTrain(env, exports);  // train (issue 5)
+  InitModels(env, exports);
+  InitData(env, exports);
+  InitTrain(env, exports);
+  InitTesting(env, exports);
   return exports;
 }
 

@@ -377,7 +377,7 @@ describe('noise sites', () => {
     const at = (b: number, t: number, c: number) => x[(b * T + t) * C + c];
     const probe = (noise: ModelNoiseOption) =>
       Array.from(
-        binding
+        binding._testing
           .noiseSiteProbe(
             Tensor.fromTypedArray(x, [B, T, C])._handle,
             normalizeModelNoise(noise, { family: 'vit', depth: 1 }),
@@ -415,7 +415,7 @@ describe('noise sites', () => {
     const idx = (b: number, c: number, h: number, w: number) => ((b * C + c) * H + h) * W + w;
     const probe = (noise: ModelNoiseOption) =>
       Array.from(
-        binding
+        binding._testing
           .noiseSiteProbe(
             Tensor.fromTypedArray(x, shape)._handle,
             normalizeModelNoise(noise, { family: 'cnn', layers: [1, 1, 1, 1] }),

@@ -30,12 +30,14 @@ function nativeConfig(config: NoiseConfig, rank: number) {
 }
 
 function reference(x: Tensor, config: NoiseConfig): Tensor {
-  return Tensor._fromHandle(binding.injectNoiseReference(x._handle, nativeConfig(config, x.shape.length)));
+  return Tensor._fromHandle(binding._testing.injectNoiseReference(x._handle, nativeConfig(config, x.shape.length)));
 }
 
 function grad(x: Tensor, w: Tensor, config: NoiseConfig, useReference: boolean): number[] {
   return values(
-    Tensor._fromHandle(binding.noiseGrad(x._handle, w._handle, nativeConfig(config, x.shape.length), useReference)),
+    Tensor._fromHandle(
+      binding._testing.noiseGrad(x._handle, w._handle, nativeConfig(config, x.shape.length), useReference),
+    ),
   );
 }
 
@@ -213,11 +215,11 @@ describe('injectNoise randomness', () => {
   });
 
   test('the Philox stream is uniform on (0, 1) and standard normal', () => {
-    const u = values(Tensor._fromHandle(binding.philox('uniform', [1 << 16], '1', '0', 'float64')));
+    const u = values(Tensor._fromHandle(binding._testing.philox('uniform', [1 << 16], '1', '0', 'float64')));
     expect(Math.min(...u)).toBeGreaterThan(0);
     expect(Math.max(...u)).toBeLessThan(1);
     expect(Math.abs(u.reduce((a, v) => a + v, 0) / u.length - 0.5)).toBeLessThan(5 * Math.sqrt(1 / 12 / u.length));
-    const z = values(Tensor._fromHandle(binding.philox('normal', [1 << 16], '1', '7', 'float64')));
+    const z = values(Tensor._fromHandle(binding._testing.philox('normal', [1 << 16], '1', '7', 'float64')));
     expect(Math.abs(z.reduce((a, v) => a + v, 0) / z.length)).toBeLessThan(5 / Math.sqrt(z.length));
   });
 });

@@ -9,7 +9,7 @@
 namespace noisynn {
 
 // libtorch defaults to the physical-core count it detects, which is 1 on some VMs; use every
-// core the OS gives us unless the user chose (OMP_NUM_THREADS, or setNumThreads later).
+// core the OS gives us unless the user chose (OMP_NUM_THREADS).
 inline void use_all_cores_by_default() {
   if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
   const int n = static_cast<int>(std::thread::hardware_concurrency());

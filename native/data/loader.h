@@ -13,8 +13,6 @@
 //       step(batch->images, batch->labels);     // float32 [B, C, H, W], int64 [B], on o.device
 //     }
 //   }
-//
-// From the addon, napi/data.h's UnwrapLoader gives the BatchLoader behind a JS DataLoader.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -1,6 +1,7 @@
-// The model base: the noise site, input checks, parameter bookkeeping and init helpers.
+// The model base: the noise site (and its timing helper), input checks, parameter bookkeeping, init helpers.
 #include "models/model.h"
 
+#include <chrono>
 #include <cmath>
 #include <sstream>
 
@@ -25,16 +26,6 @@ NoiseSiteKind parse_noise_site(const std::string& s) {
   if (s == "block") return NoiseSiteKind::Block;
   TORCH_CHECK_VALUE(false, "Expected one of 'attention', 'block' for noise.site but received '", s, "'");
 }
-
-const char* noise_when_name(NoiseWhen w) {
-  switch (w) {
-    case NoiseWhen::Train: return "train";
-    case NoiseWhen::Eval: return "eval";
-    default: return "always";
-  }
-}
-
-const char* noise_axis_name(NoiseAxis a) { return a == NoiseAxis::Batch ? "batch" : "spatial"; }
 
 const char* noise_site_name(NoiseSiteKind s) { return s == NoiseSiteKind::Attention ? "attention" : "block"; }
 
@@ -81,6 +72,22 @@ at::Tensor NoiseSite::apply_to_tokens(const at::Tensor& tokens, int64_t grid_h, 
 at::Tensor NoiseSite::apply_to_feature_map(const at::Tensor& x) {
   TORCH_CHECK(x.dim() == 4, "noise site: expected a feature map [B, C, H, W]");
   return inject(x.contiguous(), config_.axis == NoiseAxis::Batch ? 0 : 2);
+}
+
+std::vector<double> time_noise_site(NoiseSite& site, const at::Tensor& tokens, int64_t grid_h, int64_t grid_w,
+                                    int64_t iterations) {
+  TORCH_CHECK_VALUE(iterations >= 1, "Expected positive integer for iterations but received ", iterations);
+  at::Tensor input = tokens.detach().clone().requires_grad_(true);
+  const at::Tensor grad = at::ones_like(input);
+  std::vector<double> seconds;
+  seconds.reserve(static_cast<size_t>(iterations));
+  for (int64_t i = 0; i < iterations; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    site.apply_to_tokens(input, grid_h, grid_w).backward(grad);
+    input.mutable_grad().reset();
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return seconds;
 }
 
 // ---- the model base ----

@@ -28,8 +28,6 @@ enum class NoiseSiteKind { Attention, Block };
 NoiseWhen parse_noise_when(const std::string& s);
 NoiseAxis parse_noise_axis(const std::string& s);
 NoiseSiteKind parse_noise_site(const std::string& s);
-const char* noise_when_name(NoiseWhen w);
-const char* noise_axis_name(NoiseAxis a);
 const char* noise_site_name(NoiseSiteKind s);
 
 // Where and when a model injects noise. `params.axis` and `params.offset` are filled per call.
@@ -66,6 +64,12 @@ class NoiseSite {
   NoiseSiteConfig config_;
   std::atomic<uint64_t> offset_{0};
 };
+
+// Seconds of each of `iterations` forward + backward passes of `site` alone on tokens
+// [B, 1 + grid_h*grid_w, C] (all-ones output gradient), as inside a training step: what noise
+// adds to a step, timed natively (bench/models.js).
+std::vector<double> time_noise_site(NoiseSite& site, const at::Tensor& tokens, int64_t grid_h, int64_t grid_w,
+                                    int64_t iterations);
 
 // A NoisyNN model. Parameter and buffer names are those of timm (ViT) and torchvision (ResNet).
 // train(true) / train(false) select dropout, BatchNorm statistics and whether the noise applies.

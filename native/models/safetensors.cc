@@ -2,6 +2,7 @@
 #include "models/safetensors.h"
 
 #include "common/durable_file.h"
+#include "common/json.h"
 
 #include <algorithm>
 #include <atomic>
@@ -34,253 +35,6 @@ namespace {
 
 // The format caps the JSON header at 100 MB; anything larger is a corrupt length field.
 constexpr uint64_t kMaxHeaderBytes = 100000000;
-constexpr int kMaxJsonDepth = 64;
-
-// ---- a small JSON parser: enough for safetensors headers, strict, never reads past the end ----
-
-struct Json {
-  enum Type { Null, Bool, Number, String, Array, Object } type = Null;
-  bool boolean = false;
-  bool is_uint = false;  // a non-negative integer that fits in uint64
-  uint64_t uint_value = 0;
-  std::string str;
-  std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
-};
-
-class JsonParser {
- public:
-  JsonParser(const char* data, size_t size) : p_(data), end_(data + size) {}
-
-  Json parse_document() {
-    Json v = parse_value(0);
-    skip_ws();
-    if (p_ != end_) fail("unexpected characters after the JSON value");
-    return v;
-  }
-
-  size_t position(const char* base) const { return static_cast<size_t>(p_ - base); }
-
- private:
-  [[noreturn]] void fail(const std::string& what) { throw SafetensorsError(what); }
-
-  void skip_ws() {
-    while (p_ != end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
-  }
-
-  void expect_literal(const char* lit) {
-    size_t n = std::strlen(lit);
-    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, lit, n) != 0) fail("invalid JSON literal");
-    p_ += n;
-  }
-
-  Json parse_value(int depth) {
-    if (depth > kMaxJsonDepth) fail("JSON nested too deeply");
-    skip_ws();
-    if (p_ == end_) fail("unexpected end of the JSON header");
-    Json v;
-    switch (*p_) {
-      case '{': parse_object(v, depth); break;
-      case '[': parse_array(v, depth); break;
-      case '"':
-        v.type = Json::String;
-        v.str = parse_string();
-        break;
-      case 't': expect_literal("true"); v.type = Json::Bool; v.boolean = true; break;
-      case 'f': expect_literal("false"); v.type = Json::Bool; break;
-      case 'n': expect_literal("null"); break;
-      default: parse_number(v); break;
-    }
-    return v;
-  }
-
-  void parse_object(Json& v, int depth) {
-    v.type = Json::Object;
-    ++p_;  // '{'
-    skip_ws();
-    if (p_ != end_ && *p_ == '}') {
-      ++p_;
-      return;
-    }
-    std::set<std::string> seen;
-    while (true) {
-      skip_ws();
-      if (p_ == end_ || *p_ != '"') fail("expected a string key in a JSON object");
-      std::string key = parse_string();
-      if (!seen.insert(key).second) fail("duplicate key '" + key + "' in the JSON header");
-      skip_ws();
-      if (p_ == end_ || *p_ != ':') fail("expected ':' in a JSON object");
-      ++p_;
-      v.members.emplace_back(std::move(key), parse_value(depth + 1));
-      skip_ws();
-      if (p_ == end_) fail("unexpected end of the JSON header");
-      if (*p_ == ',') {
-        ++p_;
-        continue;
-      }
-      if (*p_ == '}') {
-        ++p_;
-        return;
-      }
-      fail("expected ',' or '}' in a JSON object");
-    }
-  }
-
-  void parse_array(Json& v, int depth) {
-    v.type = Json::Array;
-    ++p_;  // '['
-    skip_ws();
-    if (p_ != end_ && *p_ == ']') {
-      ++p_;
-      return;
-    }
-    while (true) {
-      v.items.push_back(parse_value(depth + 1));
-      skip_ws();
-      if (p_ == end_) fail("unexpected end of the JSON header");
-      if (*p_ == ',') {
-        ++p_;
-        continue;
-      }
-      if (*p_ == ']') {
-        ++p_;
-        return;
-      }
-      fail("expected ',' or ']' in a JSON array");
-    }
-  }
-
-  static void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-
-  uint32_t parse_hex4() {
-    if (end_ - p_ < 4) fail("truncated \\u escape in a JSON string");
-    uint32_t cp = 0;
-    for (int i = 0; i < 4; ++i) {
-      char c = *p_++;
-      cp <<= 4;
-      if (c >= '0' && c <= '9') cp |= static_cast<uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f') cp |= static_cast<uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') cp |= static_cast<uint32_t>(c - 'A' + 10);
-      else fail("invalid \\u escape in a JSON string");
-    }
-    return cp;
-  }
-
-  std::string parse_string() {
-    ++p_;  // opening quote
-    std::string out;
-    while (true) {
-      if (p_ == end_) fail("unterminated JSON string");
-      unsigned char c = static_cast<unsigned char>(*p_++);
-      if (c == '"') return out;
-      if (c < 0x20) fail("control character in a JSON string");
-      if (c != '\\') {
-        out += static_cast<char>(c);
-        continue;
-      }
-      if (p_ == end_) fail("unterminated JSON string");
-      char e = *p_++;
-      switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          uint32_t cp = parse_hex4();
-          if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') fail("unpaired surrogate in a JSON string");
-            p_ += 2;
-            uint32_t lo = parse_hex4();
-            if (lo < 0xDC00 || lo > 0xDFFF) fail("unpaired surrogate in a JSON string");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            fail("unpaired surrogate in a JSON string");
-          }
-          append_utf8(out, cp);
-          break;
-        }
-        default: fail("invalid escape in a JSON string");
-      }
-    }
-  }
-
-  void parse_number(Json& v) {
-    v.type = Json::Number;
-    const char* start = p_;
-    bool negative = false;
-    if (p_ != end_ && *p_ == '-') {
-      negative = true;
-      ++p_;
-    }
-    if (p_ == end_ || !(*p_ >= '0' && *p_ <= '9')) fail("invalid JSON value");
-    bool overflow = false;
-    uint64_t value = 0;
-    if (*p_ == '0') {
-      ++p_;
-    } else {
-      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') {
-        uint64_t digit = static_cast<uint64_t>(*p_ - '0');
-        if (value > (std::numeric_limits<uint64_t>::max() - digit) / 10) overflow = true;
-        value = value * 10 + digit;
-        ++p_;
-      }
-    }
-    bool integral = true;
-    if (p_ != end_ && *p_ == '.') {
-      integral = false;
-      ++p_;
-      if (p_ == end_ || !(*p_ >= '0' && *p_ <= '9')) fail("invalid JSON number");
-      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-    }
-    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
-      integral = false;
-      ++p_;
-      if (p_ != end_ && (*p_ == '+' || *p_ == '-')) ++p_;
-      if (p_ == end_ || !(*p_ >= '0' && *p_ <= '9')) fail("invalid JSON number");
-      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-    }
-    v.str.assign(start, p_);
-    v.is_uint = integral && !negative && !overflow;
-    v.uint_value = v.is_uint ? value : 0;
-  }
-
-  const char* p_;
-  const char* end_;
-};
-
-bool valid_utf8(const std::string& s) {
-  size_t i = 0, n = s.size();
-  while (i < n) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += len;
-  }
-  return true;
-}
 
 // ---- dtypes ----
 
@@ -310,41 +64,12 @@ const DtypeInfo* dtype_by_type(at::ScalarType t) {
   return nullptr;
 }
 
-const Json* member(const Json& obj, const char* key) {
-  for (const auto& kv : obj.members) {
-    if (kv.first == key) return &kv.second;
-  }
-  return nullptr;
-}
-
 struct Entry {
   std::string name;
   const DtypeInfo* dtype;
   std::vector<int64_t> shape;
   uint64_t begin, end;
 };
-
-std::string json_escape(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -380,36 +105,36 @@ SafetensorsFile read_safetensors(const std::string& path) {
   if (!in.read(&header[0], static_cast<std::streamsize>(header_len))) throw SafetensorsError(where + "cannot read the header");
   const uint64_t data_size = file_size - 8 - header_len;
 
-  if (!valid_utf8(header)) throw SafetensorsError(where + "the header is not valid UTF-8");
-  Json root;
+  if (!json::valid_utf8(header)) throw SafetensorsError(where + "the header is not valid UTF-8");
+  json::Value root;
   try {
-    root = JsonParser(header.data(), header.size()).parse_document();
-  } catch (const SafetensorsError& e) {
+    root = json::parse(header.data(), header.size(), "the JSON header");
+  } catch (const json::JsonError& e) {
     throw SafetensorsError(where + "malformed JSON header: " + e.what());
   }
-  if (root.type != Json::Object) throw SafetensorsError(where + "the header is not a JSON object");
+  if (root.type != json::Value::Object) throw SafetensorsError(where + "the header is not a JSON object");
 
   SafetensorsFile result;
   std::vector<Entry> entries;
   for (const auto& kv : root.members) {
     const std::string& name = kv.first;
-    const Json& info = kv.second;
+    const json::Value& info = kv.second;
     if (name == "__metadata__") {
-      if (info.type != Json::Object) throw SafetensorsError(where + "__metadata__ is not an object");
+      if (info.type != json::Value::Object) throw SafetensorsError(where + "__metadata__ is not an object");
       for (const auto& m : info.members) {
-        if (m.second.type != Json::String) throw SafetensorsError(where + "__metadata__ value '" + m.first + "' is not a string");
+        if (m.second.type != json::Value::String) throw SafetensorsError(where + "__metadata__ value '" + m.first + "' is not a string");
         result.metadata[m.first] = m.second.str;
       }
       continue;
     }
     const std::string tensor = "tensor '" + name + "': ";
-    if (info.type != Json::Object) throw SafetensorsError(where + tensor + "entry is not an object");
-    const Json* dtype = member(info, "dtype");
-    const Json* shape = member(info, "shape");
-    const Json* offsets = member(info, "data_offsets");
-    if (dtype == nullptr || dtype->type != Json::String) throw SafetensorsError(where + tensor + "missing or non-string dtype");
-    if (shape == nullptr || shape->type != Json::Array) throw SafetensorsError(where + tensor + "missing or non-array shape");
-    if (offsets == nullptr || offsets->type != Json::Array || offsets->items.size() != 2) {
+    if (info.type != json::Value::Object) throw SafetensorsError(where + tensor + "entry is not an object");
+    const json::Value* dtype = info.member("dtype");
+    const json::Value* shape = info.member("shape");
+    const json::Value* offsets = info.member("data_offsets");
+    if (dtype == nullptr || dtype->type != json::Value::String) throw SafetensorsError(where + tensor + "missing or non-string dtype");
+    if (shape == nullptr || shape->type != json::Value::Array) throw SafetensorsError(where + tensor + "missing or non-array shape");
+    if (offsets == nullptr || offsets->type != json::Value::Array || offsets->items.size() != 2) {
       throw SafetensorsError(where + tensor + "data_offsets must be an array [begin, end]");
     }
     Entry e;
@@ -419,8 +144,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
       throw SafetensorsError(where + tensor + "unsupported dtype '" + dtype->str + "' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
     }
     uint64_t bytes = e.dtype->bytes;
-    for (const Json& d : shape->items) {
-      if (d.type != Json::Number || !d.is_uint || d.uint_value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    for (const json::Value& d : shape->items) {
+      if (d.type != json::Value::Number || !d.is_uint || d.uint_value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
         throw SafetensorsError(where + tensor + "shape entries must be non-negative integers");
       }
       if (d.uint_value != 0 && bytes > std::numeric_limits<uint64_t>::max() / d.uint_value) {
@@ -429,8 +154,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
       bytes *= d.uint_value;
       e.shape.push_back(static_cast<int64_t>(d.uint_value));
     }
-    for (const Json& o : offsets->items) {
-      if (o.type != Json::Number || !o.is_uint) throw SafetensorsError(where + tensor + "data_offsets must be non-negative integers");
+    for (const json::Value& o : offsets->items) {
+      if (o.type != json::Value::Number || !o.is_uint) throw SafetensorsError(where + tensor + "data_offsets must be non-negative integers");
     }
     e.begin = offsets->items[0].uint_value;
     e.end = offsets->items[1].uint_value;
@@ -486,17 +211,17 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
                        const std::map<std::string, std::string>& metadata) {
   std::vector<at::Tensor> host;
   std::set<std::string> names;
-  std::ostringstream json;
-  json << '{';
+  std::ostringstream text;
+  text << '{';
   bool first = true;
   if (!metadata.empty()) {
-    json << "\"__metadata__\":{";
+    text << "\"__metadata__\":{";
     bool first_meta = true;
     for (const auto& kv : metadata) {
-      json << (first_meta ? "" : ",") << json_escape(kv.first) << ':' << json_escape(kv.second);
+      text << (first_meta ? "" : ",") << json::quote(kv.first) << ':' << json::quote(kv.second);
       first_meta = false;
     }
-    json << '}';
+    text << '}';
     first = false;
   }
   uint64_t offset = 0;
@@ -508,15 +233,15 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     if (d == nullptr) throw std::invalid_argument("safetensors: tensor '" + kv.first + "' has an unsupported dtype");
     at::Tensor t = kv.second.detach().to(at::kCPU).contiguous();
     const uint64_t bytes = static_cast<uint64_t>(t.numel()) * d->bytes;
-    json << (first ? "" : ",") << json_escape(kv.first) << ":{\"dtype\":\"" << d->name << "\",\"shape\":[";
-    for (int64_t i = 0; i < t.dim(); ++i) json << (i ? "," : "") << t.size(i);
-    json << "],\"data_offsets\":[" << offset << ',' << offset + bytes << "]}";
+    text << (first ? "" : ",") << json::quote(kv.first) << ":{\"dtype\":\"" << d->name << "\",\"shape\":[";
+    for (int64_t i = 0; i < t.dim(); ++i) text << (i ? "," : "") << t.size(i);
+    text << "],\"data_offsets\":[" << offset << ',' << offset + bytes << "]}";
     first = false;
     offset += bytes;
     host.push_back(std::move(t));
   }
-  json << '}';
-  std::string header = json.str();
+  text << '}';
+  std::string header = text.str();
   // Pad with spaces so the data buffer starts 8-byte aligned, as the reference writer does.
   header.append((8 - header.size() % 8) % 8, ' ');
 

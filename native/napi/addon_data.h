@@ -1,4 +1,4 @@
-// Per-environment state of the addon (constructors kept alive for instanceof checks).
+// Per-environment state of the addon: the class constructors, kept for instanceof checks.
 #pragma once
 
 #include <napi.h>
@@ -8,10 +8,8 @@ namespace napi {
 
 struct AddonData {
   Napi::FunctionReference tensorCtor;
-  Napi::FunctionReference modelCtor;  // models (issue 3)
-  // data (issue 4)
+  Napi::FunctionReference modelCtor;
   Napi::FunctionReference datasetCtor;
-  Napi::FunctionReference loaderCtor;
 };
 
 inline AddonData* GetAddonData(Napi::Env env) { return env.GetInstanceData<AddonData>(); }

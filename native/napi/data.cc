@@ -1,13 +1,18 @@
-// JS <-> C++ for datasets and loaders: handles, flat config parsing, Promise-returning loads.
-#include "napi/data.h"
+// Datasets and loaders for JS: their handles, the loader config, Promise-returning loads.
+#include <napi.h>
 
-#include <cerrno>
-#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "data/dataset.h"
+#include "data/loader.h"
 #include "data/readers.h"
 #include "napi/addon_data.h"
+#include "napi/async.h"
+#include "napi/config.h"
 #include "napi/errors.h"
 #include "napi/tensor.h"
 
@@ -16,59 +21,34 @@ namespace napi {
 
 namespace {
 
-// ---- flat config access (lib/ has validated and defaulted every field) ----
+// ---- the flat configs of lib/dataloader.ts and lib/transforms.ts (validated there) ----
 
-Napi::Value Field(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) throw noisynn::TypeError(std::string("missing field '") + key + "' in native data config");
-  return v;
-}
-
-int64_t IntField(const Napi::Object& o, const char* key) { return Field(o, key).As<Napi::Number>().Int64Value(); }
-double NumberField(const Napi::Object& o, const char* key) { return Field(o, key).As<Napi::Number>().DoubleValue(); }
-std::string StringField(const Napi::Object& o, const char* key) { return Field(o, key).As<Napi::String>().Utf8Value(); }
-
-std::vector<float> FloatsField(const Napi::Object& o, const char* key) {
-  Napi::Array a = Field(o, key).As<Napi::Array>();
-  std::vector<float> out(a.Length());
-  for (uint32_t i = 0; i < a.Length(); ++i) out[i] = static_cast<float>(a.Get(i).As<Napi::Number>().DoubleValue());
-  return out;
-}
-
-uint64_t ParseSeed(const std::string& s) {
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0' || errno != 0) throw noisynn::RangeError("invalid seed '" + s + "'");
-  return v;
-}
-
-data::TransformSpec ParseTransform(const Napi::Object& o) {
+data::TransformSpec ReadTransform(const ConfigReader& r) {
   data::TransformSpec s;
-  const std::string kind = StringField(o, "kind");
+  const std::string kind = r.String("kind");
   if (kind == "randomCrop") {
     s.kind = data::TransformKind::RandomCrop;
-    s.height = IntField(o, "height");
-    s.width = IntField(o, "width");
-    s.padding = IntField(o, "padding");
+    s.height = r.Int("height");
+    s.width = r.Int("width");
+    s.padding = r.Int("padding");
   } else if (kind == "centerCrop") {
     s.kind = data::TransformKind::CenterCrop;
-    s.height = IntField(o, "height");
-    s.width = IntField(o, "width");
+    s.height = r.Int("height");
+    s.width = r.Int("width");
   } else if (kind == "horizontalFlip" || kind == "verticalFlip") {
     s.kind = kind == "horizontalFlip" ? data::TransformKind::HorizontalFlip : data::TransformKind::VerticalFlip;
-    s.p = NumberField(o, "p");
+    s.p = r.Double("p");
   } else if (kind == "resize") {
     s.kind = data::TransformKind::Resize;
-    s.height = IntField(o, "height");
-    s.width = IntField(o, "width");
-    s.nearest = StringField(o, "interpolation") == "nearest";
+    s.height = r.Int("height");
+    s.width = r.Int("width");
+    s.nearest = r.String("interpolation") == "nearest";
   } else if (kind == "normalize") {
     s.kind = data::TransformKind::Normalize;
-    s.mean = FloatsField(o, "mean");
-    s.std = FloatsField(o, "std");
+    s.mean = r.Floats("mean");
+    s.std = r.Floats("std");
   } else {
-    throw noisynn::RangeError("unknown transform kind '" + kind + "'");
+    throw noisynn::RangeError("unknown transform kind '" + kind + "' in " + r.name());
   }
   return s;
 }
@@ -92,14 +72,12 @@ Napi::Array ShapeArray(Napi::Env env, std::initializer_list<int64_t> dims) {
 class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function ctor = DefineClass(env, "NativeDataset", {
-        InstanceMethod<&DatasetWrap::Length>("length"),
-        InstanceMethod<&DatasetWrap::Shape>("shape"),
-        InstanceMethod<&DatasetWrap::Dtype>("dtype"),
-        InstanceMethod<&DatasetWrap::NumClasses>("numClasses"),
-        InstanceMethod<&DatasetWrap::Sample>("get"),
-        InstanceMethod<&DatasetWrap::Labels>("labels"),
-    });
+    const std::vector<PropertyDescriptor> methods = {
+        InstanceMethod<&DatasetWrap::Length>("length"), InstanceMethod<&DatasetWrap::Shape>("shape"),
+        InstanceMethod<&DatasetWrap::Dtype>("dtype"),   InstanceMethod<&DatasetWrap::NumClasses>("numClasses"),
+        InstanceMethod<&DatasetWrap::Sample>("get"),    InstanceMethod<&DatasetWrap::Labels>("labels"),
+    };
+    Napi::Function ctor = DefineClass(env, "NativeDataset", methods);
     GetAddonData(env)->datasetCtor = Napi::Persistent(ctor);
     exports.Set("NativeDataset", ctor);
   }
@@ -162,6 +140,15 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
   int64_t reported_ = 0;
 };
 
+// The dataset behind a NativeDataset handle; a JS TypeError naming `what` for anything else.
+data::DatasetPtr UnwrapDataset(Napi::Value value, const char* what) {
+  Napi::Env env = value.Env();
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(GetAddonData(env)->datasetCtor.Value())) {
+    throw Napi::TypeError::New(env, std::string("Expected NativeDataset for ") + what);
+  }
+  return Napi::ObjectWrap<DatasetWrap>::Unwrap(value.As<Napi::Object>())->Get(env);
+}
+
 // Settles a Promise with a new NativeDataset built by `load` off the JS thread.
 Napi::Promise LoadAsync(Napi::Env env, const char* name, std::function<data::DatasetPtr()> load,
                         std::shared_ptr<Napi::Reference<Napi::Value>> keepAlive = nullptr) {
@@ -181,7 +168,8 @@ Napi::Value ReadIdxHeader(const Napi::CallbackInfo& info) {
     Napi::Object out = Napi::Object::New(info.Env());
     out.Set("typeCode", Napi::Number::New(info.Env(), h.type_code));
     Napi::Array dims = Napi::Array::New(info.Env(), h.dims.size());
-    for (uint32_t i = 0; i < h.dims.size(); ++i) dims.Set(i, Napi::Number::New(info.Env(), static_cast<double>(h.dims[i])));
+    for (uint32_t i = 0; i < h.dims.size(); ++i)
+      dims.Set(i, Napi::Number::New(info.Env(), static_cast<double>(h.dims[i])));
     out.Set("dims", dims);
     return out;
   });
@@ -198,18 +186,18 @@ Napi::Value LoadIdx(const Napi::CallbackInfo& info) {
   });
 }
 
-data::CifarFormat CifarFormatArg(const Napi::Object& o) {
+data::CifarFormat ReadCifarFormat(const ConfigReader& r) {
   data::CifarFormat f;
-  f.label_bytes = IntField(o, "labelBytes");
-  f.label_index = IntField(o, "labelIndex");
-  f.num_classes = IntField(o, "numClasses");
+  f.label_bytes = r.Int("labelBytes");
+  f.label_index = r.Int("labelIndex");
+  f.num_classes = r.Int("numClasses");
   return f;
 }
 
 // cifarRecordCount(path, {labelBytes, labelIndex, numClasses}) -> number (from the file size)
 Napi::Value CifarRecordCount(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
-    int64_t n = data::cifar_record_count(info[0].As<Napi::String>(), CifarFormatArg(info[1].As<Napi::Object>()));
+    int64_t n = data::cifar_record_count(info[0].As<Napi::String>(), ReadCifarFormat(ConfigReader(info[1], "format")));
     return Napi::Number::New(info.Env(), static_cast<double>(n));
   });
 }
@@ -220,7 +208,7 @@ Napi::Value LoadCifar(const Napi::CallbackInfo& info) {
     Napi::Array arr = info[0].As<Napi::Array>();
     std::vector<std::string> files;
     for (uint32_t i = 0; i < arr.Length(); ++i) files.push_back(arr.Get(i).As<Napi::String>());
-    data::CifarFormat format = CifarFormatArg(info[1].As<Napi::Object>());
+    data::CifarFormat format = ReadCifarFormat(ConfigReader(info[1], "format"));
     return LoadAsync(info.Env(), "noisynn.loadCifar", [=]() { return data::load_cifar_dataset(files, format); });
   });
 }
@@ -254,9 +242,9 @@ Napi::Value DatasetFromPixels(const Napi::CallbackInfo& info) {
     for (int64_t i = 0; i < d[0]; ++i) labels.data_ptr<int64_t>()[i] = labelsArr[static_cast<size_t>(i)];
     auto keep = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[0]));
     const uint8_t* data = pixels.Data();
-    return LoadAsync(env, "noisynn.datasetFromPixels", [=]() {
-      return data::dataset_from_hwc_pixels(data, d[0], d[1], d[2], d[3], labels, num_classes);
-    }, keep);
+    return LoadAsync(
+        env, "noisynn.datasetFromPixels",
+        [=]() { return data::dataset_from_hwc_pixels(data, d[0], d[1], d[2], d[3], labels, num_classes); }, keep);
   });
 }
 
@@ -277,16 +265,13 @@ Napi::Value DatasetFromTensors(const Napi::CallbackInfo& info) {
 class LoaderWrap : public Napi::ObjectWrap<LoaderWrap> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function ctor = DefineClass(env, "NativeLoader", {
-        InstanceMethod<&LoaderWrap::Length>("length"),
-        InstanceMethod<&LoaderWrap::SampleShape>("sampleShape"),
-        InstanceMethod<&LoaderWrap::Start>("start"),
-        InstanceMethod<&LoaderWrap::Next>("next"),
-        InstanceMethod<&LoaderWrap::TryNext>("tryNext"),
-        InstanceMethod<&LoaderWrap::Stop>("stop"),
+    const std::vector<PropertyDescriptor> methods = {
+        InstanceMethod<&LoaderWrap::Length>("length"),   InstanceMethod<&LoaderWrap::SampleShape>("sampleShape"),
+        InstanceMethod<&LoaderWrap::Start>("start"),     InstanceMethod<&LoaderWrap::Next>("next"),
+        InstanceMethod<&LoaderWrap::TryNext>("tryNext"), InstanceMethod<&LoaderWrap::Stop>("stop"),
         InstanceMethod<&LoaderWrap::Dispose>("dispose"),
-    });
-    GetAddonData(env)->loaderCtor = Napi::Persistent(ctor);
+    };
+    Napi::Function ctor = DefineClass(env, "NativeLoader", methods);
     exports.Set("NativeLoader", ctor);
   }
 
@@ -295,17 +280,16 @@ class LoaderWrap : public Napi::ObjectWrap<LoaderWrap> {
     // ObjectWrap constructors only forward Napi::Error to JS: translate everything else here.
     Guard(info, [&]() -> Napi::Value {
       data::DatasetPtr dataset = UnwrapDataset(info[0], "dataset");
-      Napi::Object c = info[1].As<Napi::Object>();
+      ConfigReader c(info[1], "config");
       data::LoaderOptions o;
-      o.batch_size = IntField(c, "batchSize");
-      o.order = ParseOrder(StringField(c, "order"));
-      o.seed = ParseSeed(StringField(c, "seed"));
-      o.drop_last = Field(c, "dropLast").As<Napi::Boolean>().Value();
-      o.num_workers = IntField(c, "numWorkers");
-      o.prefetch = IntField(c, "prefetch");
-      o.device = ParseDevice(StringField(c, "device"));
-      Napi::Array ts = Field(c, "transforms").As<Napi::Array>();
-      for (uint32_t i = 0; i < ts.Length(); ++i) o.transforms.push_back(ParseTransform(ts.Get(i).As<Napi::Object>()));
+      o.batch_size = c.Int("batchSize");
+      o.order = ParseOrder(c.String("order"));
+      o.seed = c.U64("seed");
+      o.drop_last = c.Bool("dropLast");
+      o.num_workers = c.Int("numWorkers");
+      o.prefetch = c.Int("prefetch");
+      o.device = ParseDevice(c.String("device"));
+      for (const ConfigReader& t : c.Objects("transforms")) o.transforms.push_back(ReadTransform(t));
       loader_ = std::make_shared<data::BatchLoader>(std::move(dataset), std::move(o));
       return info.Env().Undefined();
     });
@@ -388,22 +372,6 @@ class LoaderWrap : public Napi::ObjectWrap<LoaderWrap> {
 };
 
 }  // namespace
-
-std::shared_ptr<data::BatchLoader> UnwrapLoader(Napi::Value value, const char* what) {
-  Napi::Env env = value.Env();
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(GetAddonData(env)->loaderCtor.Value())) {
-    throw Napi::TypeError::New(env, std::string("Expected NativeLoader for ") + what);
-  }
-  return Napi::ObjectWrap<LoaderWrap>::Unwrap(value.As<Napi::Object>())->Get(env);
-}
-
-data::DatasetPtr UnwrapDataset(Napi::Value value, const char* what) {
-  Napi::Env env = value.Env();
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(GetAddonData(env)->datasetCtor.Value())) {
-    throw Napi::TypeError::New(env, std::string("Expected NativeDataset for ") + what);
-  }
-  return Napi::ObjectWrap<DatasetWrap>::Unwrap(value.As<Napi::Object>())->Get(env);
-}
 
 void InitData(Napi::Env env, Napi::Object exports) {
   DatasetWrap::Init(env, exports);

@@ -1,9 +1,6 @@
 // Models for JS: creation from a validated flat config, forward off the JS thread, weights I/O.
 #include "napi/models.h"
 
-#include <cerrno>
-#include <chrono>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -11,6 +8,7 @@
 #include "models/vit.h"
 #include "models/weights.h"
 #include "napi/addon_data.h"
+#include "napi/async.h"
 #include "napi/errors.h"
 #include "napi/tensor.h"
 
@@ -19,91 +17,34 @@ namespace napi {
 
 namespace {
 
-// ---- reading the flat configs that lib/models.ts builds (already validated there) ----
+// ---- the flat configs of lib/models.ts (validated and defaulted there) ----
 
-Napi::Value Field(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) throw noisynn::TypeError(std::string("missing config field ") + key);
-  return v;
-}
-
-int64_t GetInt(const Napi::Object& o, const char* key) {
-  Napi::Value v = Field(o, key);
-  if (!v.IsNumber()) throw noisynn::TypeError(std::string("Expected integer for ") + key);
-  return v.As<Napi::Number>().Int64Value();
-}
-
-double GetDouble(const Napi::Object& o, const char* key) {
-  Napi::Value v = Field(o, key);
-  if (!v.IsNumber()) throw noisynn::TypeError(std::string("Expected number for ") + key);
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-std::string GetString(const Napi::Object& o, const char* key) {
-  Napi::Value v = Field(o, key);
-  if (!v.IsString()) throw noisynn::TypeError(std::string("Expected string for ") + key);
-  return v.As<Napi::String>().Utf8Value();
-}
-
-bool GetBool(const Napi::Object& o, const char* key) {
-  Napi::Value v = Field(o, key);
-  if (!v.IsBoolean()) throw noisynn::TypeError(std::string("Expected boolean for ") + key);
-  return v.As<Napi::Boolean>().Value();
-}
-
-Napi::Object ExpectObject(const Napi::Value& v, const char* what) {
-  if (!v.IsObject()) throw noisynn::TypeError(std::string("Expected object for ") + what);
-  return v.As<Napi::Object>();
-}
-
-models::NoiseSiteConfig ParseNoise(const Napi::Object& n) {
-  models::NoiseSiteConfig c;
-  c.params.kind = parse_noise_kind(GetString(n, "kind"));
-  c.params.strength = GetDouble(n, "strength");
-  c.params.mean = GetDouble(n, "mean");
-  c.params.std = GetDouble(n, "std");
-  c.params.seed = ParseU64Decimal(GetString(n, "seed"), "noise.seed");
-  c.params.detach = GetBool(n, "detach");
-  c.axis = models::parse_noise_axis(GetString(n, "axis"));
-  c.when = models::parse_noise_when(GetString(n, "when"));
-  c.site = models::parse_noise_site(GetString(n, "site"));
-  c.layer = GetInt(n, "layer");
-  c.stage = GetInt(n, "stage");
-  c.block = GetInt(n, "block");
-  return c;
-}
-
-models::VitConfig ParseVitConfig(const Napi::Object& o) {
+models::VitConfig ReadVitConfig(const ConfigReader& r) {
   models::VitConfig c;
-  c.image_size = GetInt(o, "imageSize");
-  c.patch_size = GetInt(o, "patchSize");
-  c.in_channels = GetInt(o, "inChannels");
-  c.num_classes = GetInt(o, "numClasses");
-  c.embed_dim = GetInt(o, "embedDim");
-  c.depth = GetInt(o, "depth");
-  c.num_heads = GetInt(o, "numHeads");
-  c.mlp_ratio = GetDouble(o, "mlpRatio");
-  c.dropout = GetDouble(o, "dropout");
-  c.drop_path = GetDouble(o, "dropPath");
-  c.init_seed = ParseU64Decimal(GetString(o, "initSeed"), "initSeed");
+  c.image_size = r.Int("imageSize");
+  c.patch_size = r.Int("patchSize");
+  c.in_channels = r.Int("inChannels");
+  c.num_classes = r.Int("numClasses");
+  c.embed_dim = r.Int("embedDim");
+  c.depth = r.Int("depth");
+  c.num_heads = r.Int("numHeads");
+  c.mlp_ratio = r.Double("mlpRatio");
+  c.dropout = r.Double("dropout");
+  c.drop_path = r.Double("dropPath");
+  c.init_seed = r.U64("initSeed");
   return c;
 }
 
-models::ResNetConfig ParseResNetConfig(const Napi::Object& o) {
+models::ResNetConfig ReadResNetConfig(const ConfigReader& r) {
   models::ResNetConfig c;
-  c.block = models::parse_resnet_block(GetString(o, "block"));
-  Napi::Value layers = Field(o, "layers");
-  if (!layers.IsArray() || layers.As<Napi::Array>().Length() != 4) throw noisynn::TypeError("Expected an array of 4 integers for layers");
-  Napi::Array arr = layers.As<Napi::Array>();
-  for (uint32_t i = 0; i < 4; ++i) {
-    Napi::Value v = arr.Get(i);
-    if (!v.IsNumber()) throw noisynn::TypeError("Expected an array of 4 integers for layers");
-    c.layers[i] = v.As<Napi::Number>().Int64Value();
-  }
-  c.in_channels = GetInt(o, "inChannels");
-  c.num_classes = GetInt(o, "numClasses");
-  c.stem = models::parse_resnet_stem(GetString(o, "stem"));
-  c.init_seed = ParseU64Decimal(GetString(o, "initSeed"), "initSeed");
+  c.block = models::parse_resnet_block(r.String("block"));
+  const std::vector<int64_t> layers = r.Ints("layers");
+  if (layers.size() != 4) throw noisynn::RangeError("Expected an array of 4 integers for " + r.name() + ".layers");
+  for (size_t i = 0; i < 4; ++i) c.layers[i] = layers[i];
+  c.in_channels = r.Int("inChannels");
+  c.num_classes = r.Int("numClasses");
+  c.stem = models::parse_resnet_stem(r.String("stem"));
+  c.init_seed = r.U64("initSeed");
   return c;
 }
 
@@ -115,12 +56,29 @@ Napi::Array StringArray(Napi::Env env, const std::vector<std::string>& items) {
 
 }  // namespace
 
+models::NoiseSiteConfig ReadNoiseSite(const ConfigReader& r) {
+  models::NoiseSiteConfig c;
+  c.params.kind = parse_noise_kind(r.String("kind"));
+  c.params.strength = r.Double("strength");
+  c.params.mean = r.Double("mean");
+  c.params.std = r.Double("std");
+  c.params.seed = r.U64("seed");
+  c.params.detach = r.Bool("detach");
+  c.axis = models::parse_noise_axis(r.String("axis"));
+  c.when = models::parse_noise_when(r.String("when"));
+  c.site = models::parse_noise_site(r.String("site"));
+  c.layer = r.Int("layer");
+  c.stage = r.Int("stage");
+  c.block = r.Int("block");
+  return c;
+}
+
 // ---- the handle ----
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function ctor = DefineClass(env, "NativeModel", {
+    const std::vector<PropertyDescriptor> methods = {
         InstanceMethod<&ModelWrap::Forward>("forward"),
         InstanceMethod<&ModelWrap::SetTraining>("setTraining"),
         InstanceMethod<&ModelWrap::IsTraining>("isTraining"),
@@ -136,7 +94,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         InstanceMethod<&ModelWrap::LoadWeights>("loadWeights"),
         InstanceMethod<&ModelWrap::Dispose>("dispose"),
         InstanceMethod<&ModelWrap::IsDisposed>("isDisposed"),
-    });
+    };
+    Napi::Function ctor = DefineClass(env, "NativeModel", methods);
     GetAddonData(env)->modelCtor = Napi::Persistent(ctor);
     exports.Set("NativeModel", ctor);
   }
@@ -213,7 +172,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   }
 
   Napi::Value Device(const Napi::CallbackInfo& info) {
-    return Guard(info, [&]() -> Napi::Value { return Napi::String::New(info.Env(), DeviceString(Get(info.Env())->device())); });
+    return Guard(
+        info, [&]() -> Napi::Value { return Napi::String::New(info.Env(), DeviceString(Get(info.Env())->device())); });
   }
 
   Napi::Value NumParameters(const Napi::CallbackInfo& info) {
@@ -241,7 +201,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value SetNoise(const Napi::CallbackInfo& info) {
     return Guard(info, [&]() -> Napi::Value {
       auto model = Get(info.Env());
-      models::NoiseSiteConfig c = ParseNoise(ExpectObject(info[0], "noise"));
+      models::NoiseSiteConfig c = ReadNoiseSite(ConfigReader(info[0], "noise"));
       std::lock_guard<std::mutex> lock(model->mutex());
       model->set_noise(c);
       return info.Env().Undefined();
@@ -314,7 +274,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 };
 
 std::shared_ptr<models::Model> UnwrapModel(Napi::Value value, const char* what) {
-  if (!ModelWrap::IsModel(value)) throw Napi::TypeError::New(value.Env(), std::string("Expected NativeModel for ") + what);
+  if (!ModelWrap::IsModel(value))
+    throw Napi::TypeError::New(value.Env(), std::string("Expected NativeModel for ") + what);
   return Napi::ObjectWrap<ModelWrap>::Unwrap(value.As<Napi::Object>())->Get(value.Env());
 }
 
@@ -323,8 +284,8 @@ namespace {
 // createVit(config, noise) / createResNet(config, noise): the flat configs of lib/models.ts.
 Napi::Value CreateVit(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
-    models::VitConfig config = ParseVitConfig(ExpectObject(info[0], "config"));
-    models::NoiseSiteConfig noise = ParseNoise(ExpectObject(info[1], "noise"));
+    models::VitConfig config = ReadVitConfig(ConfigReader(info[0], "config"));
+    models::NoiseSiteConfig noise = ReadNoiseSite(ConfigReader(info[1], "noise"));
     auto model = std::make_shared<models::VisionTransformer>(config);
     model->set_noise(noise);
     return ModelWrap::New(info.Env(), model);
@@ -333,91 +294,11 @@ Napi::Value CreateVit(const Napi::CallbackInfo& info) {
 
 Napi::Value CreateResNet(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
-    models::ResNetConfig config = ParseResNetConfig(ExpectObject(info[0], "config"));
-    models::NoiseSiteConfig noise = ParseNoise(ExpectObject(info[1], "noise"));
+    models::ResNetConfig config = ReadResNetConfig(ConfigReader(info[0], "config"));
+    models::NoiseSiteConfig noise = ReadNoiseSite(ConfigReader(info[1], "noise"));
     auto model = std::make_shared<models::ResNet>(config);
     model->set_noise(noise);
     return ModelWrap::New(info.Env(), model);
-  });
-}
-
-// Test support: applies a noise site to a tensor exactly as a model would. layout 'tokens'
-// takes [B, 1 + gridH*gridW, C]; 'featureMap' takes [B, C, H, W]. Ignores `when`.
-Napi::Value NoiseSiteProbe(const Napi::CallbackInfo& info) {
-  return Guard(info, [&]() -> Napi::Value {
-    at::Tensor x = UnwrapTensor(info[0], "x");
-    models::NoiseSite site;
-    site.configure(ParseNoise(ExpectObject(info[1], "noise")));
-    std::string layout = info[2].As<Napi::String>().Utf8Value();
-    site.set_offset(ParseU64Decimal(info[3].As<Napi::String>().Utf8Value(), "offset"));
-    torch::NoGradGuard no_grad;
-    if (layout == "tokens") {
-      return TensorWrap::New(info.Env(), site.apply_to_tokens(x, info[4].As<Napi::Number>().Int64Value(), info[5].As<Napi::Number>().Int64Value()));
-    }
-    if (layout == "featureMap") return TensorWrap::New(info.Env(), site.apply_to_feature_map(x));
-    throw noisynn::RangeError("Expected 'tokens' or 'featureMap' for layout but received '" + layout + "'");
-  });
-}
-
-// Benchmark support: the noise site alone on tokens [B, 1 + gridH*gridW, C], forward and
-// backward (with a fixed output gradient), as inside a training step; seconds per iteration.
-Napi::Value BenchNoiseSite(const Napi::CallbackInfo& info) {
-  return Guard(info, [&]() -> Napi::Value {
-    at::Tensor x = UnwrapTensor(info[0], "x");
-    auto site = std::make_shared<models::NoiseSite>();
-    site->configure(ParseNoise(ExpectObject(info[1], "noise")));
-    int64_t grid_h = info[2].As<Napi::Number>().Int64Value();
-    int64_t grid_w = info[3].As<Napi::Number>().Int64Value();
-    int64_t iterations = info[4].As<Napi::Number>().Int64Value();
-    if (iterations < 1) throw noisynn::RangeError("Expected positive integer for iterations");
-    auto times = std::make_shared<std::vector<double>>();
-    return TaskWorker::Run(
-        info.Env(), "noisynn.model.benchNoiseSite",
-        [x, site, grid_h, grid_w, iterations, times]() {
-          at::Tensor input = x.detach().clone().requires_grad_(true);
-          at::Tensor grad = at::ones_like(input);
-          for (int64_t i = 0; i < iterations; ++i) {
-            auto start = std::chrono::steady_clock::now();
-            site->apply_to_tokens(input, grid_h, grid_w).backward(grad);
-            input.mutable_grad().reset();
-            times->push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-          }
-        },
-        [times](Napi::Env env) -> Napi::Value {
-          Napi::Array out = Napi::Array::New(env, times->size());
-          for (size_t i = 0; i < times->size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, (*times)[i]));
-          return out;
-        });
-  });
-}
-
-// Benchmark support: `iterations` training steps (zero grads, forward, cross-entropy, backward)
-// in the model's current mode, timed natively; resolves to the seconds of each step.
-Napi::Value BenchTrainStep(const Napi::CallbackInfo& info) {
-  return Guard(info, [&]() -> Napi::Value {
-    auto model = UnwrapModel(info[0], "model");
-    at::Tensor x = UnwrapTensor(info[1], "x");
-    at::Tensor labels = UnwrapTensor(info[2], "labels");
-    int64_t iterations = info[3].As<Napi::Number>().Int64Value();
-    if (iterations < 1) throw noisynn::RangeError("Expected positive integer for iterations");
-    auto times = std::make_shared<std::vector<double>>();
-    return TaskWorker::Run(
-        info.Env(), "noisynn.model.benchTrainStep",
-        [model, x, labels, iterations, times]() {
-          std::lock_guard<std::mutex> lock(model->mutex());
-          for (int64_t i = 0; i < iterations; ++i) {
-            auto start = std::chrono::steady_clock::now();
-            model->zero_grad();
-            at::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), labels);
-            loss.backward();
-            times->push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-          }
-        },
-        [times](Napi::Env env) -> Napi::Value {
-          Napi::Array out = Napi::Array::New(env, times->size());
-          for (size_t i = 0; i < times->size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, (*times)[i]));
-          return out;
-        });
   });
 }
 
@@ -427,9 +308,6 @@ void InitModels(Napi::Env env, Napi::Object exports) {
   ModelWrap::Init(env, exports);
   exports.Set("createVit", Napi::Function::New<CreateVit>(env, "createVit"));
   exports.Set("createResNet", Napi::Function::New<CreateResNet>(env, "createResNet"));
-  exports.Set("noiseSiteProbe", Napi::Function::New<NoiseSiteProbe>(env, "noiseSiteProbe"));
-  exports.Set("benchTrainStep", Napi::Function::New<BenchTrainStep>(env, "benchTrainStep"));
-  exports.Set("benchNoiseSite", Napi::Function::New<BenchNoiseSite>(env, "benchNoiseSite"));
 }
 
 }  // namespace napi

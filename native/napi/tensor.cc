@@ -1,13 +1,12 @@
-// Tensor handle: creation from typed arrays, copies out, device moves, dispose.
+// Tensor handle: creation from typed arrays, copies out, device moves, dispose, autograd.
 #include "napi/tensor.h"
 
-#include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
-#include "napi/errors.h"
 #include "napi/addon_data.h"
+#include "napi/errors.h"
 
 namespace noisynn {
 namespace napi {
@@ -25,9 +24,32 @@ napi_typedarray_type TypedArrayTypeFor(at::ScalarType t) {
     case at::kLong: return napi_bigint64_array;
     case at::kInt: return napi_int32_array;
     case at::kByte: return napi_uint8_array;
-    default: throw noisynn::TypeError("Tensors of dtype " + DtypeName(t) + " cannot be copied to a TypedArray; convert to float32 first");
+    default:
+      throw noisynn::TypeError("Tensors of dtype " + DtypeName(t) +
+                               " cannot be copied to a TypedArray; convert to float32 first");
   }
 }
+
+const char* TypedArrayName(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "a TypedArray of another type";
+  }
+}
+
+// The element type of each TypedArray the package accepts (lib/tensor.ts documents the same map).
+constexpr const char* kAcceptedArrays =
+    "Float32Array, Float64Array, BigInt64Array, Int32Array, Uint8Array or Uint8ClampedArray";
 
 at::ScalarType DtypeForTypedArray(napi_typedarray_type t) {
   switch (t) {
@@ -37,7 +59,9 @@ at::ScalarType DtypeForTypedArray(napi_typedarray_type t) {
     case napi_int32_array: return at::kInt;
     case napi_uint8_array:
     case napi_uint8_clamped_array: return at::kByte;
-    default: throw noisynn::TypeError("Unsupported TypedArray type");
+    default:
+      throw noisynn::TypeError(std::string("Expected ") + kAcceptedArrays + " for data but received " +
+                               TypedArrayName(t));
   }
 }
 
@@ -65,18 +89,8 @@ at::ScalarType ParseDtype(const std::string& s) {
   if (s == "int64") return at::kLong;
   if (s == "int32") return at::kInt;
   if (s == "uint8") return at::kByte;
-  throw noisynn::RangeError("Expected one of float32, float64, float16, bfloat16, int64, int32, uint8 for dtype but received '" + s + "'");
-}
-
-uint64_t ParseU64Decimal(const std::string& s, const char* name) {
-  // At most 20 digits and nothing else (strtoull alone would accept signs, spaces, hex).
-  if (s.empty() || s.size() > 20 || s.find_first_not_of("0123456789") != std::string::npos) {
-    throw noisynn::RangeError(std::string("Expected a decimal unsigned 64-bit integer for ") + name + " but received '" + s + "'");
-  }
-  errno = 0;
-  const unsigned long long v = std::strtoull(s.c_str(), nullptr, 10);
-  if (errno == ERANGE) throw noisynn::RangeError(std::string("Expected an integer below 2^64 for ") + name + " but received '" + s + "'");
-  return static_cast<uint64_t>(v);
+  throw noisynn::RangeError(
+      "Expected one of float32, float64, float16, bfloat16, int64, int32, uint8 for dtype but received '" + s + "'");
 }
 
 at::Device ParseDevice(const std::string& s) {
@@ -89,7 +103,9 @@ at::Device ParseDevice(const std::string& s) {
       throw noisynn::RangeError("Expected 'cpu', 'cuda' or 'cuda:N' for device but received '" + s + "'");
     }
     if (!at::hasCUDA()) {
-      throw noisynn::RangeError("device '" + s + "' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)");
+      throw noisynn::RangeError(
+          "device '" + s +
+          "' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)");
     }
     return d;
   }
@@ -102,7 +118,7 @@ std::string DeviceString(const at::Device& d) {
 }
 
 void TensorWrap::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "NativeTensor", {
+  const std::vector<PropertyDescriptor> methods = {
       StaticMethod<&TensorWrap::FromTypedArray>("fromTypedArray"),
       InstanceMethod<&TensorWrap::Shape>("shape"),
       InstanceMethod<&TensorWrap::Dtype>("dtype"),
@@ -112,7 +128,14 @@ void TensorWrap::Init(Napi::Env env, Napi::Object exports) {
       InstanceMethod<&TensorWrap::Dispose>("dispose"),
       InstanceMethod<&TensorWrap::IsDisposed>("isDisposed"),
       InstanceMethod<&TensorWrap::Nbytes>("nbytes"),
-  });
+      InstanceMethod<&TensorWrap::RequiresGrad>("requiresGrad"),
+      InstanceMethod<&TensorWrap::SetRequiresGrad>("setRequiresGrad"),
+      InstanceMethod<&TensorWrap::Backward>("backward"),
+      InstanceMethod<&TensorWrap::Grad>("grad"),
+      InstanceMethod<&TensorWrap::ZeroGrad>("zeroGrad"),
+      InstanceMethod<&TensorWrap::Detach>("detach"),
+  };
+  Napi::Function ctor = DefineClass(env, "NativeTensor", methods);
   GetAddonData(env)->tensorCtor = Napi::Persistent(ctor);
   exports.Set("NativeTensor", ctor);
 }
@@ -186,17 +209,20 @@ Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     const at::Tensor& t = Get(info.Env());
     Napi::Array out = Napi::Array::New(info.Env(), t.dim());
-    for (int64_t i = 0; i < t.dim(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), static_cast<double>(t.size(i))));
+    for (int64_t i = 0; i < t.dim(); ++i)
+      out.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), static_cast<double>(t.size(i))));
     return out;
   });
 }
 
 Napi::Value TensorWrap::Dtype(const Napi::CallbackInfo& info) {
-  return Guard(info, [&]() -> Napi::Value { return Napi::String::New(info.Env(), DtypeName(Get(info.Env()).scalar_type())); });
+  return Guard(
+      info, [&]() -> Napi::Value { return Napi::String::New(info.Env(), DtypeName(Get(info.Env()).scalar_type())); });
 }
 
 Napi::Value TensorWrap::Device(const Napi::CallbackInfo& info) {
-  return Guard(info, [&]() -> Napi::Value { return Napi::String::New(info.Env(), DeviceString(Get(info.Env()).device())); });
+  return Guard(info,
+               [&]() -> Napi::Value { return Napi::String::New(info.Env(), DeviceString(Get(info.Env()).device())); });
 }
 
 Napi::Value TensorWrap::ToTypedArray(const Napi::CallbackInfo& info) {
@@ -208,7 +234,8 @@ Napi::Value TensorWrap::ToTypedArray(const Napi::CallbackInfo& info) {
     Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, bytes);
     if (bytes > 0) std::memcpy(buf.Data(), t.data_ptr(), bytes);
     napi_value out;
-    NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, type, static_cast<size_t>(t.numel()), buf, 0, &out), Napi::Value());
+    NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, type, static_cast<size_t>(t.numel()), buf, 0, &out),
+                         Napi::Value());
     return Napi::Value(env, out);
   });
 }
@@ -233,12 +260,64 @@ Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value TensorWrap::IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), disposed_);
-}
+Napi::Value TensorWrap::IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed_); }
 
 Napi::Value TensorWrap::Nbytes(const Napi::CallbackInfo& info) {
-  return Guard(info, [&]() -> Napi::Value { return Napi::Number::New(info.Env(), static_cast<double>(StorageBytes(Get(info.Env())))); });
+  return Guard(info, [&]() -> Napi::Value {
+    return Napi::Number::New(info.Env(), static_cast<double>(StorageBytes(Get(info.Env()))));
+  });
+}
+
+// ---- autograd (lib/tensor.ts validates the arguments and the flag's preconditions) ----
+
+Napi::Value TensorWrap::RequiresGrad(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), Get(info.Env()).requires_grad()); });
+}
+
+// setRequiresGrad(on): makes this (leaf) tensor record the ops applied to it, or stop.
+Napi::Value TensorWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Get(info.Env()).requires_grad_(info[0].ToBoolean().Value());
+    return info.Env().Undefined();
+  });
+}
+
+// backward(gradient?): runs the autograd graph that produced this tensor, on the JS thread, and
+// accumulates into the .grad of every leaf that requires it. No gradient: a one-element tensor.
+Napi::Value TensorWrap::Backward(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    const at::Tensor& t = Get(info.Env());
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+      t.backward(UnwrapTensor(info[0], "gradient"));
+    } else {
+      t.backward();
+    }
+    return info.Env().Undefined();
+  });
+}
+
+// grad(): the gradient accumulated into this leaf (sharing its memory), or null. Only leaves
+// keep one (libtorch would warn on a non-leaf's).
+Napi::Value TensorWrap::Grad(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    const at::Tensor& t = Get(info.Env());
+    if (!t.is_leaf() || !t.grad().defined()) return info.Env().Null();
+    return New(info.Env(), t.grad());
+  });
+}
+
+// zeroGrad(): drops the accumulated gradient (as `x.grad = None` does in PyTorch).
+Napi::Value TensorWrap::ZeroGrad(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    const at::Tensor& t = Get(info.Env());
+    if (t.is_leaf() && t.grad().defined()) t.mutable_grad().reset();
+    return info.Env().Undefined();
+  });
+}
+
+// detach(): the same memory, cut from the autograd graph.
+Napi::Value TensorWrap::Detach(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value { return New(info.Env(), Get(info.Env()).detach()); });
 }
 
 }  // namespace napi

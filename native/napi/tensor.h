@@ -19,6 +19,8 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   explicit TensorWrap(const Napi::CallbackInfo& info);
   ~TensorWrap() override;
 
+  const at::Tensor& Get(Napi::Env env) const;
+
  private:
   static Napi::Value FromTypedArray(const Napi::CallbackInfo& info);
   Napi::Value Shape(const Napi::CallbackInfo& info);
@@ -29,13 +31,15 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value IsDisposed(const Napi::CallbackInfo& info);
   Napi::Value Nbytes(const Napi::CallbackInfo& info);
+  // Autograd: the flag, backward from this tensor, the accumulated gradient, a detached view.
+  Napi::Value RequiresGrad(const Napi::CallbackInfo& info);
+  Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info);
+  Napi::Value Backward(const Napi::CallbackInfo& info);
+  Napi::Value Grad(const Napi::CallbackInfo& info);
+  Napi::Value ZeroGrad(const Napi::CallbackInfo& info);
+  Napi::Value Detach(const Napi::CallbackInfo& info);
 
   void Reset(at::Tensor t);
-
- public:
-  const at::Tensor& Get(Napi::Env env) const;
-
- private:
 
   at::Tensor tensor_;
   int64_t reported_ = 0;  // bytes reported to V8 via AdjustExternalMemory
@@ -45,10 +49,6 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
 // The tensor behind a JS handle; throws a JS TypeError naming `what` for anything else, and an
 // Error when the handle was disposed. (A free function: ObjectWrap reserves the name Unwrap.)
 at::Tensor UnwrapTensor(Napi::Value v, const char* what = "tensor");
-
-// A decimal string holding an unsigned 64-bit integer (seeds, Philox offsets: JS numbers
-// cannot carry 64 bits). Throws RangeError naming `name` otherwise.
-uint64_t ParseU64Decimal(const std::string& s, const char* name);
 
 // Device strings: 'cpu', 'cuda', 'cuda:N'. Throws RangeError for anything else.
 at::Device ParseDevice(const std::string& s);

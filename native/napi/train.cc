@@ -2,9 +2,13 @@
 // the JS thread and settled as a Promise.
 #include <napi.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "napi/async.h"
+#include "napi/config.h"
 #include "napi/errors.h"
 #include "napi/models.h"
 #include "napi/tensor.h"
@@ -15,36 +19,56 @@ namespace napi {
 
 namespace {
 
-// The flat options object lib/trainer.ts builds (validated and defaulted there).
-train::TrainerOptions ParseOptions(const Napi::Object& o) {
+// The flat options lib/trainer.ts builds (validated and defaulted there).
+train::TrainerOptions ReadTrainerOptions(const ConfigReader& r) {
   train::TrainerOptions t;
-  auto num = [&](const char* key) { return o.Get(key).As<Napi::Number>().DoubleValue(); };
-  auto i64 = [&](const char* key) { return o.Get(key).As<Napi::Number>().Int64Value(); };
-  t.optimizer.kind = train::parse_optimizer_kind(o.Get("optimizer").As<Napi::String>());
-  t.optimizer.lr = num("lr");
-  t.optimizer.weight_decay = num("weightDecay");
-  t.optimizer.momentum = num("momentum");
-  t.optimizer.nesterov = o.Get("nesterov").As<Napi::Boolean>();
-  t.optimizer.beta1 = num("beta1");
-  t.optimizer.beta2 = num("beta2");
-  t.optimizer.eps = num("eps");
-  t.schedule.kind = train::parse_schedule_kind(o.Get("schedule").As<Napi::String>());
-  t.schedule.warmup_steps = i64("warmupSteps");
-  t.schedule.total_steps = i64("totalSteps");
-  t.schedule.min_lr = num("minLr");
-  t.schedule.step_size = i64("stepSize");
-  t.schedule.gamma = num("gamma");
-  t.label_smoothing = num("labelSmoothing");
-  t.clip_grad_norm = num("clipGradNorm");
-  t.mixed_precision = o.Get("mixedPrecision").As<Napi::Boolean>();
-  t.seed = ParseU64Decimal(o.Get("seed").As<Napi::String>(), "seed");
+  t.optimizer.kind = train::parse_optimizer_kind(r.String("optimizer"));
+  t.optimizer.lr = r.Double("lr");
+  t.optimizer.weight_decay = r.Double("weightDecay");
+  t.optimizer.momentum = r.Double("momentum");
+  t.optimizer.nesterov = r.Bool("nesterov");
+  t.optimizer.beta1 = r.Double("beta1");
+  t.optimizer.beta2 = r.Double("beta2");
+  t.optimizer.eps = r.Double("eps");
+  t.schedule.kind = train::parse_schedule_kind(r.String("schedule"));
+  t.schedule.warmup_steps = r.Int("warmupSteps");
+  t.schedule.total_steps = r.Int("totalSteps");
+  t.schedule.min_lr = r.Double("minLr");
+  t.schedule.step_size = r.Int("stepSize");
+  t.schedule.gamma = r.Double("gamma");
+  t.label_smoothing = r.Double("labelSmoothing");
+  t.clip_grad_norm = r.Double("clipGradNorm");
+  t.mixed_precision = r.Bool("mixedPrecision");
+  t.seed = r.U64("seed");
   return t;
+}
+
+Napi::Object StepValue(Napi::Env env, const train::StepResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loss", r.loss);
+  o.Set("lr", r.lr);
+  o.Set("gradNorm", r.grad_norm);
+  o.Set("correct", static_cast<double>(r.correct));
+  o.Set("samples", static_cast<double>(r.samples));
+  return o;
+}
+
+Napi::Object EvalValue(Napi::Env env, const train::EvalResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("lossSum", r.loss_sum);
+  o.Set("top1", static_cast<double>(r.top1));
+  o.Set("top5", static_cast<double>(r.top5));
+  o.Set("samples", static_cast<double>(r.samples));
+  Napi::Uint8Array correct = Napi::Uint8Array::New(env, static_cast<size_t>(r.samples));
+  if (r.samples > 0) std::memcpy(correct.Data(), r.correct.data_ptr<uint8_t>(), r.samples);
+  o.Set("correct", correct);
+  return o;
 }
 
 class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeTrainer", {
+    const std::vector<PropertyDescriptor> methods = {
         InstanceMethod<&TrainerWrap::Step>("step"),
         InstanceMethod<&TrainerWrap::Evaluate>("evaluate"),
         InstanceMethod<&TrainerWrap::LrAt>("lrAt"),
@@ -55,63 +79,48 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         InstanceMethod<&TrainerWrap::SetNoiseOffset>("setNoiseOffset"),
         InstanceMethod<&TrainerWrap::SaveState>("saveState"),
         InstanceMethod<&TrainerWrap::LoadState>("loadState"),
-    });
+    };
+    return DefineClass(env, "NativeTrainer", methods);
   }
 
   // new NativeTrainer(model: NativeModel, options: flat options)
   explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
     Guard(info, [&]() -> Napi::Value {
       std::shared_ptr<models::Model> model = UnwrapModel(info[0], "model");
-      trainer_ = std::make_shared<train::Trainer>(model, ParseOptions(info[1].As<Napi::Object>()));
+      trainer_ = std::make_shared<train::Trainer>(model, ReadTrainerOptions(ConfigReader(info[1], "options")));
       return info.Env().Undefined();
     });
   }
 
  private:
   Napi::Value Step(const Napi::CallbackInfo& info) {
-    return Guard(info, [&]() -> Napi::Value {
-      auto trainer = trainer_;
-      at::Tensor images = UnwrapTensor(info[0], "images");
-      at::Tensor labels = UnwrapTensor(info[1], "labels");
-      auto result = std::make_shared<train::StepResult>();
-      return executor_->Run(
-          info.Env(), "noisynn.trainStep", [=] { *result = trainer->step(images, labels); },
-          [=](Napi::Env env) -> Napi::Value {
-            Napi::Object o = Napi::Object::New(env);
-            o.Set("loss", result->loss);
-            o.Set("lr", result->lr);
-            o.Set("gradNorm", result->grad_norm);
-            o.Set("correct", static_cast<double>(result->correct));
-            o.Set("samples", static_cast<double>(result->samples));
-            return o;
-          });
-    });
+    return RunOnBatch(info, "noisynn.trainStep", &train::Trainer::step, StepValue);
   }
 
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+    return RunOnBatch(info, "noisynn.evaluate", &train::Trainer::evaluate, EvalValue);
+  }
+
+  // (images, labels) -> Promise: `run` on this trainer's executor, its result converted by `value`.
+  template <typename Result>
+  Napi::Value RunOnBatch(const Napi::CallbackInfo& info, const char* name,
+                         Result (train::Trainer::*run)(const at::Tensor&, const at::Tensor&),
+                         Napi::Object (*value)(Napi::Env, const Result&)) {
     return Guard(info, [&]() -> Napi::Value {
       auto trainer = trainer_;
       at::Tensor images = UnwrapTensor(info[0], "images");
       at::Tensor labels = UnwrapTensor(info[1], "labels");
-      auto result = std::make_shared<train::EvalResult>();
+      auto result = std::make_shared<Result>();
       return executor_->Run(
-          info.Env(), "noisynn.evaluate", [=] { *result = trainer->evaluate(images, labels); },
-          [=](Napi::Env env) -> Napi::Value {
-            Napi::Object o = Napi::Object::New(env);
-            o.Set("lossSum", result->loss_sum);
-            o.Set("top1", static_cast<double>(result->top1));
-            o.Set("top5", static_cast<double>(result->top5));
-            o.Set("samples", static_cast<double>(result->samples));
-            Napi::Uint8Array correct = Napi::Uint8Array::New(env, static_cast<size_t>(result->samples));
-            if (result->samples > 0) std::memcpy(correct.Data(), result->correct.data_ptr<uint8_t>(), result->samples);
-            o.Set("correct", correct);
-            return o;
-          });
+          info.Env(), name, [=] { *result = ((*trainer).*run)(images, labels); },
+          [=](Napi::Env env) -> Napi::Value { return value(env, *result); });
     });
   }
 
   Napi::Value LrAt(const Napi::CallbackInfo& info) {
-    return Guard(info, [&]() -> Napi::Value { return Napi::Number::New(info.Env(), trainer_->lr_at(info[0].As<Napi::Number>().Int64Value())); });
+    return Guard(info, [&]() -> Napi::Value {
+      return Napi::Number::New(info.Env(), trainer_->lr_at(info[0].As<Napi::Number>().Int64Value()));
+    });
   }
 
   Napi::Value GetStep(const Napi::CallbackInfo& info) {
@@ -147,7 +156,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return Guard(info, [&]() -> Napi::Value {
       auto trainer = trainer_;
       std::string path = info[0].As<Napi::String>();
-      return executor_->Run(info.Env(), "noisynn.saveState", [=] { trainer->save_state(path); }, nullptr);
+      return executor_->Run(
+          info.Env(), "noisynn.saveState", [=] { trainer->save_state(path); }, nullptr);
     });
   }
 
@@ -155,7 +165,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return Guard(info, [&]() -> Napi::Value {
       auto trainer = trainer_;
       std::string path = info[0].As<Napi::String>();
-      return executor_->Run(info.Env(), "noisynn.loadState", [=] { trainer->load_state(path); }, nullptr);
+      return executor_->Run(
+          info.Env(), "noisynn.loadState", [=] { trainer->load_state(path); }, nullptr);
     });
   }
 
@@ -166,9 +177,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
 }  // namespace
 
-void InitTrain(Napi::Env env, Napi::Object exports) {
-  exports.Set("NativeTrainer", TrainerWrap::Define(env));
-}
+void InitTrain(Napi::Env env, Napi::Object exports) { exports.Set("NativeTrainer", TrainerWrap::Define(env)); }
 
 }  // namespace napi
 }  // namespace noisynn

@@ -4,7 +4,6 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
-#include <string>
 
 #include "ops/noise.h"
 
@@ -33,13 +32,6 @@ at::Tensor backward_cpu(const at::Tensor& grad, int64_t kind, int64_t axis, doub
                         int64_t offset, bool detach);
 // Fills a contiguous float tensor with the stream's normals or uniforms (CPU).
 void philox_fill_cpu(at::Tensor& out, bool normal, uint64_t seed, uint64_t offset);
-// The CPU stream itself: blocks [block0, block0 + count) into out[4 * count] (uniforms or normals),
-// equal to rng::philox4x32_10 + uniform4 / normal4 block by block. `path` picks the code:
-// "best" (what the kernels use), "avx512", "avx2" or "portable"; false when this CPU cannot run it.
-bool philox_blocks_cpu(const std::string& path, uint64_t block0, int64_t count, uint64_t offset, uint64_t seed, bool normal,
-                       float* out);
-// The path the kernels use on this CPU: "avx512", "avx2" or "portable".
-const char* philox_cpu_path();
 // False when libtorch parallelizes with OpenMP but these kernels were compiled without -fopenmp:
 // at::parallel_for is then an ignored pragma and they run on one thread.
 bool cpu_kernels_parallel();

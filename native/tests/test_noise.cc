@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/philox.h"
+#include "common/philox_cpu.h"
 #include "ops/noise.h"
 #include "ops/noise_impl.h"
 #include "tests/test_main.h"
@@ -59,7 +60,7 @@ NN_TEST("cpu Philox stream equals the scalar generator on every vector path (uni
   const int64_t counts[] = {1, 15, 16, 17, 53};
   auto check = [&](const char* path, uint64_t seed, uint64_t offset, uint64_t b0, int64_t n, bool normal) {
     std::vector<float> got(4 * n);
-    noisynn::impl::philox_blocks_cpu(path, b0, n, offset, seed, normal, got.data());
+    noisynn::rng::philox_blocks_on_path(path, b0, n, offset, seed, normal, got.data());
     for (int64_t i = 0; i < n; ++i) {
       const noisynn::rng::Block blk = noisynn::rng::philox4x32_10(b0 + i, offset, seed);
       float want[4];
@@ -77,7 +78,7 @@ NN_TEST("cpu Philox stream equals the scalar generator on every vector path (uni
   int paths_run = 0;
   for (const char* path : {"portable", "avx2", "avx512"}) {
     float probe[4];
-    if (!noisynn::impl::philox_blocks_cpu(path, 0, 1, 0, 0, false, probe)) continue;  // this CPU lacks it
+    if (!noisynn::rng::philox_blocks_on_path(path, 0, 1, 0, 0, false, probe)) continue;  // this CPU lacks it
     ++paths_run;
     for (uint64_t seed : {0ull, 1234567ull, 0xDEADBEEFCAFEF00Dull})
       for (uint64_t offset : {0ull, 5ull, 1ull << 40})
@@ -87,7 +88,7 @@ NN_TEST("cpu Philox stream equals the scalar generator on every vector path (uni
   }
   NN_EXPECT(paths_run >= 1, "the portable path always runs");
   NN_EXPECT(noisynn::impl::cpu_kernels_parallel(), "the kernels were compiled without -fopenmp against an OpenMP libtorch: they run on one thread");
-  std::printf("     (Philox paths checked: %d; the kernels use %s)\n", paths_run, noisynn::impl::philox_cpu_path());
+  std::printf("     (Philox paths checked: %d; the kernels use %s)\n", paths_run, noisynn::rng::philox_cpu_path());
   return true;
 }
 

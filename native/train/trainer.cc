@@ -1,4 +1,4 @@
-// The training step, batch evaluation and optimizer-state checkpoints.
+// The training step, batch evaluation, optimizer-state checkpoints and the step timing helper.
 #include "train/trainer.h"
 
 #include "common/durable_file.h"
@@ -6,6 +6,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -111,14 +112,15 @@ at::Tensor Trainer::loss_of(const at::Tensor& logits, const at::Tensor& labels, 
   return F::cross_entropy(logits.to(at::kFloat), labels, F::CrossEntropyFuncOptions().label_smoothing(smoothing));
 }
 
-StepResult Trainer::step(const at::Tensor& images_in, const at::Tensor& labels_in) {
-  std::lock_guard<std::mutex> lock(model_->mutex());
+Trainer::Pass Trainer::forward_backward_locked(const at::Tensor& images_in, const at::Tensor& labels_in) {
   const at::Device device = model_->device();
   TORCH_CHECK_VALUE(!options_.mixed_precision || device.is_cuda(),
                     "mixedPrecision (bf16 autocast) needs the model on a CUDA device, but it is on ", device.str());
   const at::Tensor images = images_in.to(device);
-  const at::Tensor labels = labels_in.to(device, at::kLong);
-  TORCH_CHECK_VALUE(labels.dim() == 1 && labels.size(0) == images.size(0), "labels must be [", images.size(0), "] but are ", labels.sizes());
+  Pass pass;
+  pass.labels = labels_in.to(device, at::kLong);
+  TORCH_CHECK_VALUE(pass.labels.dim() == 1 && pass.labels.size(0) == images.size(0), "labels must be [", images.size(0),
+                    "] but are ", pass.labels.sizes());
 
   model_->train(true);
   {
@@ -129,27 +131,38 @@ StepResult Trainer::step(const at::Tensor& images_in, const at::Tensor& labels_i
     std::lock_guard<std::mutex> glock(gen.mutex());
     gen.set_current_seed(mix(options_.seed, static_cast<uint64_t>(step_)));
   }
+  optimizer_->zero_grad();
+  {
+    AutocastScope autocast(options_.mixed_precision);
+    pass.logits = model_->forward(images);
+  }
+  at::Tensor loss = loss_of(pass.logits, pass.labels, options_.label_smoothing);
+  pass.loss = loss.item<double>();  // one host sync for the check and the report
+  TORCH_CHECK(std::isfinite(pass.loss), "training diverged: the loss is ", pass.loss, " at step ", step_,
+              " (lower the learning rate or set clipGradNorm)");
+  loss.backward();
+  return pass;
+}
+
+double Trainer::forward_backward(const at::Tensor& images, const at::Tensor& labels) {
+  std::lock_guard<std::mutex> lock(model_->mutex());
+  return forward_backward_locked(images, labels).loss;
+}
+
+StepResult Trainer::step(const at::Tensor& images, const at::Tensor& labels) {
+  std::lock_guard<std::mutex> lock(model_->mutex());
   StepResult r;
   r.lr = lr_at(step_);
   apply_lr(r.lr);
-  optimizer_->zero_grad();
-  at::Tensor logits;
-  {
-    AutocastScope autocast(options_.mixed_precision);
-    logits = model_->forward(images);
-  }
-  at::Tensor loss = loss_of(logits, labels, options_.label_smoothing);
-  r.loss = loss.item<double>();  // one host sync for the check and the report
-  TORCH_CHECK(std::isfinite(r.loss), "training diverged: the loss is ", r.loss, " at step ", step_,
-              " (lower the learning rate or set clipGradNorm)");
-  loss.backward();
+  const Pass pass = forward_backward_locked(images, labels);
+  r.loss = pass.loss;
   if (options_.clip_grad_norm > 0) {
     r.grad_norm = torch::nn::utils::clip_grad_norm_(params_, options_.clip_grad_norm);
   }
   optimizer_->step();
   ++step_;
-  r.correct = logits.detach().argmax(1).eq(labels).sum().item<int64_t>();
-  r.samples = images.size(0);
+  r.correct = pass.logits.detach().argmax(1).eq(pass.labels).sum().item<int64_t>();
+  r.samples = pass.labels.size(0);
   return r;
 }
 
@@ -195,6 +208,19 @@ void Trainer::load_state(const std::string& path) {
   at::Tensor step;
   archive.read("step", step);
   step_ = step.item<int64_t>();
+}
+
+std::vector<double> time_forward_backward(Trainer& trainer, const at::Tensor& images, const at::Tensor& labels,
+                                          int64_t iterations) {
+  TORCH_CHECK_VALUE(iterations >= 1, "Expected positive integer for iterations but received ", iterations);
+  std::vector<double> seconds;
+  seconds.reserve(static_cast<size_t>(iterations));
+  for (int64_t i = 0; i < iterations; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    trainer.forward_backward(images, labels);
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return seconds;
 }
 
 }  // namespace train

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "models/model.h"
 #include "train/schedule.h"
@@ -61,6 +62,10 @@ class Trainer {
 
   // One optimizer step on a batch: forward (train mode), loss, backward, clip, step, schedule.
   StepResult step(const at::Tensor& images, const at::Tensor& labels);
+  // The first half of step(), alone: train mode, zero grads, forward, loss, backward, with the
+  // dropout seed of the current step. No clipping, optimizer step or schedule; nothing advances
+  // but the model's noise offset. Returns the loss. What the benchmarks time (see below).
+  double forward_backward(const at::Tensor& images, const at::Tensor& labels);
   // Loss and top-1/top-5 hits of a batch in eval mode, without gradients.
   EvalResult evaluate(const at::Tensor& images, const at::Tensor& labels);
 
@@ -77,6 +82,12 @@ class Trainer {
   void load_state(const std::string& path);
 
  private:
+  // A forward_backward's outputs that step() goes on with (inputs moved to the model's device).
+  struct Pass {
+    at::Tensor logits, labels;
+    double loss = 0;
+  };
+  Pass forward_backward_locked(const at::Tensor& images, const at::Tensor& labels);
   void apply_lr(double lr);
   at::Tensor loss_of(const at::Tensor& logits, const at::Tensor& labels, double smoothing) const;
 
@@ -86,6 +97,11 @@ class Trainer {
   std::vector<at::Tensor> params_;
   int64_t step_ = 0;
 };
+
+// Seconds of each of `iterations` forward_backward() calls on one batch, timed natively: the
+// training step as bench/models.js and bench/data.js measure it, with the trainer's own code.
+std::vector<double> time_forward_backward(Trainer& trainer, const at::Tensor& images, const at::Tensor& labels,
+                                          int64_t iterations);
 
 }  // namespace train
 }  // namespace noisynn
