@@ -13,6 +13,6 @@ fi
 if (($#)); then
   files=("$@")
 else
-  mapfile -t files < <(find native bench/native -type f \( -name '*.cc' -o -name '*.h' -o -name '*.cu' \) | sort)
+  mapfile -t files < <(find native bench/native -type f \( -name '*.cc' -o -name '*.h' -o -name '*.cu' -o -name '*.c' \) | sort)
 fi
 clang-format --dry-run --Werror "${files[@]}"

@@ -46,7 +46,8 @@ double time_it(const at::Device& d, int reps, const std::function<void()>& f) {
 // and cache state: a copy timed in a separate loop can land on page-faulting fresh mappings
 // while the loop after it reuses freed memory (or the other way round), which alone moved
 // the copy's time by 5x on the 2-core VM.
-std::pair<double, double> time_pair(const at::Device& d, int reps, const std::function<void()>& a, const std::function<void()>& b) {
+std::pair<double, double> time_pair(const at::Device& d, int reps, const std::function<void()>& a,
+                                    const std::function<void()>& b) {
   for (int i = 0; i < 2; ++i) {
     a();
     b();
@@ -69,7 +70,8 @@ std::pair<double, double> time_pair(const at::Device& d, int reps, const std::fu
 
 void bench_device(const at::Device& dev, int reps) {
   std::printf("\n== %s (threads %d)\n", dev.str().c_str(), at::get_num_threads());
-  std::printf("%-15s %-10s %10s %10s %12s %12s %10s %12s\n", "shape", "kind", "fwd ms", "copy ms", "fwd/copy", "fused f+b", "literal f+b", "speedup");
+  std::printf("%-15s %-10s %10s %10s %12s %12s %10s %12s\n", "shape", "kind", "fwd ms", "copy ms", "fwd/copy",
+              "fused f+b", "literal f+b", "speedup");
   for (auto shape : {std::vector<int64_t>{128, 196, 192}, std::vector<int64_t>{64, 197, 768}}) {
     at::Tensor x = torch::randn(shape, at::TensorOptions().device(dev));
     at::Tensor w = torch::randn(shape, at::TensorOptions().device(dev));
@@ -95,12 +97,13 @@ void bench_device(const at::Device& dev, int reps) {
       const double literal_fb = time_it(dev, std::max(3, reps / 3), [&] { fb(true); });
       char shape_s[64];
       std::snprintf(shape_s, sizeof shape_s, "[%ld,%ld,%ld]", (long)shape[0], (long)shape[1], (long)shape[2]);
-      std::printf("%-15s %-10s %10.3f %10.3f %11.2fx %10.3fms %10.3fms %11.1fx\n", shape_s, noisynn::noise_kind_name(kind), fwd * 1e3,
-                  copy * 1e3, fwd / copy, fused_fb * 1e3, literal_fb * 1e3, literal_fb / fused_fb);
+      std::printf("%-15s %-10s %10.3f %10.3f %11.2fx %10.3fms %10.3fms %11.1fx\n", shape_s,
+                  noisynn::noise_kind_name(kind), fwd * 1e3, copy * 1e3, fwd / copy, fused_fb * 1e3, literal_fb * 1e3,
+                  literal_fb / fused_fb);
       if (dev.is_cuda()) {
         const double bytes = 2.0 * x.numel() * x.element_size();
-        std::printf("%-15s %-10s   bandwidth: fused %.0f GB/s, d2d copy %.0f GB/s, fused/copy %.2f\n", "", "", bytes / fwd / 1e9,
-                    bytes / copy / 1e9, copy / fwd);
+        std::printf("%-15s %-10s   bandwidth: fused %.0f GB/s, d2d copy %.0f GB/s, fused/copy %.2f\n", "", "",
+                    bytes / fwd / 1e9, bytes / copy / 1e9, copy / fwd);
       }
     }
   }

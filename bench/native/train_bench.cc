@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   const int64_t batch = argc > 4 ? std::atoll(argv[4]) : 128;
 
   using namespace noisynn;
-  data::DatasetPtr dataset = data::load_idx_dataset(root + "/train-images-idx3-ubyte.gz", root + "/train-labels-idx1-ubyte.gz", 10);
+  data::DatasetPtr dataset =
+      data::load_idx_dataset(root + "/train-images-idx3-ubyte.gz", root + "/train-labels-idx1-ubyte.gz", 10);
   data::LoaderOptions lo;
   lo.batch_size = batch;
   lo.seed = 1;

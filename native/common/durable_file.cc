@@ -35,7 +35,8 @@ void commit_file(const std::string& tmp, const std::string& path) {
     throw std::runtime_error(error);
   }
   const auto slash = path.find_last_of('/');
-  error = fsync_path(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)), O_RDONLY | O_DIRECTORY);
+  error =
+      fsync_path(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)), O_RDONLY | O_DIRECTORY);
   if (!error.empty()) throw std::runtime_error(error);
 }
 

@@ -57,9 +57,7 @@ NOISYNN_HD Block philox4x32_10(uint64_t block, uint64_t offset, uint64_t seed) {
 }
 
 // A float in (0, 1): 24 random bits, centred in their bucket so log() never sees 0.
-NOISYNN_HD float uniform_open(uint32_t bits) {
-  return (static_cast<float>(bits >> 8) + 0.5f) * (1.0f / 16777216.0f);
-}
+NOISYNN_HD float uniform_open(uint32_t bits) { return (static_cast<float>(bits >> 8) + 0.5f) * (1.0f / 16777216.0f); }
 
 // Four uniforms in (0, 1) for one block.
 NOISYNN_HD void uniform4(const Block& b, float out[4]) {

@@ -13,9 +13,7 @@ std::vector<int64_t> epoch_order(const Dataset& dataset, Order order, uint64_t s
   const int64_t n = dataset.size();
   std::vector<int64_t> idx(static_cast<size_t>(n));
   switch (order) {
-    case Order::Sequential:
-      std::iota(idx.begin(), idx.end(), int64_t(0));
-      break;
+    case Order::Sequential: std::iota(idx.begin(), idx.end(), int64_t(0)); break;
     case Order::Shuffle: {
       std::iota(idx.begin(), idx.end(), int64_t(0));
       Rng rng = Rng::ForShuffle(seed, static_cast<uint64_t>(epoch));
@@ -57,8 +55,8 @@ BatchLoader::~BatchLoader() {
 }
 
 uint64_t BatchLoader::reset(int64_t epoch) {
-  auto order = std::make_shared<const std::vector<int64_t>>(
-      epoch_order(*dataset_, options_.order, options_.seed, epoch));
+  auto order =
+      std::make_shared<const std::vector<int64_t>>(epoch_order(*dataset_, options_.order, options_.seed, epoch));
   std::map<int64_t, Slot> stale;  // freed after the lock is released
   uint64_t generation;
   {

@@ -126,8 +126,8 @@ class BatchLoader {
   std::condition_variable work_cv_;   // workers wait here for claimable batches
   std::condition_variable ready_cv_;  // next() waits here for its batch
   bool shutting_down_ = false;
-  bool active_ = false;       // an epoch is being served
-  uint64_t generation_ = 0;   // bumped by reset() and stop()
+  bool active_ = false;      // an epoch is being served
+  uint64_t generation_ = 0;  // bumped by reset() and stop()
   int64_t epoch_ = 0;
   std::shared_ptr<const std::vector<int64_t>> order_;
   int64_t next_claim_ = 0;    // next batch a worker will start

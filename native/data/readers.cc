@@ -102,12 +102,15 @@ class GzFile {
   explicit GzFile(const std::string& path) : path_(path) {
     errno = 0;
     file_ = std::fopen(path.c_str(), "rb");
-    if (file_ == nullptr) Fail(path, std::string("cannot open (") + (errno ? std::strerror(errno) : "unknown error") + ")");
+    if (file_ == nullptr)
+      Fail(path, std::string("cannot open (") + (errno ? std::strerror(errno) : "unknown error") + ")");
     const int b0 = std::fgetc(file_), b1 = std::fgetc(file_);
     if (b0 == 0x1f && b1 == 0x8b) {
       std::fclose(file_);
       file_ = nullptr;
-      Fail(path, "gzip-compressed, but this build has no zlib (install zlib's headers, e.g. zlib1g-dev, and rebuild, or gunzip the file)");
+      Fail(path,
+           "gzip-compressed, but this build has no zlib (install zlib's headers, e.g. zlib1g-dev, and rebuild, or "
+           "gunzip the file)");
     }
     std::rewind(file_);
   }
@@ -272,7 +275,8 @@ DatasetPtr load_cifar_dataset(const std::vector<std::string>& files, const Cifar
       const int64_t label = rec[format.label_index];
       if (label >= format.num_classes) {
         Fail(path, "label " + std::to_string(label) + " of record " + std::to_string(r) + " is outside [0, " +
-                       std::to_string(format.num_classes) + ") (corrupt file, or CIFAR-10 and CIFAR-100 files mixed up?)");
+                       std::to_string(format.num_classes) +
+                       ") (corrupt file, or CIFAR-10 and CIFAR-100 files mixed up?)");
       }
       lab[n] = label;
       std::memcpy(img + n * kPixels, rec + format.label_bytes, kPixels);
@@ -281,8 +285,8 @@ DatasetPtr load_cifar_dataset(const std::vector<std::string>& files, const Cifar
   return std::make_shared<const Dataset>(images, labels, format.num_classes);
 }
 
-DatasetPtr dataset_from_hwc_pixels(const uint8_t* pixels, int64_t n, int64_t h, int64_t w, int64_t c,
-                                   at::Tensor labels, int64_t num_classes) {
+DatasetPtr dataset_from_hwc_pixels(const uint8_t* pixels, int64_t n, int64_t h, int64_t w, int64_t c, at::Tensor labels,
+                                   int64_t num_classes) {
   TORCH_CHECK_VALUE(n >= 0 && h >= 1 && w >= 1 && c >= 1, "invalid image dimensions");
   at::Tensor hwc = at::from_blob(const_cast<uint8_t*>(pixels), {n, h, w, c}, at::TensorOptions().dtype(at::kByte));
   return std::make_shared<const Dataset>(hwc.permute({0, 3, 1, 2}).contiguous(), labels.to(at::kLong), num_classes);

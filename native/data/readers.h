@@ -49,8 +49,8 @@ int64_t cifar_record_count(const std::string& path, const CifarFormat& format);
 
 // A dataset from decoded pixels laid out [N, H, W, C] (what image decoders produce); copied into
 // the loader's [N, C, H, W] layout.
-DatasetPtr dataset_from_hwc_pixels(const uint8_t* pixels, int64_t n, int64_t h, int64_t w, int64_t c,
-                                   at::Tensor labels, int64_t num_classes);
+DatasetPtr dataset_from_hwc_pixels(const uint8_t* pixels, int64_t n, int64_t h, int64_t w, int64_t c, at::Tensor labels,
+                                   int64_t num_classes);
 
 }  // namespace data
 }  // namespace noisynn

@@ -19,7 +19,7 @@ uint64_t Mix64(uint64_t z) {
 }
 
 constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
-constexpr uint64_t kSampleDomain = 0x5a4d504c45ULL;   // "SAMPLE"-ish tags keep the streams apart
+constexpr uint64_t kSampleDomain = 0x5a4d504c45ULL;  // "SAMPLE"-ish tags keep the streams apart
 constexpr uint64_t kShuffleDomain = 0x53485546ULL;
 
 // A view of a source image through a composed crop/flip/pad map: output pixel (y, x) reads
@@ -289,8 +289,7 @@ void TransformPipeline::apply(const void* src, at::ScalarType src_type, Rng& rng
         spare = spare == &scratch.a ? &scratch.b : &scratch.a;
         break;
       }
-      case TransformKind::Normalize:
-        break;  // folded into the final pass
+      case TransformKind::Normalize: break;  // folded into the final pass
     }
   }
   const float* mul = from_u8 ? mul_u8_.data() : mul_f32_.data();

@@ -35,11 +35,11 @@ enum class TransformKind { RandomCrop, CenterCrop, HorizontalFlip, VerticalFlip,
 // shorthand). Fields unused by a kind are ignored.
 struct TransformSpec {
   TransformKind kind = TransformKind::Normalize;
-  int64_t height = 0;   // crops and resize: output size
+  int64_t height = 0;  // crops and resize: output size
   int64_t width = 0;
-  int64_t padding = 0;  // randomCrop: zero padding on every side before cropping
-  double p = 0.5;       // flips: probability
-  bool nearest = false; // resize: nearest-neighbour instead of bilinear
+  int64_t padding = 0;           // randomCrop: zero padding on every side before cropping
+  double p = 0.5;                // flips: probability
+  bool nearest = false;          // resize: nearest-neighbour instead of bilinear
   std::vector<float> mean, std;  // normalize: per channel, in [0, 1] pixel units
 };
 

@@ -125,16 +125,17 @@ int64_t Model::state_bytes() const {
 
 at::Tensor Model::check_input(const at::Tensor& x) const {
   TORCH_CHECK_VALUE(x.defined(), "Expected a tensor for x but received an undefined tensor");
-  TORCH_CHECK_VALUE(x.dim() == 4, "Expected x of shape [batch, ", in_channels(), ", height, width] but received ", x.dim(),
-                    " dimensions ", x.sizes());
+  TORCH_CHECK_VALUE(x.dim() == 4, "Expected x of shape [batch, ", in_channels(), ", height, width] but received ",
+                    x.dim(), " dimensions ", x.sizes());
   TORCH_CHECK_VALUE(x.size(0) > 0, "Expected a non-empty batch for x but received shape ", x.sizes());
-  TORCH_CHECK_VALUE(x.size(1) == in_channels(), "Expected ", in_channels(), " channels in x (shape [batch, ", in_channels(),
-                    ", height, width]) but received shape ", x.sizes());
+  TORCH_CHECK_VALUE(x.size(1) == in_channels(), "Expected ", in_channels(), " channels in x (shape [batch, ",
+                    in_channels(), ", height, width]) but received shape ", x.sizes());
   if (image_size() > 0) {
-    TORCH_CHECK_VALUE(x.size(2) == image_size() && x.size(3) == image_size(), "Expected ", image_size(), "x", image_size(),
-                      " images for x but received shape ", x.sizes());
+    TORCH_CHECK_VALUE(x.size(2) == image_size() && x.size(3) == image_size(), "Expected ", image_size(), "x",
+                      image_size(), " images for x but received shape ", x.sizes());
   } else {
-    TORCH_CHECK_VALUE(x.size(2) > 0 && x.size(3) > 0, "Expected a non-empty image for x but received shape ", x.sizes());
+    TORCH_CHECK_VALUE(x.size(2) > 0 && x.size(3) > 0, "Expected a non-empty image for x but received shape ",
+                      x.sizes());
   }
   TORCH_CHECK_TYPE(at::isFloatingType(x.scalar_type()), "Expected a floating-point tensor for x but received dtype ",
                    x.scalar_type());

@@ -82,7 +82,9 @@ void validate_resnet_config(const ResNetConfig& c) {
 ResNet::ResNet(const ResNetConfig& config) : config_(config) {
   validate_resnet_config(config);
   if (config.stem == ResNetStem::ImageNet) {
-    conv1_ = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(config.in_channels, 64, 7).stride(2).padding(3).bias(false)));
+    conv1_ = register_module(
+        "conv1",
+        torch::nn::Conv2d(torch::nn::Conv2dOptions(config.in_channels, 64, 7).stride(2).padding(3).bias(false)));
   } else {
     conv1_ = register_module("conv1", conv3x3(config.in_channels, 64, 1));
   }
@@ -119,12 +121,13 @@ ResNet::ResNet(const ResNetConfig& config) : config_(config) {
 }
 
 void ResNet::validate_noise(const NoiseSiteConfig& c) const {
-  TORCH_CHECK_VALUE(c.stage >= 1 && c.stage <= 4, "Expected integer between 1 and 4 for noise.layer.stage but received ", c.stage);
+  TORCH_CHECK_VALUE(c.stage >= 1 && c.stage <= 4,
+                    "Expected integer between 1 and 4 for noise.layer.stage but received ", c.stage);
   const int64_t n = config_.layers[c.stage - 1];
   TORCH_CHECK_VALUE(c.block >= 0 && c.block < n, "Expected integer between ", -n, " and ", n - 1,
                     " for noise.layer.block but received ", c.block);
-  TORCH_CHECK_VALUE(c.site == NoiseSiteKind::Block, "Expected 'block' for noise.site but received '", noise_site_name(c.site),
-                    "' (a ResNet injects noise at the input of a residual block)");
+  TORCH_CHECK_VALUE(c.site == NoiseSiteKind::Block, "Expected 'block' for noise.site but received '",
+                    noise_site_name(c.site), "' (a ResNet injects noise at the input of a residual block)");
 }
 
 at::Tensor ResNet::forward(const at::Tensor& input) {

@@ -45,7 +45,7 @@ struct DtypeInfo {
 };
 
 const DtypeInfo kDtypes[] = {
-    {"F64", at::kDouble, 8}, {"F32", at::kFloat, 4}, {"F16", at::kHalf, 2}, {"BF16", at::kBFloat16, 2},
+    {"F64", at::kDouble, 8}, {"F32", at::kFloat, 4}, {"F16", at::kHalf, 2},  {"BF16", at::kBFloat16, 2},
     {"I64", at::kLong, 8},   {"I32", at::kInt, 4},   {"I16", at::kShort, 2}, {"I8", at::kChar, 1},
     {"U8", at::kByte, 1},    {"BOOL", at::kBool, 1},
 };
@@ -86,7 +86,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
   in.seekg(0, std::ios::beg);
 
   if (file_size < 8) {
-    throw SafetensorsError(where + "the file is " + std::to_string(file_size) + " bytes, shorter than the 8-byte header length");
+    throw SafetensorsError(where + "the file is " + std::to_string(file_size) +
+                           " bytes, shorter than the 8-byte header length");
   }
   unsigned char len_bytes[8];
   if (!in.read(reinterpret_cast<char*>(len_bytes), 8)) throw SafetensorsError(where + "cannot read the header length");
@@ -100,9 +101,11 @@ SafetensorsFile read_safetensors(const std::string& path) {
     throw SafetensorsError(where + "header length " + std::to_string(header_len) + " exceeds the " +
                            std::to_string(file_size - 8) + " bytes that follow it (truncated file?)");
   }
-  if (header_len < 2) throw SafetensorsError(where + "header length " + std::to_string(header_len) + " is too short for a JSON object");
+  if (header_len < 2)
+    throw SafetensorsError(where + "header length " + std::to_string(header_len) + " is too short for a JSON object");
   std::string header(static_cast<size_t>(header_len), '\0');
-  if (!in.read(&header[0], static_cast<std::streamsize>(header_len))) throw SafetensorsError(where + "cannot read the header");
+  if (!in.read(&header[0], static_cast<std::streamsize>(header_len)))
+    throw SafetensorsError(where + "cannot read the header");
   const uint64_t data_size = file_size - 8 - header_len;
 
   if (!json::valid_utf8(header)) throw SafetensorsError(where + "the header is not valid UTF-8");
@@ -122,7 +125,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
     if (name == "__metadata__") {
       if (info.type != json::Value::Object) throw SafetensorsError(where + "__metadata__ is not an object");
       for (const auto& m : info.members) {
-        if (m.second.type != json::Value::String) throw SafetensorsError(where + "__metadata__ value '" + m.first + "' is not a string");
+        if (m.second.type != json::Value::String)
+          throw SafetensorsError(where + "__metadata__ value '" + m.first + "' is not a string");
         result.metadata[m.first] = m.second.str;
       }
       continue;
@@ -132,8 +136,10 @@ SafetensorsFile read_safetensors(const std::string& path) {
     const json::Value* dtype = info.member("dtype");
     const json::Value* shape = info.member("shape");
     const json::Value* offsets = info.member("data_offsets");
-    if (dtype == nullptr || dtype->type != json::Value::String) throw SafetensorsError(where + tensor + "missing or non-string dtype");
-    if (shape == nullptr || shape->type != json::Value::Array) throw SafetensorsError(where + tensor + "missing or non-array shape");
+    if (dtype == nullptr || dtype->type != json::Value::String)
+      throw SafetensorsError(where + tensor + "missing or non-string dtype");
+    if (shape == nullptr || shape->type != json::Value::Array)
+      throw SafetensorsError(where + tensor + "missing or non-array shape");
     if (offsets == nullptr || offsets->type != json::Value::Array || offsets->items.size() != 2) {
       throw SafetensorsError(where + tensor + "data_offsets must be an array [begin, end]");
     }
@@ -141,11 +147,13 @@ SafetensorsFile read_safetensors(const std::string& path) {
     e.name = name;
     e.dtype = dtype_by_name(dtype->str);
     if (e.dtype == nullptr) {
-      throw SafetensorsError(where + tensor + "unsupported dtype '" + dtype->str + "' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
+      throw SafetensorsError(where + tensor + "unsupported dtype '" + dtype->str +
+                             "' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
     }
     uint64_t bytes = e.dtype->bytes;
     for (const json::Value& d : shape->items) {
-      if (d.type != json::Value::Number || !d.is_uint || d.uint_value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      if (d.type != json::Value::Number || !d.is_uint ||
+          d.uint_value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
         throw SafetensorsError(where + tensor + "shape entries must be non-negative integers");
       }
       if (d.uint_value != 0 && bytes > std::numeric_limits<uint64_t>::max() / d.uint_value) {
@@ -155,18 +163,22 @@ SafetensorsFile read_safetensors(const std::string& path) {
       e.shape.push_back(static_cast<int64_t>(d.uint_value));
     }
     for (const json::Value& o : offsets->items) {
-      if (o.type != json::Value::Number || !o.is_uint) throw SafetensorsError(where + tensor + "data_offsets must be non-negative integers");
+      if (o.type != json::Value::Number || !o.is_uint)
+        throw SafetensorsError(where + tensor + "data_offsets must be non-negative integers");
     }
     e.begin = offsets->items[0].uint_value;
     e.end = offsets->items[1].uint_value;
-    if (e.end < e.begin) throw SafetensorsError(where + tensor + "data_offsets end " + std::to_string(e.end) + " is before begin " + std::to_string(e.begin));
+    if (e.end < e.begin)
+      throw SafetensorsError(where + tensor + "data_offsets end " + std::to_string(e.end) + " is before begin " +
+                             std::to_string(e.begin));
     if (e.end > data_size) {
-      throw SafetensorsError(where + tensor + "data ends at byte " + std::to_string(e.end) + " but the data buffer holds only " +
-                             std::to_string(data_size) + " bytes (truncated file?)");
+      throw SafetensorsError(where + tensor + "data ends at byte " + std::to_string(e.end) +
+                             " but the data buffer holds only " + std::to_string(data_size) +
+                             " bytes (truncated file?)");
     }
     if (e.end - e.begin != bytes) {
-      throw SafetensorsError(where + tensor + "data_offsets span " + std::to_string(e.end - e.begin) + " bytes but dtype " +
-                             e.dtype->name + " and its shape need " + std::to_string(bytes));
+      throw SafetensorsError(where + tensor + "data_offsets span " + std::to_string(e.end - e.begin) +
+                             " bytes but dtype " + e.dtype->name + " and its shape need " + std::to_string(bytes));
     }
     entries.push_back(std::move(e));
   }
@@ -180,14 +192,15 @@ SafetensorsFile read_safetensors(const std::string& path) {
   uint64_t covered = 0;
   for (const Entry* e : order) {
     if (e->begin != covered) {
-      throw SafetensorsError(where + "tensor '" + e->name + "' starts at byte " + std::to_string(e->begin) + " but the previous tensor ends at " +
-                             std::to_string(covered) + " (overlapping or non-contiguous data)");
+      throw SafetensorsError(where + "tensor '" + e->name + "' starts at byte " + std::to_string(e->begin) +
+                             " but the previous tensor ends at " + std::to_string(covered) +
+                             " (overlapping or non-contiguous data)");
     }
     covered = e->end;
   }
   if (covered != data_size) {
-    throw SafetensorsError(where + "the tensors cover " + std::to_string(covered) + " bytes but the data buffer holds " +
-                           std::to_string(data_size));
+    throw SafetensorsError(where + "the tensors cover " + std::to_string(covered) +
+                           " bytes but the data buffer holds " + std::to_string(data_size));
   }
 
   const uint64_t data_start = 8 + header_len;
@@ -258,7 +271,8 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   unsigned char len_bytes[8];
   uint64_t header_len = header.size();
   for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>((header_len >> (8 * i)) & 0xFF);
-  if (std::fwrite(len_bytes, 1, 8, f) != 8 || std::fwrite(header.data(), 1, header.size(), f) != header.size()) fail("write failed");
+  if (std::fwrite(len_bytes, 1, 8, f) != 8 || std::fwrite(header.data(), 1, header.size(), f) != header.size())
+    fail("write failed");
   for (const at::Tensor& t : host) {
     const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
     if (bytes > 0 && std::fwrite(t.data_ptr(), 1, bytes, f) != bytes) fail("write failed");

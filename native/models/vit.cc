@@ -125,10 +125,12 @@ void validate_vit_config(const VitConfig& c) {
   TORCH_CHECK_VALUE(c.num_heads > 0, "Expected positive integer for numHeads but received ", c.num_heads);
   TORCH_CHECK_VALUE(c.embed_dim % c.num_heads == 0, "Expected multiple of numHeads (", c.num_heads,
                     ") for embedDim but received ", c.embed_dim);
-  TORCH_CHECK_VALUE(c.mlp_ratio > 0 && std::isfinite(c.mlp_ratio) && static_cast<int64_t>(c.embed_dim * c.mlp_ratio) > 0,
-                    "Expected positive finite number for mlpRatio but received ", c.mlp_ratio);
+  TORCH_CHECK_VALUE(
+      c.mlp_ratio > 0 && std::isfinite(c.mlp_ratio) && static_cast<int64_t>(c.embed_dim * c.mlp_ratio) > 0,
+      "Expected positive finite number for mlpRatio but received ", c.mlp_ratio);
   TORCH_CHECK_VALUE(c.dropout >= 0 && c.dropout < 1, "Expected number in [0, 1) for dropout but received ", c.dropout);
-  TORCH_CHECK_VALUE(c.drop_path >= 0 && c.drop_path < 1, "Expected number in [0, 1) for dropPath but received ", c.drop_path);
+  TORCH_CHECK_VALUE(c.drop_path >= 0 && c.drop_path < 1, "Expected number in [0, 1) for dropPath but received ",
+                    c.drop_path);
 }
 
 VisionTransformer::VisionTransformer(const VitConfig& config) : config_(config) {
@@ -138,7 +140,8 @@ VisionTransformer::VisionTransformer(const VitConfig& config) : config_(config) 
 
   auto patch_embed = register_module("patch_embed", std::make_shared<torch::nn::Module>());
   patch_proj_ = patch_embed->register_module(
-      "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(config.in_channels, D, config.patch_size).stride(config.patch_size)));
+      "proj",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(config.in_channels, D, config.patch_size).stride(config.patch_size)));
   cls_token_ = register_parameter("cls_token", at::zeros({1, 1, D}));
   pos_embed_ = register_parameter("pos_embed", at::zeros({1, grid_ * grid_ + 1, D}));
 
@@ -146,7 +149,8 @@ VisionTransformer::VisionTransformer(const VitConfig& config) : config_(config) 
   // timm: int(dim * mlp_ratio) hidden units; drop-path rates linspace(0, rate, depth).
   const int64_t hidden = static_cast<int64_t>(D * config.mlp_ratio);
   for (int64_t i = 0; i < config.depth; ++i) {
-    double dpr = config.depth > 1 ? config.drop_path * static_cast<double>(i) / static_cast<double>(config.depth - 1) : 0.0;
+    double dpr =
+        config.depth > 1 ? config.drop_path * static_cast<double>(i) / static_cast<double>(config.depth - 1) : 0.0;
     auto block = std::make_shared<VitBlockImpl>(D, config.num_heads, hidden, config.dropout, dpr);
     blocks->push_back(block);
     blocks_.push_back(block);

@@ -19,7 +19,8 @@ struct VitConfig {
   int64_t depth = 12;
   int64_t num_heads = 12;
   double mlp_ratio = 4.0;
-  double dropout = 0.0;    // timm's drop_rate: after the position embedding, in the MLP and attention output, before the head
+  double dropout =
+      0.0;  // timm's drop_rate: after the position embedding, in the MLP and attention output, before the head
   double drop_path = 0.0;  // timm's drop_path_rate: stochastic depth, rising linearly from 0 to this at the last block
   uint64_t init_seed = 0;
 };

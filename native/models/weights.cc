@@ -61,7 +61,8 @@ LoadReport load_weights(Model& model, const std::string& path, bool strict) {
       continue;
     }
     if (it->second.sizes() != kv.second.sizes()) {
-      report.mismatched.push_back(name + " (file " + shape_string(it->second.sizes()) + ", model " + shape_string(kv.second.sizes()) + ")");
+      report.mismatched.push_back(name + " (file " + shape_string(it->second.sizes()) + ", model " +
+                                  shape_string(kv.second.sizes()) + ")");
       continue;
     }
     copies.emplace_back(kv.second, it->second);
@@ -94,7 +95,8 @@ LoadReport load_weights(Model& model, const std::string& path, bool strict) {
 }
 
 void save_weights(const Model& model, const std::string& path) {
-  write_safetensors(path, model.state_dict(), {{"format", "pt"}, {"producer", "noisynn-native"}, {"family", model.family()}});
+  write_safetensors(path, model.state_dict(),
+                    {{"format", "pt"}, {"producer", "noisynn-native"}, {"family", model.family()}});
 }
 
 }  // namespace models

@@ -6,9 +6,9 @@
 // The streaming passes walk contiguous spans, so the hardware prefetchers see long runs. The
 // random kinds draw from the Philox stream of common/philox.h, vectorized (AVX-512 or AVX2 where
 // the CPU has them) in common/philox_cpu.cc.
+#include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
-#include <ATen/Dispatch.h>
 
 #include <algorithm>
 #include <limits>
@@ -76,7 +76,7 @@ void linear_rows(const scalar_t* x, scalar_t* out, const Geometry& g, double a_d
         oo[l] = static_cast<scalar_t>(v + a * (static_cast<acc_t>(xo[l + d]) - v));
       }
     };
-    const int64_t d_first = transpose ? block - g.inner : g.inner;   // offset before `split`
+    const int64_t d_first = transpose ? block - g.inner : g.inner;    // offset before `split`
     const int64_t d_second = transpose ? -g.inner : g.inner - block;  // offset from `split` on
     if (l0 < split) run(l0, std::min(l1, split), d_first);
     if (l1 > split) run(std::max(l0, split), l1, d_second);
@@ -124,7 +124,8 @@ void optimal_rows(const scalar_t* x, scalar_t* out, const Geometry& g) {
       const scalar_t* x0 = xo + i * g.inner;
       const scalar_t *x1 = x0 + g.inner, *x2 = x1 + g.inner, *x3 = x2 + g.inner;
       for (int64_t j = j0; j < j1; ++j)
-        so[j] += (static_cast<acc_t>(x0[j]) + static_cast<acc_t>(x1[j])) + (static_cast<acc_t>(x2[j]) + static_cast<acc_t>(x3[j]));
+        so[j] += (static_cast<acc_t>(x0[j]) + static_cast<acc_t>(x1[j])) +
+                 (static_cast<acc_t>(x2[j]) + static_cast<acc_t>(x3[j]));
     }
     for (; i < g.k; ++i) {
       const scalar_t* xi = xo + i * g.inner;
@@ -141,7 +142,8 @@ void optimal_rows(const scalar_t* x, scalar_t* out, const Geometry& g) {
 }
 
 template <typename scalar_t>
-void gaussian_all(const scalar_t* x, scalar_t* out, int64_t n, double s, double m, double d, uint64_t seed, uint64_t offset) {
+void gaussian_all(const scalar_t* x, scalar_t* out, int64_t n, double s, double m, double d, uint64_t seed,
+                  uint64_t offset) {
   using acc_t = at::opmath_type<scalar_t>;
   const acc_t sa = static_cast<acc_t>(s), ma = static_cast<acc_t>(m), da = static_cast<acc_t>(d);
   at::parallel_for(0, (n + 3) / 4, 2048, [&](int64_t b0, int64_t b1) {
@@ -209,8 +211,8 @@ void salt_pepper_grad(const scalar_t* gr, scalar_t* gx, int64_t n, double p, uin
 
 }  // namespace
 
-at::Tensor forward_cpu(const at::Tensor& x_in, int64_t kind, int64_t axis, double strength, double mean,
-                       double std, int64_t seed, int64_t offset, bool detach) {
+at::Tensor forward_cpu(const at::Tensor& x_in, int64_t kind, int64_t axis, double strength, double mean, double std,
+                       int64_t seed, int64_t offset, bool detach) {
   const Geometry g = check_and_geometry(x_in, axis, "inject_noise");
   check_kind(kind, "inject_noise");
   const at::Tensor x = x_in.contiguous();
@@ -264,7 +266,8 @@ bool cpu_kernels_parallel() {
 }
 
 void philox_fill_cpu(at::Tensor& out, bool normal, uint64_t seed, uint64_t offset) {
-  TORCH_CHECK(out.scalar_type() == at::kFloat && out.is_contiguous() && out.is_cpu(), "philox_fill_cpu: contiguous float CPU tensor expected");
+  TORCH_CHECK(out.scalar_type() == at::kFloat && out.is_contiguous() && out.is_cpu(),
+              "philox_fill_cpu: contiguous float CPU tensor expected");
   float* p = out.data_ptr<float>();
   const int64_t n = out.numel();
   at::parallel_for(0, (n + 3) / 4, 4096, [&](int64_t b0, int64_t b1) {

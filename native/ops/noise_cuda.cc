@@ -1,9 +1,9 @@
 // CUDA backend of the noise op: registers the dispatcher kernels that launch noise_kernels.cu
 // on the current stream. Compiled only when the Torch found carries CUDA.
 #include <ATen/ATen.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 #include <torch/library.h>

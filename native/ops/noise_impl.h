@@ -26,8 +26,8 @@ inline bool backward_is_identity(int64_t kind, bool detach) {
   return detach || kind == static_cast<int64_t>(NoiseKind::None) || kind == static_cast<int64_t>(NoiseKind::Gaussian);
 }
 
-at::Tensor forward_cpu(const at::Tensor& x, int64_t kind, int64_t axis, double strength, double mean,
-                       double std, int64_t seed, int64_t offset, bool detach);
+at::Tensor forward_cpu(const at::Tensor& x, int64_t kind, int64_t axis, double strength, double mean, double std,
+                       int64_t seed, int64_t offset, bool detach);
 at::Tensor backward_cpu(const at::Tensor& grad, int64_t kind, int64_t axis, double strength, int64_t seed,
                         int64_t offset, bool detach);
 // Fills a contiguous float tensor with the stream's normals or uniforms (CPU).

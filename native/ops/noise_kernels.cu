@@ -21,17 +21,44 @@ namespace {
 // NoiseKind values (ops/noise.h), repeated here because that header pulls in ATen.
 constexpr int kNone = 0, kLinear = 1, kOptimal = 2, kGaussian = 3, kSaltPepper = 4;
 
-template <typename T> struct Acc { using type = T; };
-template <> struct Acc<__half> { using type = float; };
-template <> struct Acc<__nv_bfloat16> { using type = float; };
+template <typename T>
+struct Acc {
+  using type = T;
+};
+template <>
+struct Acc<__half> {
+  using type = float;
+};
+template <>
+struct Acc<__nv_bfloat16> {
+  using type = float;
+};
 
-template <typename T> __device__ __forceinline__ typename Acc<T>::type load(const T* p) { return *p; }
-template <> __device__ __forceinline__ float load<__half>(const __half* p) { return __half2float(*p); }
-template <> __device__ __forceinline__ float load<__nv_bfloat16>(const __nv_bfloat16* p) { return __bfloat162float(*p); }
+template <typename T>
+__device__ __forceinline__ typename Acc<T>::type load(const T* p) {
+  return *p;
+}
+template <>
+__device__ __forceinline__ float load<__half>(const __half* p) {
+  return __half2float(*p);
+}
+template <>
+__device__ __forceinline__ float load<__nv_bfloat16>(const __nv_bfloat16* p) {
+  return __bfloat162float(*p);
+}
 
-template <typename T> __device__ __forceinline__ void store(T* p, typename Acc<T>::type v) { *p = v; }
-template <> __device__ __forceinline__ void store<__half>(__half* p, float v) { *p = __float2half(v); }
-template <> __device__ __forceinline__ void store<__nv_bfloat16>(__nv_bfloat16* p, float v) { *p = __float2bfloat16(v); }
+template <typename T>
+__device__ __forceinline__ void store(T* p, typename Acc<T>::type v) {
+  *p = v;
+}
+template <>
+__device__ __forceinline__ void store<__half>(__half* p, float v) {
+  *p = __float2half(v);
+}
+template <>
+__device__ __forceinline__ void store<__nv_bfloat16>(__nv_bfloat16* p, float v) {
+  *p = __float2bfloat16(v);
+}
 
 constexpr int kThreads = 256;
 
@@ -58,7 +85,8 @@ __global__ void linear_kernel(const T* __restrict__ x, T* __restrict__ out, I n,
   using A = typename Acc<T>::type;
   const A a = sizeof(A) == sizeof(double) ? static_cast<A>(a_d) : static_cast<A>(a_f);
   const I wrap = (k - 1) * inner;
-  for (I e = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; e < n; e += static_cast<I>(gridDim.x) * blockDim.x) {
+  for (I e = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; e < n;
+       e += static_cast<I>(gridDim.x) * blockDim.x) {
     const I i = (e / inner) % k;
     const I nb = transpose ? (i == 0 ? e + wrap : e - inner) : (i + 1 == k ? e - wrap : e + inner);
     const A v = load(x + e);
@@ -74,7 +102,8 @@ constexpr int kColThreads = 32;
 constexpr int kRowThreads = 8;
 
 template <typename T>
-__global__ void optimal_wide_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t outer, int64_t k, int64_t inner) {
+__global__ void optimal_wide_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t outer, int64_t k,
+                                    int64_t inner) {
   using A = typename Acc<T>::type;
   __shared__ A partial[kRowThreads][kColThreads];
   const int64_t j = blockIdx.x * static_cast<int64_t>(kColThreads) + threadIdx.x;
@@ -92,7 +121,8 @@ __global__ void optimal_wide_kernel(const T* __restrict__ x, T* __restrict__ out
 #pragma unroll
     for (int r = 0; r < kRowThreads; ++r) total += partial[r][threadIdx.x];
     if (j < inner) {
-      for (int64_t i = threadIdx.y; i < k; i += kRowThreads) store(oo + i * inner + j, (load(xo + i * inner + j) + total) * inv);
+      for (int64_t i = threadIdx.y; i < k; i += kRowThreads)
+        store(oo + i * inner + j, (load(xo + i * inner + j) + total) * inv);
     }
     __syncthreads();
   }
@@ -150,7 +180,8 @@ __global__ void column_sums_kernel(const T* __restrict__ x, typename Acc<T>::typ
 }
 
 template <typename A>
-__global__ void sum_chunks_kernel(const A* __restrict__ partial, A* __restrict__ sums, int64_t columns, int64_t chunks) {
+__global__ void sum_chunks_kernel(const A* __restrict__ partial, A* __restrict__ sums, int64_t columns,
+                                  int64_t chunks) {
   for (int64_t c = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; c < columns;
        c += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     A s = A(0);
@@ -164,7 +195,8 @@ __global__ void optimal_apply_kernel(const T* __restrict__ x, const typename Acc
                                      T* __restrict__ out, I n, I k, I inner) {
   using A = typename Acc<T>::type;
   const A inv = A(1) / static_cast<A>(k + 1);
-  for (I e = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; e < n; e += static_cast<I>(gridDim.x) * blockDim.x) {
+  for (I e = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; e < n;
+       e += static_cast<I>(gridDim.x) * blockDim.x) {
     const I q = e / inner;
     const I column = (q / k) * inner + (e - q * inner);
     store(out + e, (load(x + e) + sums[column]) * inv);
@@ -205,16 +237,16 @@ int launch_optimal(const T* x, T* out, const Launch& l, cudaStream_t stream) {
   const int64_t n = l.outer * l.k * l.inner;
   return by_index(n, [&](auto tag) {
     using I = decltype(tag);
-    optimal_apply_kernel<T, I><<<flat_grid(n), kThreads, 0, stream>>>(x, sums, out, static_cast<I>(n), static_cast<I>(l.k),
-                                                                      static_cast<I>(l.inner));
+    optimal_apply_kernel<T, I><<<flat_grid(n), kThreads, 0, stream>>>(x, sums, out, static_cast<I>(n),
+                                                                      static_cast<I>(l.k), static_cast<I>(l.inner));
     return 0;
   });
 }
 
 // ---- gaussian: out = x + s (m + d z); each thread owns one Philox block = four elements ----------
 template <typename T>
-__global__ void gaussian_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t n, float s_f, float m_f, float d_f,
-                                double s_d, double m_d, double d_d, uint64_t seed, uint64_t offset) {
+__global__ void gaussian_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t n, float s_f, float m_f,
+                                float d_f, double s_d, double m_d, double d_d, uint64_t seed, uint64_t offset) {
   using A = typename Acc<T>::type;
   const bool dbl = sizeof(A) == sizeof(double);
   const A s = dbl ? static_cast<A>(s_d) : static_cast<A>(s_f);
@@ -238,8 +270,8 @@ __global__ void gaussian_kernel(const T* __restrict__ x, T* __restrict__ out, in
 // and its min with probability p/2 (both reduced beforehand by the caller; NaN propagates from
 // them as from torch.max). Each thread owns one Philox block = four elements. --------------------
 template <typename T>
-__global__ void salt_pepper_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t n, const T* __restrict__ extremes,
-                                   float p, uint64_t seed, uint64_t offset) {
+__global__ void salt_pepper_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t n,
+                                   const T* __restrict__ extremes, float p, uint64_t seed, uint64_t offset) {
   const T salt = extremes[0], pepper = extremes[1];
   const float half_p = p * 0.5f;
   const int64_t blocks = (n + 3) / 4;
@@ -290,26 +322,24 @@ int launch(const T* x, T* out, const Launch& l, bool backward, cudaStream_t stre
                                                                    static_cast<I>(l.inner), pf, l.strength, backward);
         return 0;
       });
-    case kOptimal:
-      return launch_optimal<T>(x, out, l, stream);  // symmetric: the backward is the same map
+    case kOptimal: return launch_optimal<T>(x, out, l, stream);  // symmetric: the backward is the same map
     case kSaltPepper:
       if (backward) {
         salt_pepper_grad_kernel<T><<<flat_grid((n + 3) / 4), kThreads, 0, stream>>>(x, out, n, pf, l.seed, l.offset);
         return 0;
       }
       if (l.extremes == nullptr) return static_cast<int>(cudaErrorInvalidValue);
-      salt_pepper_kernel<T><<<flat_grid((n + 3) / 4), kThreads, 0, stream>>>(x, out, n, static_cast<const T*>(l.extremes), pf,
-                                                                              l.seed, l.offset);
+      salt_pepper_kernel<T><<<flat_grid((n + 3) / 4), kThreads, 0, stream>>>(
+          x, out, n, static_cast<const T*>(l.extremes), pf, l.seed, l.offset);
       return 0;
     case kGaussian:
       if (backward) return static_cast<int>(cudaErrorInvalidValue);  // the identity: never launched
-      gaussian_kernel<T><<<flat_grid((n + 3) / 4), kThreads, 0, stream>>>(
-          x, out, n, pf, static_cast<float>(l.mean), static_cast<float>(l.std), l.strength, l.mean, l.std, l.seed, l.offset);
+      gaussian_kernel<T><<<flat_grid((n + 3) / 4), kThreads, 0, stream>>>(x, out, n, pf, static_cast<float>(l.mean),
+                                                                          static_cast<float>(l.std), l.strength, l.mean,
+                                                                          l.std, l.seed, l.offset);
       return 0;
-    case kNone:
-      return static_cast<int>(cudaMemcpyAsync(out, x, n * sizeof(T), cudaMemcpyDeviceToDevice, stream));
-    default:
-      return static_cast<int>(cudaErrorInvalidValue);
+    case kNone: return static_cast<int>(cudaMemcpyAsync(out, x, n * sizeof(T), cudaMemcpyDeviceToDevice, stream));
+    default: return static_cast<int>(cudaErrorInvalidValue);
   }
 }
 

@@ -27,7 +27,9 @@ NoiseKind parse_noise_kind(const std::string& name) {
   if (name == "optimal") return NoiseKind::Optimal;
   if (name == "gaussian") return NoiseKind::Gaussian;
   if (name == "saltPepper") return NoiseKind::SaltPepper;
-  TORCH_CHECK_VALUE(false, "Expected one of 'none', 'linear', 'optimal', 'gaussian', 'saltPepper' for kind but received '", name, "'");
+  TORCH_CHECK_VALUE(false,
+                    "Expected one of 'none', 'linear', 'optimal', 'gaussian', 'saltPepper' for kind but received '",
+                    name, "'");
 }
 
 const char* noise_kind_name(NoiseKind kind) {
@@ -46,8 +48,10 @@ namespace impl {
 Geometry check_and_geometry(const at::Tensor& x, int64_t axis, const char* what) {
   TORCH_CHECK_VALUE(x.dim() >= 1, what, ": expected a tensor with at least one dimension");
   TORCH_CHECK_VALUE(x.numel() > 0, what, ": expected a non-empty tensor");
-  TORCH_CHECK_VALUE(at::isFloatingType(x.scalar_type()), what, ": expected a floating-point tensor but got ", x.scalar_type());
-  TORCH_CHECK_INDEX(axis >= 0 && axis < x.dim(), what, ": axis ", axis, " out of range for a tensor of ", x.dim(), " dimensions");
+  TORCH_CHECK_VALUE(at::isFloatingType(x.scalar_type()), what, ": expected a floating-point tensor but got ",
+                    x.scalar_type());
+  TORCH_CHECK_INDEX(axis >= 0 && axis < x.dim(), what, ": axis ", axis, " out of range for a tensor of ", x.dim(),
+                    " dimensions");
   Geometry g;
   for (int64_t d = 0; d < axis; ++d) g.outer *= x.size(d);
   g.k = x.size(axis);
@@ -56,8 +60,9 @@ Geometry check_and_geometry(const at::Tensor& x, int64_t axis, const char* what)
 }
 
 void check_kind(int64_t kind, const char* what) {
-  TORCH_CHECK_VALUE(kind >= static_cast<int64_t>(NoiseKind::None) && kind <= static_cast<int64_t>(NoiseKind::SaltPepper), what,
-                    ": unknown noise kind ", kind, " (expected 0 none, 1 linear, 2 optimal, 3 gaussian or 4 saltPepper)");
+  TORCH_CHECK_VALUE(
+      kind >= static_cast<int64_t>(NoiseKind::None) && kind <= static_cast<int64_t>(NoiseKind::SaltPepper), what,
+      ": unknown noise kind ", kind, " (expected 0 none, 1 linear, 2 optimal, 3 gaussian or 4 saltPepper)");
 }
 
 }  // namespace impl
@@ -66,13 +71,16 @@ namespace {
 
 at::Tensor dispatch_forward(const at::Tensor& x, int64_t kind, int64_t axis, double strength, double mean, double std,
                             int64_t seed, int64_t offset, bool detach) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("noisynn::inject_noise", "").typed<decltype(dispatch_forward)>();
+  static auto op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("noisynn::inject_noise", "").typed<decltype(dispatch_forward)>();
   return op.call(x, kind, axis, strength, mean, std, seed, offset, detach);
 }
 
 at::Tensor dispatch_backward(const at::Tensor& grad, int64_t kind, int64_t axis, double strength, int64_t seed,
                              int64_t offset, bool detach) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("noisynn::inject_noise_backward", "").typed<decltype(dispatch_backward)>();
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("noisynn::inject_noise_backward", "")
+                       .typed<decltype(dispatch_backward)>();
   return op.call(grad, kind, axis, strength, seed, offset, detach);
 }
 
@@ -90,7 +98,8 @@ class NoiseFunction : public torch::autograd::Function<NoiseFunction> {
     return dispatch_forward(x, kind, axis, strength, mean, std, seed, offset, detach);
   }
 
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
     const int64_t kind = ctx->saved_data["kind"].toInt();
     const bool detach = ctx->saved_data["detach"].toBool();
     at::Tensor gx;
@@ -100,7 +109,8 @@ class NoiseFunction : public torch::autograd::Function<NoiseFunction> {
       gx = dispatch_backward(grads[0], kind, ctx->saved_data["axis"].toInt(), ctx->saved_data["strength"].toDouble(),
                              ctx->saved_data["seed"].toInt(), ctx->saved_data["offset"].toInt(), detach);
     }
-    return {gx, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {gx,           at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -112,8 +122,12 @@ at::Tensor forward_autograd(const at::Tensor& x, int64_t kind, int64_t axis, dou
 }  // namespace
 
 TORCH_LIBRARY(noisynn, m) {
-  m.def("inject_noise(Tensor x, int kind, int axis, float strength, float mean, float std, int seed, int offset, bool detach) -> Tensor");
-  m.def("inject_noise_backward(Tensor grad, int kind, int axis, float strength, int seed, int offset, bool detach) -> Tensor");
+  m.def(
+      "inject_noise(Tensor x, int kind, int axis, float strength, float mean, float std, int seed, int offset, bool "
+      "detach) -> Tensor");
+  m.def(
+      "inject_noise_backward(Tensor grad, int kind, int axis, float strength, int seed, int offset, bool detach) -> "
+      "Tensor");
 }
 
 TORCH_LIBRARY_IMPL(noisynn, CPU, m) {
@@ -121,9 +135,7 @@ TORCH_LIBRARY_IMPL(noisynn, CPU, m) {
   m.impl("inject_noise_backward", &impl::backward_cpu);
 }
 
-TORCH_LIBRARY_IMPL(noisynn, Autograd, m) {
-  m.impl("inject_noise", &forward_autograd);
-}
+TORCH_LIBRARY_IMPL(noisynn, Autograd, m) { m.impl("inject_noise", &forward_autograd); }
 
 at::Tensor inject_noise(const at::Tensor& x, const NoiseParams& p) {
   const int64_t axis = p.axis < 0 ? p.axis + x.dim() : p.axis;
@@ -150,8 +162,7 @@ at::Tensor inject_noise_reference(const at::Tensor& x, const NoiseParams& p) {
   const auto opts = x.options().requires_grad(false);
   at::Tensor out;
   switch (p.kind) {
-    case NoiseKind::None:
-      return x * 1;
+    case NoiseKind::None: return x * 1;
     case NoiseKind::Linear:
     case NoiseKind::Optimal: {
       // The quality matrix Q, built literally, applied along the axis: out = x + Q x.
@@ -163,7 +174,7 @@ at::Tensor inject_noise_reference(const at::Tensor& x, const NoiseParams& p) {
       } else {
         q = -static_cast<double>(k) / (k + 1) * eye + at::ones({k, k}, opts) / static_cast<double>(k + 1);
       }
-      at::Tensor moved = x.movedim(axis, -1);                // [..., k]
+      at::Tensor moved = x.movedim(axis, -1);  // [..., k]
       at::Tensor qx = at::matmul(moved, q.t()).movedim(-1, axis);
       out = x + qx;
       break;

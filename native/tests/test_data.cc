@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
-#include <string>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "data/loader.h"
@@ -158,7 +158,8 @@ NN_TEST("readers: a plain IDX file reads in any build; a gzip one needs zlib, an
     message = e.what();
   }
 #if NOISYNN_HAVE_ZLIB
-  NN_EXPECT(message.find("gzip") != std::string::npos && message.find(gz) != std::string::npos, "with zlib: " << message);
+  NN_EXPECT(message.find("gzip") != std::string::npos && message.find(gz) != std::string::npos,
+            "with zlib: " << message);
 #else
   NN_EXPECT(message.find("this build has no zlib") != std::string::npos, "without zlib: " << message);
 #endif

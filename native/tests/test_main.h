@@ -27,16 +27,16 @@ struct Registrar {
 
 #define NN_CONCAT2(a, b) a##b
 #define NN_CONCAT(a, b) NN_CONCAT2(a, b)
-#define NN_TEST(name) \
-  static bool NN_CONCAT(nn_test_, __LINE__)(); \
+#define NN_TEST(name)                                                                                      \
+  static bool NN_CONCAT(nn_test_, __LINE__)();                                                             \
   static ::noisynn::testing::Registrar NN_CONCAT(nn_reg_, __LINE__)(name, &NN_CONCAT(nn_test_, __LINE__)); \
   static bool NN_CONCAT(nn_test_, __LINE__)()
 
-#define NN_EXPECT(cond, msg)                                                  \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      std::ostringstream nn_os;                                              \
-      nn_os << #cond << " -- " << msg;                                       \
-      ::noisynn::testing::fail(__FILE__, __LINE__, nn_os.str());             \
-    }                                                                        \
+#define NN_EXPECT(cond, msg)                                     \
+  do {                                                           \
+    if (!(cond)) {                                               \
+      std::ostringstream nn_os;                                  \
+      nn_os << #cond << " -- " << msg;                           \
+      ::noisynn::testing::fail(__FILE__, __LINE__, nn_os.str()); \
+    }                                                            \
   } while (0)

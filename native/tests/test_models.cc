@@ -35,7 +35,9 @@ NN_TEST("attention equals the literal softmax(q k^T * scale) v, forward and back
     auto grads = [&](const at::Tensor& out) { return torch::autograd::grad({(out * w).sum()}, {q, k, v}); };
     auto gf = grads(fused), gr = grads(ref);
     for (size_t i = 0; i < 3; ++i) {
-      NN_EXPECT(rel_diff(gf[i], gr[i]) < 1e-5, "gradient " << "qkv"[i] << ", " << s.tokens << " tokens: " << rel_diff(gf[i], gr[i]));
+      NN_EXPECT(rel_diff(gf[i], gr[i]) < 1e-5, "gradient "
+                                                   << "qkv"[i] << ", " << s.tokens
+                                                   << " tokens: " << rel_diff(gf[i], gr[i]));
     }
   }
   std::printf("     (libtorch %s: %s)\n", TORCH_VERSION,

@@ -24,7 +24,8 @@ struct Case {
   std::vector<int64_t> shape;
   int64_t axis;
 };
-const std::vector<Case> kCases = {{{7}, 0}, {{5, 3}, 1}, {{4, 6, 5}, 0}, {{4, 6, 5}, 2}, {{3, 4, 2, 5}, 2}, {{1, 9, 4}, 0}, {{16, 50, 12}, 0}};
+const std::vector<Case> kCases = {{{7}, 0},          {{5, 3}, 1},    {{4, 6, 5}, 0},   {{4, 6, 5}, 2},
+                                  {{3, 4, 2, 5}, 2}, {{1, 9, 4}, 0}, {{16, 50, 12}, 0}};
 
 NoiseParams params(NoiseKind kind, int64_t axis, bool detach = false) {
   NoiseParams p;
@@ -68,8 +69,9 @@ NN_TEST("cpu Philox stream equals the scalar generator on every vector path (uni
       else noisynn::rng::uniform4(blk, want);
       for (int w = 0; w < 4; ++w) {
         if (got[4 * i + w] != want[w]) {
-          NN_EXPECT(false, path << ": seed " << seed << " offset " << offset << " block " << b0 + i << " word " << w << ": "
-                                << got[4 * i + w] << " != " << want[w] << (normal ? " (normal)" : " (uniform)"));
+          NN_EXPECT(false, path << ": seed " << seed << " offset " << offset << " block " << b0 + i << " word " << w
+                                << ": " << got[4 * i + w] << " != " << want[w]
+                                << (normal ? " (normal)" : " (uniform)"));
           return;
         }
       }
@@ -87,7 +89,8 @@ NN_TEST("cpu Philox stream equals the scalar generator on every vector path (uni
             for (bool normal : {false, true}) check(path, seed, offset, b0, n, normal);
   }
   NN_EXPECT(paths_run >= 1, "the portable path always runs");
-  NN_EXPECT(noisynn::impl::cpu_kernels_parallel(), "the kernels were compiled without -fopenmp against an OpenMP libtorch: they run on one thread");
+  NN_EXPECT(noisynn::impl::cpu_kernels_parallel(),
+            "the kernels were compiled without -fopenmp against an OpenMP libtorch: they run on one thread");
   std::printf("     (Philox paths checked: %d; the kernels use %s)\n", paths_run, noisynn::rng::philox_cpu_path());
   return true;
 }
@@ -108,7 +111,9 @@ NN_TEST("cpu forward and backward equal the literal formula (float32, float64)")
             fused = noisynn::inject_noise(x, p);
             ref = noisynn::inject_noise_reference(x, p);
           }
-          NN_EXPECT(max_diff(fused, ref) < tol, noisynn::noise_kind_name(kind) << " forward " << c10::toString(dtype) << " axis " << c.axis << ": " << max_diff(fused, ref));
+          NN_EXPECT(max_diff(fused, ref) < tol, noisynn::noise_kind_name(kind)
+                                                    << " forward " << c10::toString(dtype) << " axis " << c.axis << ": "
+                                                    << max_diff(fused, ref));
           double gd = max_diff(grad_of(x, w, p, false), grad_of(x, w, p, true));
           NN_EXPECT(gd < tol, noisynn::noise_kind_name(kind) << " backward detach=" << detach << ": " << gd);
         }
@@ -144,7 +149,8 @@ NN_TEST("cpu kernels split across threads mid-row and mid-block equal the litera
           ref = noisynn::inject_noise_reference(x, p);
         }
         const double fd = max_diff(fused, ref);
-        NN_EXPECT(fd < 1e-5, noisynn::noise_kind_name(kind) << " forward, shape dim " << c.shape.size() << " axis " << c.axis << ": " << fd);
+        NN_EXPECT(fd < 1e-5, noisynn::noise_kind_name(kind)
+                                 << " forward, shape dim " << c.shape.size() << " axis " << c.axis << ": " << fd);
         const double gd = max_diff(grad_of(x, w, p, false), grad_of(x, w, p, true));
         NN_EXPECT(gd < 1e-5, noisynn::noise_kind_name(kind) << " backward, axis " << c.axis << ": " << gd);
       }
@@ -163,7 +169,8 @@ NN_TEST("cpu float16 and bfloat16 follow float32 within their precision") {
       at::NoGradGuard g;
       at::Tensor lo = noisynn::inject_noise(x.to(dtype), p).to(at::kFloat);
       at::Tensor hi = noisynn::inject_noise(x.to(dtype).to(at::kFloat), p);
-      NN_EXPECT(max_diff(lo, hi) < (dtype == at::kHalf ? 2e-2 : 1e-1), noisynn::noise_kind_name(kind) << " " << c10::toString(dtype));
+      NN_EXPECT(max_diff(lo, hi) < (dtype == at::kHalf ? 2e-2 : 1e-1), noisynn::noise_kind_name(kind)
+                                                                           << " " << c10::toString(dtype));
     }
   }
   return true;
@@ -197,12 +204,15 @@ NN_TEST("cuda forward and backward equal the cpu kernel (all dtypes)") {
             gpu = noisynn::inject_noise(xc, p);
           }
           NN_EXPECT(gpu.is_cuda(), "result stays on the GPU");
-          NN_EXPECT(max_diff(cpu, gpu) < tol * 10, noisynn::noise_kind_name(kind) << " forward " << c10::toString(dtype) << ": " << max_diff(cpu, gpu));
+          NN_EXPECT(max_diff(cpu, gpu) < tol * 10, noisynn::noise_kind_name(kind) << " forward " << c10::toString(dtype)
+                                                                                  << ": " << max_diff(cpu, gpu));
           double gd = max_diff(grad_of(x, w, p, false), grad_of(xc, wc, p, false));
-          NN_EXPECT(gd < tol * 10, noisynn::noise_kind_name(kind) << " backward " << c10::toString(dtype) << ": " << gd);
+          NN_EXPECT(gd < tol * 10, noisynn::noise_kind_name(kind)
+                                       << " backward " << c10::toString(dtype) << ": " << gd);
           if (dtype == at::kDouble) {
             at::NoGradGuard g;
-            NN_EXPECT(max_diff(gpu, noisynn::inject_noise_reference(xc, p)) < 1e-10, "cuda vs the literal formula on cuda");
+            NN_EXPECT(max_diff(gpu, noisynn::inject_noise_reference(xc, p)) < 1e-10,
+                      "cuda vs the literal formula on cuda");
           }
         }
       }
@@ -219,7 +229,8 @@ NN_TEST("cuda large shapes (ViT token grids) equal the cpu kernel") {
     for (auto kind : kKinds) {
       at::NoGradGuard g;
       NoiseParams p = params(kind, 0);
-      NN_EXPECT(max_diff(noisynn::inject_noise(x, p), noisynn::inject_noise(xc, p)) < 1e-4, noisynn::noise_kind_name(kind));
+      NN_EXPECT(max_diff(noisynn::inject_noise(x, p), noisynn::inject_noise(xc, p)) < 1e-4,
+                noisynn::noise_kind_name(kind));
     }
   }
   return true;

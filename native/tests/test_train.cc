@@ -97,7 +97,8 @@ NN_TEST("train: noisy ViT and ResNet learn a separable toy task on cpu (every no
   auto [images, labels] = toy_batch(64, 1);
   for (auto kind : {NoiseKind::Optimal, NoiseKind::Linear, NoiseKind::Gaussian, NoiseKind::SaltPepper}) {
     const auto vit = train_losses(tiny_vit(kind), options(3e-3), 60, images, labels);
-    NN_EXPECT(vit.back() < 0.5 * vit.front(), "vit " << noise_kind_name(kind) << ": loss " << vit.front() << " -> " << vit.back());
+    NN_EXPECT(vit.back() < 0.5 * vit.front(),
+              "vit " << noise_kind_name(kind) << ": loss " << vit.front() << " -> " << vit.back());
   }
   const auto cnn = train_losses(tiny_resnet(NoiseKind::Linear), options(3e-3), 12, images, labels);
   NN_EXPECT(cnn.back() < 0.5 * cnn.front(), "resnet linear: loss " << cnn.front() << " -> " << cnn.back());

@@ -23,8 +23,7 @@ double learning_rate(const ScheduleOptions& s, double base_lr, int64_t step) {
   }
   const int64_t t = step - s.warmup_steps;
   switch (s.kind) {
-    case ScheduleKind::Constant:
-      return base_lr;
+    case ScheduleKind::Constant: return base_lr;
     case ScheduleKind::Step:
       return base_lr * std::pow(s.gamma, static_cast<double>(t / std::max<int64_t>(s.step_size, 1)));
     case ScheduleKind::Cosine: {

@@ -35,7 +35,7 @@ struct TrainerOptions {
   OptimizerOptions optimizer;
   ScheduleOptions schedule;
   double label_smoothing = 0.0;
-  double clip_grad_norm = 0.0;  // 0: no clipping
+  double clip_grad_norm = 0.0;   // 0: no clipping
   bool mixed_precision = false;  // bf16 autocast (CUDA only)
   uint64_t seed = 0;             // keys dropout / drop-path randomness per step
 };
