@@ -1,5 +1,6 @@
 // info(): what this installation runs on (versions, BLAS, threads, CUDA).
 import { binding } from './binding';
+import { loadedAddon } from './native-loader';
 
 export interface Info {
   /** This package's version. */
@@ -23,6 +24,8 @@ export interface Info {
   cuda: boolean;
   /** Names of the visible GPUs. */
   gpus: string[];
+  /** The addon file loaded: built from source here, or the prebuilt flavour matched to a libtorch. */
+  addon: { file: string; source: 'build' | 'prebuild'; libtorch: string | null };
   /** Warnings a user should act on. */
   warnings: string[];
 }
@@ -62,6 +65,11 @@ export function info(): Info {
     cudaBuilt: n.cudaBuilt,
     cuda: n.cuda,
     gpus: n.cudaDevices,
+    addon: {
+      file: loadedAddon?.file ?? 'unknown',
+      source: loadedAddon?.source ?? 'build',
+      libtorch: loadedAddon?.libtorch ? `${loadedAddon.libtorch.version} at ${loadedAddon.libtorch.root}` : null,
+    },
     warnings,
   };
 }

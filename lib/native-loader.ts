@@ -158,6 +158,17 @@ function loadFlavour(dir: string, f: PrebuildFlavour, i: LibtorchInstall): unkno
   return require(path.join(dir, f.file));
 }
 
+/** Which addon file this process loaded, and why (info() reports it). */
+export interface LoadedAddon {
+  file: string;
+  /** 'build': built from source in this package; 'prebuild': a prebuilt flavour. */
+  source: 'build' | 'prebuild';
+  /** The libtorch a prebuild was matched to. */
+  libtorch: LibtorchInstall | null;
+}
+
+export let loadedAddon: LoadedAddon | null = null;
+
 /**
  * Loads the addon of the package at `root`: build/Release/noisynn.node when it was built from
  * source, else the prebuilt flavour matching the first libtorch found that one fits.
@@ -165,7 +176,11 @@ function loadFlavour(dir: string, f: PrebuildFlavour, i: LibtorchInstall): unkno
  */
 export function loadAddon(root: string): unknown {
   const local = path.join(root, 'build', 'Release', 'noisynn.node');
-  if (fs.existsSync(local)) return require(local);
+  if (fs.existsSync(local)) {
+    const addon: unknown = require(local);
+    loadedAddon = { file: local, source: 'build', libtorch: null };
+    return addon;
+  }
   const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
   const manifest = path.join(dir, 'flavours.json');
   if (!fs.existsSync(manifest)) {
@@ -178,7 +193,11 @@ export function loadAddon(root: string): unknown {
   const installs = findLibtorch();
   for (const install of installs) {
     const fit = flavours.find((f) => flavourFits(f, install));
-    if (fit) return loadFlavour(dir, fit, install);
+    if (fit) {
+      const addon = loadFlavour(dir, fit, install);
+      loadedAddon = { file: path.join(dir, fit.file), source: 'prebuild', libtorch: install };
+      return addon;
+    }
   }
   const found = installs.length ? installs.map(describeInstall).join('; ') : 'none';
   const needs = flavours

@@ -45,7 +45,7 @@ if [ "$flavour" = pip ]; then
   # clones reuse it), linked as .torch/venv. pip's own cache serves the wheels when it has them.
   torch_spec=${NOISYNN_TORCH_VERSION:-2.15.*}
   cache=${NOISYNN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/noisynn}
-  venv="$cache/venv-torch-${torch_spec//[^0-9.]/}"
+  venv="$cache/venv-torch-$(printf %s "$torch_spec" | tr -cd '0-9.' | sed 's/\.*$//')"
   python=${NOISYNN_PYTHON:-python3}
   stamp="$venv/.noisynn-ready"
   want="torch==$torch_spec torchvision timm==1.0.31 safetensors"
@@ -74,15 +74,16 @@ fi
 torch_id="${LIBTORCH:-debian}"
 if [ -f build/.noisynn-libtorch ] && [ "$(cat build/.noisynn-libtorch)" != "$torch_id" ]; then rm -rf build; fi
 jobs=$(nproc 2>/dev/null || echo 2)
+log=${TMPDIR:-/tmp}/noisynn-build-$(id -u)-$(printf %s "$PWD" | cksum | cut -d' ' -f1).log
 build_failed() {
-  tail -n 60 /tmp/noisynn-build.log
-  echo "setup: native build failed (full log: /tmp/noisynn-build.log)" >&2
+  tail -n 60 "$log"
+  echo "setup: native build failed (full log: $log)" >&2
   exit 1
 }
-npx cmake-js compile --out build --parallel "$jobs" >/tmp/noisynn-build.log 2>&1 || build_failed
+npx cmake-js compile --out build --parallel "$jobs" >"$log" 2>&1 || build_failed
 if [ "${NOISYNN_NATIVE_TESTS:-0}" = 1 ]; then
   # The same build tree (cmake-js configured it) also builds the native tests for ctest.
-  { cmake -DNOISYNN_BUILD_TESTS=ON build && cmake --build build --parallel "$jobs"; } >>/tmp/noisynn-build.log 2>&1 || build_failed
+  { cmake -DNOISYNN_BUILD_TESTS=ON build && cmake --build build --parallel "$jobs"; } >>"$log" 2>&1 || build_failed
 fi
 echo "$torch_id" >build/.noisynn-libtorch
 # dist/ afresh: a module that became a folder (models.ts -> models/) would leave its old .js shadowing it.

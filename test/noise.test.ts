@@ -181,37 +181,51 @@ describe('injectNoise randomness', () => {
     expect(Math.abs(Math.sqrt(variance) - s * d)).toBeLessThan((5 * s * d) / Math.sqrt(2 * n));
   });
 
-  test('saltPepper replaces a fraction p of elements, half by the max and half by the min', () => {
+  test("saltPepper (the official rule) replaces a fraction p of elements, half by the tensor's max and half by its min", () => {
+    // The official code (ViT.py, CNNs.py): one salt, the max of the whole tensor, and one pepper,
+    // its min, whatever the axis.
     const k = 16;
     const cols = 1 << 15;
     const p = 0.3;
     const xs = randn(k * cols, 8);
-    const x = Tensor.fromTypedArray(xs, [k, cols]);
-    const y = values(injectNoise(x, { kind: 'saltPepper', strength: p, seed: 31 }));
-    let toMax = 0;
-    let toMin = 0;
-    let eligible = 0; // elements that are neither their column's max nor min
-    let other = 0; // elements that changed to anything but the max or min
-    for (let j = 0; j < cols; j++) {
-      let hi = -Infinity;
-      let lo = Infinity;
-      for (let i = 0; i < k; i++) {
-        hi = Math.max(hi, xs[i * cols + j]);
-        lo = Math.min(lo, xs[i * cols + j]);
-      }
-      for (let i = 0; i < k; i++) {
-        const e = i * cols + j;
-        if (xs[e] === hi || xs[e] === lo) continue;
-        eligible++;
+    let hi = -Infinity;
+    let lo = Infinity;
+    for (const v of xs) {
+      hi = Math.max(hi, v);
+      lo = Math.min(lo, v);
+    }
+    for (const axis of [0, 1]) {
+      const x = Tensor.fromTypedArray(xs, [k, cols]);
+      const y = values(injectNoise(x, { kind: 'saltPepper', strength: p, seed: 31, axis }));
+      let toMax = 0;
+      let toMin = 0;
+      let other = 0; // elements that changed to anything but the max or the min
+      for (let e = 0; e < xs.length; e++) {
         if (y[e] === hi) toMax++;
         else if (y[e] === lo) toMin++;
         else if (y[e] !== xs[e]) other++;
       }
+      expect(other).toBe(0);
+      const n = xs.length;
+      const se = Math.sqrt(((p / 2) * (1 - p / 2)) / n);
+      expect(Math.abs(toMax / n - p / 2)).toBeLessThan(5 * se);
+      expect(Math.abs(toMin / n - p / 2)).toBeLessThan(5 * se);
     }
-    expect(other).toBe(0);
-    const se = Math.sqrt(((p / 2) * (1 - p / 2)) / eligible);
-    expect(Math.abs(toMax / eligible - p / 2)).toBeLessThan(5 * se);
-    expect(Math.abs(toMin / eligible - p / 2)).toBeLessThan(5 * se);
+  });
+
+  test('saltPepper: one NaN anywhere makes the salt and the pepper NaN, as torch.max and torch.min propagate it', () => {
+    const xs = randn(64 * 32, 9);
+    xs[777] = NaN;
+    const y = values(injectNoise(Tensor.fromTypedArray(xs, [64, 32]), { kind: 'saltPepper', strength: 0.5, seed: 4 }));
+    let replaced = 0;
+    for (let e = 0; e < xs.length; e++) {
+      if (e === 777) continue;
+      if (Number.isNaN(y[e])) replaced++;
+      else expect(y[e]).toBe(xs[e]);
+    }
+    // About half the elements take the (NaN) salt or pepper; the rest are untouched.
+    expect(replaced / xs.length).toBeGreaterThan(0.4);
+    expect(replaced / xs.length).toBeLessThan(0.6);
   });
 
   test('the Philox stream is uniform on (0, 1) and standard normal', () => {

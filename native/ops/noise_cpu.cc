@@ -189,7 +189,7 @@ void salt_pepper_all(const scalar_t* x, scalar_t* out, int64_t n, double p, uint
   const scalar_t salt = ex.nan ? std::numeric_limits<scalar_t>::quiet_NaN() : ex.hi;
   const scalar_t pepper = ex.nan ? std::numeric_limits<scalar_t>::quiet_NaN() : ex.lo;
   at::parallel_for(0, (n + 3) / 4, 2048, [&](int64_t b0, int64_t b1) {
-    for_each_random<false>(b0 * 4, std::min(n, b1 * 4), seed, offset, [&](int64_t e, float u) {
+    rng::for_each_random<false>(b0 * 4, std::min(n, b1 * 4), seed, offset, [&](int64_t e, float u) {
       // Two plain selects (not nested) so the loop vectorizes: u < p/2 takes the salt,
       // p/2 <= u < p the pepper, the rest keep x.
       const scalar_t v = u < pf ? pepper : x[e];

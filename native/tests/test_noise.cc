@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <vector>
 
 #include "common/philox.h"
@@ -232,6 +233,29 @@ NN_TEST("cuda large shapes (ViT token grids) equal the cpu kernel") {
       NN_EXPECT(max_diff(noisynn::inject_noise(x, p), noisynn::inject_noise(xc, p)) < 1e-4,
                 noisynn::noise_kind_name(kind));
     }
+  }
+  return true;
+}
+
+NN_TEST("saltPepper with a NaN: the kernel, the literal formula (and CUDA when present) agree") {
+  // The salt and the pepper are the tensor's max and min; NaN propagates into both, as torch.max
+  // does, so every replaced element is NaN and every kept one is untouched.
+  torch::manual_seed(21);
+  at::Tensor x = torch::randn({16, 50, 12});
+  x.view({-1})[4321] = std::numeric_limits<float>::quiet_NaN();
+  NoiseParams p = params(NoiseKind::SaltPepper, 0);
+  at::NoGradGuard g;
+  at::Tensor fused = noisynn::inject_noise(x, p);
+  at::Tensor ref = noisynn::inject_noise_reference(x, p);
+  NN_EXPECT(fused.isnan().equal(ref.isnan()), "NaN positions differ");
+  NN_EXPECT(
+      at::where(ref.isnan(), at::zeros_like(ref), ref).equal(at::where(fused.isnan(), at::zeros_like(fused), fused)),
+      "values differ");
+  const double replaced = fused.isnan().to(at::kDouble).mean().item<double>();
+  NN_EXPECT(replaced > 0.3 && replaced < 0.5, "replaced fraction " << replaced << " for p = 0.4");
+  if (torch::cuda::is_available()) {
+    at::Tensor gpu = noisynn::inject_noise(x.to(at::kCUDA), p).to(at::kCPU);
+    NN_EXPECT(gpu.isnan().equal(fused.isnan()), "CUDA NaN positions differ from the CPU's");
   }
   return true;
 }
