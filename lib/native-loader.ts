@@ -45,7 +45,11 @@ export interface PrebuildFlavour {
 const MULTIARCH = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
 
 function readVersionHeader(root: string): string | null {
-  for (const rel of ['include/torch/version.h', 'include/torch/csrc/api/include/torch/version.h']) {
+  for (const rel of [
+    'include/torch/headeronly/version.h',
+    'include/torch/version.h',
+    'include/torch/csrc/api/include/torch/version.h',
+  ]) {
     const file = path.join(root, rel);
     if (!fs.existsSync(file)) continue;
     const text = fs.readFileSync(file, 'utf8');

@@ -1,6 +1,7 @@
 // Entry point of the addon: registers each API area's exports and nothing else.
 #include <napi.h>
 
+#include "common/shutdown.h"
 #include "common/threads.h"
 #include "napi/addon_data.h"
 #include "napi/tensor.h"
@@ -19,6 +20,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace noisynn::napi;
   env.SetInstanceData(new AddonData());
   noisynn::use_all_cores_by_default();
+  // Once per process, now that libtorch's static objects exist: exit() then waits for the native
+  // work in flight before their destructors run (a training step on exit crashed the process).
+  noisynn::shutdown::install_exit_handler();
   TensorWrap::Init(env, exports);
   InitOps(env, exports);
   InitModels(env, exports);

@@ -65,7 +65,8 @@ print(m.version("cuda-toolkit") if torch.version.cuda else "")' 2>/dev/null || t
   fi
   mkdir -p .torch
   ln -sfn "$venv" .torch/venv
-  LIBTORCH=$(.torch/venv/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))')
+  # The real path: the addon's RUNPATH must not follow .torch/venv if it is re-linked later.
+  LIBTORCH=$(.torch/venv/bin/python -c 'import os, torch; print(os.path.realpath(os.path.dirname(torch.__file__)))')
   export LIBTORCH
 fi
 

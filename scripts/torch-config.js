@@ -21,7 +21,11 @@ function fail(message) {
 
 /** The libtorch version in a root's headers, as [major, minor, patch], or null. */
 function headerVersion(root) {
-  for (const rel of ['include/torch/version.h', 'include/torch/csrc/api/include/torch/version.h']) {
+  for (const rel of [
+    'include/torch/headeronly/version.h',
+    'include/torch/version.h',
+    'include/torch/csrc/api/include/torch/version.h',
+  ]) {
     const file = path.join(root, rel);
     if (!fs.existsSync(file)) continue;
     const text = fs.readFileSync(file, 'utf8');

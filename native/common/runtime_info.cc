@@ -1,6 +1,7 @@
 // The runtime report of common/runtime_info.h.
 #include "common/runtime_info.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
@@ -27,7 +28,10 @@ std::string loaded_blas() {
     if (path.find("libblis") != std::string::npos) return "BLIS (" + path + ")";
     if (path.find("libblas.so") != std::string::npos && found.empty()) found = "reference BLAS (" + path + ")";
   }
-  return found.empty() ? "unknown (no BLAS library mapped)" : found;
+  if (!found.empty()) return found;
+  // PyTorch's x86-64 wheels link MKL statically into libtorch_cpu: nothing to see in the maps.
+  if (at::hasMKL()) return "MKL (linked into libtorch)";
+  return "unknown (no BLAS library mapped)";
 }
 
 RuntimeInfo runtime_info() {

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "common/shutdown.h"
+
 namespace noisynn {
 namespace data {
 
@@ -172,10 +174,15 @@ void BatchLoader::worker_loop() {
     auto order = order_;
     lk.unlock();
     Slot slot;
-    try {
-      slot.batch = build(*order, b, epoch, scratch);
-    } catch (...) {
-      slot.error = std::current_exception();
+    {
+      // Not while the process exits: libtorch's static destructors may be running then.
+      shutdown::Work unit;
+      if (!unit) return;
+      try {
+        slot.batch = build(*order, b, epoch, scratch);
+      } catch (...) {
+        slot.error = std::current_exception();
+      }
     }
     lk.lock();
     if (generation == generation_) {

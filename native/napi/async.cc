@@ -1,7 +1,10 @@
 // The libuv-pool worker and the single-thread executor of napi/async.h.
 #include "napi/async.h"
 
+#include <future>
 #include <thread>
+
+#include "common/shutdown.h"
 
 namespace noisynn {
 namespace napi {
@@ -20,6 +23,13 @@ TaskWorker::TaskWorker(Napi::Env env, const char* name, Work work, Done done)
       done_(std::move(done)) {}
 
 void TaskWorker::Execute() {
+  // Admitted unless the process is exiting (then nothing would receive the result anyway).
+  shutdown::Work unit;
+  if (!unit) {
+    message_ = "the process is exiting";
+    SetError(message_);
+    return;
+  }
   try {
     work_();
   } catch (const std::exception& e) {
@@ -31,20 +41,39 @@ void TaskWorker::Execute() {
   }
 }
 
-void TaskWorker::OnOK() {
-  Napi::Env env = Env();
+namespace {
+
+// Settles a Promise; when the environment is being torn down (worker.terminate(), the end of a
+// worker), Resolve and Reject throw because no JavaScript can run any more: nothing can receive
+// the result then, and an exception escaping here would abort the whole process.
+template <typename F>
+void SettleQuietly(F&& settle) noexcept {
   try {
-    deferred_.Resolve(done_ ? done_(env) : env.Undefined());
-  } catch (const Napi::Error& e) {
-    deferred_.Reject(e.Value());
-  } catch (const std::exception& e) {
-    ErrorClass cls;
-    std::string msg = DescribeException(e, &cls);
-    deferred_.Reject(MakeError(env, msg, cls).Value());
+    settle();
+  } catch (...) {
   }
 }
 
-void TaskWorker::OnError(const Napi::Error&) { deferred_.Reject(MakeError(Env(), message_, errorClass_).Value()); }
+}  // namespace
+
+void TaskWorker::OnOK() {
+  Napi::Env env = Env();
+  SettleQuietly([&] {
+    try {
+      deferred_.Resolve(done_ ? done_(env) : env.Undefined());
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (const std::exception& e) {
+      ErrorClass cls;
+      std::string msg = DescribeException(e, &cls);
+      deferred_.Reject(MakeError(env, msg, cls).Value());
+    }
+  });
+}
+
+void TaskWorker::OnError(const Napi::Error&) {
+  SettleQuietly([&] { deferred_.Reject(MakeError(Env(), message_, errorClass_).Value()); });
+}
 
 SerialExecutor::SerialExecutor() : queue_(std::make_shared<Queue>()) {
   std::thread([q = queue_] {
@@ -56,6 +85,15 @@ SerialExecutor::SerialExecutor() : queue_(std::make_shared<Queue>()) {
         if (q->jobs.empty()) return;  // stopping, and drained
         job = std::move(q->jobs.front());
         q->jobs.pop_front();
+      }
+      shutdown::Work unit;
+      if (!unit) {
+        // The process is exiting: run nothing more. Dropping the jobs breaks their promises, so
+        // anything waiting on one wakes with an error instead of waiting for ever.
+        job = nullptr;
+        std::lock_guard<std::mutex> lock(q->mu);
+        q->jobs.clear();
+        return;
       }
       job();
     }
@@ -70,60 +108,19 @@ SerialExecutor::~SerialExecutor() {
   queue_->cv.notify_all();
 }
 
-namespace {
-
-// One job's outcome, carried from the executor thread back to the JS thread.
-struct JobState {
-  explicit JobState(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise::Deferred deferred;
-  SerialExecutor::Done done;
-  bool failed = false;
-  ErrorClass errorClass = ErrorClass::Error;
-  std::string message;
-};
-
-void Settle(Napi::Env env, JobState& job) {
-  if (job.failed) {
-    job.deferred.Reject(MakeError(env, job.message, job.errorClass).Value());
-    return;
-  }
-  try {
-    job.deferred.Resolve(job.done ? job.done(env) : env.Undefined());
-  } catch (const Napi::Error& e) {
-    job.deferred.Reject(e.Value());
-  } catch (const std::exception& e) {
-    ErrorClass cls;
-    std::string msg = DescribeException(e, &cls);
-    job.deferred.Reject(MakeError(env, msg, cls).Value());
-  }
-}
-
-}  // namespace
-
 Napi::Promise SerialExecutor::Run(Napi::Env env, const char* name, Work work, Done done) {
-  auto job = std::make_shared<JobState>(env);
-  job->done = std::move(done);
-  // The thread-safe function keeps the event loop alive until the job has been settled.
-  auto tsfn =
-      std::make_shared<Napi::ThreadSafeFunction>(Napi::ThreadSafeFunction::New(env, Napi::Function(), name, 0, 1));
+  // Queued here, on the JS thread, so jobs run in the order they were asked for. The Promise is
+  // settled by a TaskWorker that waits for the job on a libuv thread: Node waits for that at
+  // process exit and at a worker's teardown, so neither can tear libtorch down under a job.
+  auto task = std::make_shared<std::packaged_task<void()>>(std::move(work));
+  std::shared_future<void> result = task->get_future().share();
   {
     std::lock_guard<std::mutex> lock(queue_->mu);
-    queue_->jobs.emplace_back([job, tsfn, work = std::move(work)] {
-      try {
-        work();
-      } catch (const std::exception& e) {
-        job->failed = true;
-        job->message = DescribeException(e, &job->errorClass);
-      } catch (...) {
-        job->failed = true;
-        job->message = "unknown native error";
-      }
-      tsfn->BlockingCall([job](Napi::Env env, Napi::Function) { Settle(env, *job); });
-      tsfn->Release();
-    });
+    queue_->jobs.emplace_back([task] { (*task)(); });
   }
   queue_->cv.notify_one();
-  return job->deferred.Promise();
+  return TaskWorker::Run(
+      env, name, [result] { result.get(); }, std::move(done));
 }
 
 }  // namespace napi

@@ -41,7 +41,9 @@ class TaskWorker : public Napi::AsyncWorker {
 // Runs jobs one after another on one dedicated native thread and settles a Promise per job.
 // For long sequences of heavy jobs on one object (training steps): libtorch's OpenMP team and
 // the thread's malloc arena stay warm, where the libuv pool would hand successive steps to
-// different threads, each with its own team and arena (measured: ~10% slower training).
+// different threads, each with its own team and arena (measured: ~10% slower training). Each job's
+// Promise is settled through a TaskWorker that waits for it, because Node waits for libuv work at
+// exit and at a worker's teardown (and would not wait for a thread of ours).
 class SerialExecutor {
  public:
   using Work = TaskWorker::Work;
