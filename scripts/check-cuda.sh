@@ -12,10 +12,12 @@ if [ -z "$nvcc" ]; then
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-# The flags of scripts/torch-config.js (node-gyp) and CMakeLists.txt, one list.
-read -r -a math <<<"$(node -e "console.log(require('./scripts/torch-config.js').NVCC_MATH.join(' '))")"
+# The math flags both builds use (CMakeLists.txt, scripts/torch-config.js), one list. No Node
+# needed: this runs on GPU machines that have only PyTorch and nvcc.
+read -r -a math <native/ops/nvcc_math_flags.txt
 status=0
-for cu in $(node scripts/sources.js cuda | tr ' ' '\n' | grep '\.cu$'); do
+cuda_sources=$(awk '/^\[/{s=$0; next} s=="[cuda]" && /\.cu$/' native/sources.txt)
+for cu in $cuda_sources; do
   name=$(basename "$cu" .cu)
   for arch in 80 90; do
     "$nvcc" -std=c++17 -O3 "${math[@]}" -Inative -arch="compute_$arch" -ptx "$cu" -o "$out/$name.$arch.ptx"

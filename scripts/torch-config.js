@@ -177,7 +177,10 @@ function openmp(t) {
 
 // The kernels' numerics: IEEE division and square root and no FMA contraction, so the
 // Box-Muller arithmetic rounds exactly as the CPU build (-ffp-contract=off) does.
-const NVCC_MATH = ['-fmad=false', '-prec-div=true', '-prec-sqrt=true', '-ftz=false'];
+const NVCC_MATH = fs
+  .readFileSync(path.join(__dirname, '..', 'native', 'ops', 'nvcc_math_flags.txt'), 'utf8')
+  .trim()
+  .split(/\s+/);
 
 function config(what) {
   const t = findRoot();
@@ -235,7 +238,7 @@ function config(what) {
   }
 }
 
-module.exports = { config, NVCC_MATH };
+module.exports = { config };
 if (require.main === module) {
   try {
     process.stdout.write(config(process.argv[2] || 'include').join(' ') + '\n');
