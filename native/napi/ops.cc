@@ -1,6 +1,8 @@
 // The noise op and the runtime report for JS: injectNoise and info.
 #include "napi/ops.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include "common/runtime_info.h"
 #include "napi/errors.h"
 #include "napi/tensor.h"
