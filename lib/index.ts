@@ -3,8 +3,8 @@ export { Tensor } from './tensor';
 export type { DType, Device, FromTypedArrayOptions, TypedArrayLike } from './tensor';
 export { injectNoise, NOISE_KINDS } from './noise';
 export type { NoiseConfig, NoiseKind } from './noise';
-export { info } from './info';
-export type { Info } from './info';
+export { info, cpuMemory, emptyCache } from './info';
+export type { Info, CpuMemory } from './info';
 // models
 export { NoisyModel, NoisyViT, NoisyCNN, createModel, listModels, MODEL_VARIANTS, MODEL_NOISE_PRESETS } from './models';
 export type {
