@@ -1,7 +1,7 @@
 // DataLoader: batches from a Dataset, assembled and augmented by native threads, in a seeded order.
 import { binding, NativeBatch, NativeLoader, NativeLoaderConfig } from './binding';
 import { Dataset } from './datasets';
-import { info } from './info';
+import { cudaUnavailableReason, info } from './info';
 import { seedOrRandom } from './seeds';
 import { Device, Tensor } from './tensor';
 import { resolveTransforms, Transform } from './transforms';
@@ -128,9 +128,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       o.prefetch === undefined ? Math.max(2, 2 * this.numWorkers) : expectPositiveInteger(o.prefetch, 'prefetch');
     this.device = o.device === undefined ? 'cpu' : (expectDevice(o.device) as Device);
     if (this.device !== 'cpu' && !info().cuda) {
-      throw new RangeError(
-        `device '${this.device}' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)`,
-      );
+      throw new RangeError(`device '${this.device}' requested but ${cudaUnavailableReason()}`);
     }
     const resolved = resolveTransforms(o.transforms, dataset.imageShape);
     this.sampleShape = resolved.outputShape;

@@ -74,6 +74,16 @@ export function info(): Info {
   };
 }
 
+/**
+ * Why a CUDA device cannot be used in this process, as the end of a sentence: a CPU-only build, or a
+ * CUDA build that sees no GPU. The same words as the addon's own device errors.
+ */
+export function cudaUnavailableReason(): string {
+  return binding.info().cudaBuilt
+    ? 'no CUDA device is visible (this build has the CUDA kernels: check the NVIDIA driver and CUDA_VISIBLE_DEVICES; see noisynn info)'
+    : 'this build is CPU-only (its libtorch has no CUDA; see noisynn info)';
+}
+
 /** The caching CPU allocator that serves libtorch's CPU tensors (see {@link cpuMemory}). */
 export interface CpuMemory {
   /** False when NOISYNN_CPU_ALLOCATOR=system chose glibc's allocator instead. */

@@ -10,6 +10,7 @@ import { binding } from '../lib/binding';
 import { normalizeModelNoise } from '../lib/models/noise-site';
 import { documentedParameterCounts, PARAMETER_COUNTS } from './helpers/parameter-counts';
 import { maxAbsDiff, product, randn } from './helpers/random';
+import { CUDA_UNAVAILABLE } from './helpers/cuda';
 
 // ---- helpers ----
 
@@ -749,11 +750,7 @@ describe('model API', () => {
     const model = createModel('vit_mini_patch4_28', { noise: 'none', initSeed: 3 }).eval();
     const x = images([2, 1, 28, 28], 10);
     if (!info().cuda) {
-      expectThrows(
-        () => model.to('cuda'),
-        RangeError,
-        "device 'cuda' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)",
-      );
+      expectThrows(() => model.to('cuda'), RangeError, `device 'cuda' requested but ${CUDA_UNAVAILABLE}`);
       expect(model.device).toBe('cpu');
       return;
     }

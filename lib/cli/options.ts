@@ -14,7 +14,7 @@ import {
   Split,
 } from '../datasets';
 import { defaultWarmupSteps, OPTIMIZER_DEFAULTS, TRAINING_JOB_LR, VIT_DEFAULTS, WARMUP_RULE } from '../defaults';
-import { info } from '../info';
+import { cudaUnavailableReason, info } from '../info';
 import {
   checkModelFitsData,
   defaultModelFor,
@@ -259,9 +259,7 @@ export const RUNTIME_OPTIONS: OptionSpec[] = [
 export function resolveDevice(text: string): Device {
   if (text === 'auto') return info().cuda ? 'cuda' : 'cpu';
   if (text !== 'cpu' && !info().cuda) {
-    throw new UsageError(
-      `--device ${text} requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)`,
-    );
+    throw new UsageError(`--device ${text} requested but ${cudaUnavailableReason()}`);
   }
   return text as Device;
 }
