@@ -1,12 +1,24 @@
 // noisynn-native: NoisyNN vision models on libtorch for Node.js. The public API.
 export { Tensor } from './tensor';
 export type { DType, Device, FromTypedArrayOptions, TypedArrayLike } from './tensor';
-export { injectNoise, NOISE_KINDS } from './noise';
+export { DEFAULT_STRENGTH, injectNoise, NOISE_KINDS } from './noise';
 export type { NoiseConfig, NoiseKind } from './noise';
 export { info } from './info';
+export { OFFICIAL_PROTOCOLS } from './defaults';
+export type { OfficialProtocol } from './defaults';
 export type { Info } from './info';
 // models
-export { NoisyModel, NoisyViT, NoisyCNN, createModel, listModels, MODEL_VARIANTS, MODEL_NOISE_PRESETS } from './models';
+export {
+  NoisyModel,
+  NoisyViT,
+  NoisyCNN,
+  createModel,
+  listModels,
+  MODEL_VARIANTS,
+  MODEL_NOISE_PRESETS,
+  OFFICIAL_CNN_NOISE,
+  OFFICIAL_VIT_NOISE,
+} from './models';
 export type {
   ViTConfig,
   CNNConfig,

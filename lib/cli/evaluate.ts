@@ -156,8 +156,7 @@ async function prepare(
     o.dataset === 'imagefolder' ? modelForImageFolder(requested) : undefined,
   );
   const modelName = chooseModel(requested, full);
-  const family = MODEL_VARIANTS[modelName].family;
-  const noise = noiseFromOptions(o, noiseDefault, family);
+  const noise = noiseFromOptions(o, noiseDefault, modelName);
   const transforms = datasetTransforms(full, false);
   progress.info(`loading ${o.dataset} (${o.split})...`);
   const count = o.samples as number;
