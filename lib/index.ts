@@ -82,7 +82,26 @@ export type {
 } from './trainer';
 export { auditLeakage } from './audit';
 export type { AuditOptions, AuditResult, PairedTest } from './audit';
-export { runComparison, formatComparisonTable, COMPARISON_DEFAULTS, QUICK_COMPARISON } from './compare';
+export {
+  binomialUpperTail,
+  holm,
+  meanInterval,
+  minimumDetectableDifference,
+  normalQuantile,
+  pairedProportionTest,
+  pairedTTest,
+  studentTCdf,
+  studentTQuantile,
+} from './statistics';
+export type { MeanInterval, PairedProportionTest, PairedTTest } from './statistics';
+export {
+  runComparison,
+  formatComparisonTable,
+  COMPARISON_DEFAULTS,
+  QUICK_COMPARISON,
+  CNN_CPU_COMPARISON,
+  CNN_CPU_QUICK_COMPARISON,
+} from './compare';
 export type {
   ComparisonOptions,
   ComparisonResult,
@@ -90,6 +109,8 @@ export type {
   ComparisonRun,
   ComparisonAudit,
   KindSummary,
+  NoiseEffect,
+  AuditSummary,
   Spread,
   RunInfo,
 } from './compare';
