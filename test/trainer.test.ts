@@ -92,13 +92,13 @@ describe('training on Fashion-MNIST', () => {
     const official = await auditLeakage(trained, subset, { transforms: [norm] });
     console.log(official.explanation);
     expect(official.leakSuspected).toBe(true);
-    expect(official.sortedTop1).toBeGreaterThan(official.shuffledTop1 + 0.1);
+    expect(official.sortedTop1).toBeGreaterThan(official.shuffledTop1 + 0.05);
     // Batch size 1: optimal batch noise is the identity, so the honest figure survives.
     expect(Math.abs(official.singleTop1 - plain.singleTop1)).toBeLessThan(1e-9);
     expect(official.leak).toBe(official.tests[0]);
     expect(official.leak).toMatchObject({ method: 'mcnemar', significant: true });
     expect(official.leak.difference).toBeCloseTo(official.sortedTop1 - official.shuffledTop1, 12);
-    expect(official.leak.lower).toBeGreaterThan(0.05);
+    expect(official.leak.lower).toBeGreaterThan(0.03);
     expect(official.tests.slice(1).map((t) => t.measures)).toEqual(['noiseEffect', 'noiseEffect']);
     expect(official.explanation).toContain('Leak: class-sorted minus shuffled batches, same noise, is +');
     expect(official.explanation).toContain(
