@@ -46,6 +46,7 @@ export type {
   CIFAR10Options,
   CIFAR100Options,
   ImageFolderOptions,
+  SkippedImage,
   TensorDatasetOptions,
 } from './datasets';
 export { DataLoader, ORDERS } from './dataloader';
