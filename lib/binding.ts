@@ -121,6 +121,8 @@ export interface NativeModel {
   numParameters(): number;
   parameterNames(): string[];
   stateNames(): string[];
+  /** [name, shape] of every parameter and buffer, in stateNames() order. */
+  stateShapes(): [string, number[]][];
   setNoise(noise: NativeModelNoise): void;
   noiseOffset(): string;
   setNoiseOffset(offset: string): void;

@@ -52,7 +52,8 @@ export interface ModelNoiseConfig {
  * - 'default': optimal noise along the batch at the official site of the last layer, while
  *   training only. What a model gets when `noise` is omitted.
  * - 'official': the same noise at evaluation only: the paper's headline protocol, whose
- *   accuracy leaks labels through class-sorted test batches (see DESIGN.md).
+ *   accuracy leaks labels through class-sorted test batches (README, "The method, briefly";
+ *   `auditLeakage()` detects it).
  * - 'none': no noise; the plain ViT / ResNet, bit for bit.
  */
 export type ModelNoisePreset = 'default' | 'official' | 'none';
