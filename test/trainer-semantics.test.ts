@@ -434,3 +434,15 @@ describe('abort', () => {
     console.log(`validation pass ${fullPass} ms; fit returned ${after} ms after the abort`);
   });
 });
+
+describe('options that contradict each other', () => {
+  test('minLr above lr and Nesterov without momentum are refused', () => {
+    const model = tinyVit(11);
+    expect(() => new Trainer(model, { optimizer: { lr: 1e-3 }, schedule: { minLr: 1e-2 } })).toThrow(
+      new RangeError('Expected number at most optimizer.lr (0.001) for schedule.minLr but received 0.01 (number)'),
+    );
+    expect(() => new Trainer(model, { optimizer: { name: 'sgd', momentum: 0, nesterov: true } })).toThrow(
+      new RangeError('optimizer.nesterov needs optimizer.momentum > 0 (Nesterov momentum is momentum), but it is 0'),
+    );
+  });
+});
