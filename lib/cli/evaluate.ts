@@ -240,7 +240,8 @@ export async function runAudit(parsed: Record<string, unknown>, given: Set<strin
       ctx.stdout.write(
         `  McNemar ${t.pair.padEnd(15)} b ${String(t.b).padStart(5)}  c ${String(t.c).padStart(5)}  z ${t.z.toFixed(2).padStart(6)}${t.significant ? '  significant' : ''}\n`,
       );
-    ctx.stdout.write(`${a.leakSuspected ? 'LEAK SUSPECTED' : 'no leak detected'}: ${a.explanation}\n`);
+    // The explanation opens with the verdict ('Leak suspected: ...' or 'No leak detected: ...').
+    ctx.stdout.write(`${a.explanation}\n`);
     return 0;
   } finally {
     model.dispose();
