@@ -158,7 +158,7 @@ export class Trainer extends EventEmitter {
    * must ask for the same `epochs` and batches per epoch, with the same model, optimizer,
    * schedule and seed; all of that is checked before anything is loaded. Resuming a finished
    * fit trains nothing (a script run again does not train again); to train further from a
-   * finished checkpoint, {@link loadCheckpoint} it first: fit then trains `epochs` more. A
+   * finished checkpoint, {@link Trainer.loadCheckpoint} it first: fit then trains `epochs` more. A
    * trainer's own latest checkpoint in the folder is simply continued.
    *
    * @throws TypeError / RangeError for bad options, an empty loader, or data with more classes
@@ -199,6 +199,10 @@ export class Trainer extends EventEmitter {
    * loaded); other options may differ.
    * @throws Error when `dir` holds no checkpoint, when it does not fit (saying what differs), or
    *   when this trainer has already trained.
+   * @example
+   * const trainer = new Trainer(model, { seed: 1 });
+   * await trainer.loadCheckpoint('runs/ckpt'); // a finished 5-epoch fit
+   * await trainer.fit(train, { epochs: 3, checkpointDir: 'runs/ckpt' }); // epochs 6 to 8
    */
   async loadCheckpoint(dir: string): Promise<void> {
     const d = expectNonEmptyString(dir, 'dir');
