@@ -252,9 +252,11 @@ export class Trainer extends EventEmitter {
         throw new Error(`Cannot resume from ${dir}: its checkpoint file ${file} is missing. Nothing was loaded`);
       }
     }
+    // The optimizer state first: its load can fail on a damaged file, while a strict loadWeights
+    // either loads everything or changes nothing, so the model is never left half-resumed.
+    await this.#native.loadState(path.join(dir, m.optimizer));
     // Through the handle: the model is claimed by this trainer's fit or loadCheckpoint.
     await this.model._handle.loadWeights(path.join(dir, m.weights), true);
-    await this.#native.loadState(path.join(dir, m.optimizer));
     this.#native.setNoiseOffset(m.noiseOffset);
     if (this.options.schedule.totalSteps === null) {
       this.#native.setScheduleSpan(m.fit.startStep, m.fit.epochs * m.fit.stepsPerEpoch);
