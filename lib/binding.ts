@@ -355,6 +355,8 @@ export interface NativeTestingBinding {
   ): NativeTensor;
   /** Timed training steps (zero grads, forward, cross-entropy, backward: the trainer's own); seconds per step. */
   benchTrainStep(model: NativeModel, x: NativeTensor, labels: NativeTensor, iterations: number): Promise<number[]>;
+  /** Seconds of each of `iterations` calls of the op on this thread (no autograd; each output freed before the next). */
+  benchNoiseOp(x: NativeTensor, config: NativeNoiseConfig, iterations: number): number[];
   /** A noise site alone on tokens [B, 1 + gridH*gridW, C], forward and backward; seconds per iteration. */
   benchNoiseSite(
     x: NativeTensor,

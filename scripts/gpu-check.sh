@@ -34,7 +34,7 @@ cmake -S . -B build-gpu "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PRE
 grep -E "noisynn:" build-gpu.log || true
 grep -q "noisynn: CUDA kernels ON" build-gpu.log || { echo "gpu-check: this libtorch has no CUDA" >&2; exit 1; }
 cmake --build build-gpu --parallel "$(nproc)" >>build-gpu.log 2>&1 || { tail -n 60 build-gpu.log; exit 1; }
-nvcc=$(sed -n 's/^CMAKE_CUDA_COMPILER:FILEPATH=//p' build-gpu/CMakeCache.txt)
+nvcc=$(sed -n 's/^CMAKE_CUDA_COMPILER:[A-Z]*=//p' build-gpu/CMakeCache.txt)
 bash scripts/check-cuda.sh "$nvcc"
 
 echo "== native tests (CPU and CUDA)"

@@ -107,13 +107,13 @@ if [ "$check" = 1 ]; then
       const nn = require('noisynn-native');
       const i = nn.info();
       const model = nn.NoisyViT.create({ imageSize: 8, patchSize: 4, inChannels: 1, numClasses: 3, embedDim: 8, depth: 1, numHeads: 2, initSeed: 1 });
-      const trainer = new nn.Trainer(model, { seed: 1 });
+      const trainer = new nn.Trainer(model, { seed: 1, schedule: { totalSteps: 1 } });
       const images = nn.Tensor.fromTypedArray(new Float32Array(4 * 64).map((_, k) => Math.sin(k)), [4, 1, 8, 8]);
       const labels = nn.Tensor.fromTypedArray(new Int32Array([0, 1, 2, 0]), [4], { dtype: 'int64' });
       trainer.step({ images, labels }).then((r) => {
         if (!Number.isFinite(r.loss)) throw new Error('the training step gave loss ' + r.loss);
         console.log('prebuild: $flavour flavour from the tarball: libtorch ' + i.libtorchVersion + (i.cudaBuilt ? ' (CUDA kernels built, ' + (i.cuda ? 'a GPU' : 'no GPU') + ')' : ' (CPU)') + ', one training step, loss ' + r.loss.toFixed(4));
-      });
+      }).catch((e) => { console.error('prebuild: $flavour flavour from the tarball failed: ' + e.message); process.exit(1); });
     ")
   done
 fi

@@ -5,6 +5,7 @@
 // adds nothing of its own but the calling convention.
 #include <napi.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -126,6 +127,26 @@ Napi::Value BenchTrainStep(const Napi::CallbackInfo& info) {
   });
 }
 
+// benchNoiseOp(x, config, iterations): seconds of each of `iterations` calls of the op (no
+// autograd) on this thread, each output freed before the next call, as a JS loop that disposes
+// them would: bench/inject.js compares the JS call path against this.
+Napi::Value BenchNoiseOp(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    at::Tensor x = UnwrapTensor(info[0], "x");
+    const NoiseParams p = ReadNoiseParams(ConfigReader(info[1], "config"));
+    const int64_t iterations = info[2].As<Napi::Number>().Int64Value();
+    if (iterations < 1) throw noisynn::RangeError("Expected positive integer for iterations");
+    at::NoGradGuard no_grad;
+    std::vector<double> seconds;
+    for (int64_t i = 0; i < iterations; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      { at::Tensor y = inject_noise(x, p); }
+      seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return NumberArray(info.Env(), seconds);
+  });
+}
+
 }  // namespace
 
 void InitTesting(Napi::Env env, Napi::Object exports) {
@@ -136,6 +157,7 @@ void InitTesting(Napi::Env env, Napi::Object exports) {
   testing.Set("noiseSiteProbe", Napi::Function::New(env, NoiseSiteProbe, "noiseSiteProbe"));
   testing.Set("benchNoiseSite", Napi::Function::New(env, BenchNoiseSite, "benchNoiseSite"));
   testing.Set("benchTrainStep", Napi::Function::New(env, BenchTrainStep, "benchTrainStep"));
+  testing.Set("benchNoiseOp", Napi::Function::New(env, BenchNoiseOp, "benchNoiseOp"));
   exports.Set("_testing", testing);
 }
 
