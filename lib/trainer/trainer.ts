@@ -5,6 +5,7 @@ import * as path from 'path';
 import { binding, NativeTrainer } from '../binding';
 import { checkpointFiles, commitManifest, CheckpointManifest, readManifest } from '../checkpoint';
 import { Batch, DataLoader } from '../dataloader';
+import { resolveDistributed } from '../distributed';
 import { NoisyModel } from '../models';
 import { LogWriter, MetricsLog } from '../run-log';
 import { handleOf } from '../tensor';
@@ -18,6 +19,7 @@ import {
   rangeError,
   typeError,
 } from '../validate';
+import { TrainerGroup } from './distributed';
 import { nativeTrainerOptions, ResolvedTrainerOptions, resolveTrainerOptions, TrainerOptions } from './options';
 
 export interface FitOptions {
@@ -134,10 +136,12 @@ function expectBatch(value: unknown): Batch {
  */
 export class Trainer extends EventEmitter {
   readonly model: NoisyModel;
-  /** The options with every default filled in (e.g. `options.optimizer.betas`). */
-  readonly options: ResolvedTrainerOptions;
   readonly #native: NativeTrainer;
+  #options: ResolvedTrainerOptions;
   #busy = false;
+  /** Data-parallel: the group this trainer joins (null when training alone), and the join in flight. */
+  readonly #group: TrainerGroup | null = null;
+  readonly #ready: Promise<void> = Promise.resolve();
 
   constructor(model: NoisyModel, options?: TrainerOptions) {
     super();
@@ -148,9 +152,37 @@ export class Trainer extends EventEmitter {
         `mixedPrecision (bf16 autocast) needs the model on a CUDA device, but it is on ${model.device}`,
       );
     }
+    const distributed =
+      options?.distributed === undefined ? null : resolveDistributed(options.distributed, model.device);
     this.model = model;
-    this.options = resolved;
+    this.#options = resolved;
     this.#native = new binding.NativeTrainer(model._handle, nativeTrainerOptions(resolved));
+    if (distributed !== null) {
+      // The rendezvous waits for every rank, off the JS thread; step, evaluate and fit wait for it
+      // (and reject with its error). Rank 0's seeds replace random defaults on the other ranks.
+      const group = new TrainerGroup(distributed, model.device);
+      this.#group = group;
+      this.#ready = group.join(this.#native, model).then(({ seed, noiseSeed }) => {
+        if (seed !== this.#options.seed) this.#options = Object.freeze({ ...this.#options, seed });
+        model._adoptNoiseSeed(noiseSeed);
+      });
+      this.#ready.catch(() => undefined); // surfaced by the first step, evaluate or fit
+    }
+  }
+
+  /** The options with every default filled in (e.g. `options.optimizer.betas`). */
+  get options(): ResolvedTrainerOptions {
+    return this.#options;
+  }
+
+  /** This process's rank in its data-parallel group (0 when training alone). */
+  get rank(): number {
+    return this.#group?.rank ?? 0;
+  }
+
+  /** Processes in the data-parallel group (1 when training alone). */
+  get worldSize(): number {
+    return this.#group?.worldSize ?? 1;
   }
 
   /** Optimizer steps taken so far. */
@@ -169,6 +201,7 @@ export class Trainer extends EventEmitter {
    */
   async step(batch: { images: unknown; labels: unknown }): Promise<StepResult> {
     const b = expectBatch(batch);
+    await this.#ready;
     const r = await this.#native.step(b.images._handle, b.labels._handle);
     return { loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, top1: r.correct / r.samples, samples: r.samples };
   }
@@ -182,10 +215,18 @@ export class Trainer extends EventEmitter {
     return { loss: r.loss, top1: r.top1, top5: r.top5, samples: r.samples };
   }
 
-  /** @internal evaluate() plus the per-sample top-1 hits, indexed by dataset index (255 = not seen). */
-  async _evaluate(loader: DataLoader): Promise<EvalResult & { correctByIndex: Uint8Array }> {
+  /**
+   * @internal evaluate() plus the per-sample top-1 hits, indexed by dataset index (255 = not seen).
+   * `localNoise`: in a group, 'global' noise mixes each rank's batch only (auditLeakage's
+   * batch-size-1 pass, where the batch must be the sample itself).
+   */
+  async _evaluate(
+    loader: DataLoader,
+    options: { localNoise?: boolean } = {},
+  ): Promise<EvalResult & { correctByIndex: Uint8Array }> {
+    await this.#ready;
     const wasTraining = this.model.training;
-    const correctByIndex = new Uint8Array(loader.dataset.length).fill(255);
+    let correctByIndex: Uint8Array = new Uint8Array(loader.dataset.length).fill(255);
     let lossSum = 0;
     let top1 = 0;
     let top5 = 0;
@@ -194,19 +235,30 @@ export class Trainer extends EventEmitter {
       this.model.eval();
       for await (const batch of loader) {
         try {
-          const r = await this.#native.evaluate(batch.images._handle, batch.labels._handle);
+          // A shard's padding (repeats of other samples) is mixed by the noise but not counted.
+          const r = await this.#native.evaluate(
+            batch.images._handle,
+            batch.labels._handle,
+            batch.valid,
+            options.localNoise === true,
+          );
           lossSum += r.lossSum;
           top1 += r.top1;
           top5 += r.top5;
           samples += r.samples;
           const idx = batch.indices.toTypedArray() as BigInt64Array;
-          for (let i = 0; i < idx.length; i++) correctByIndex[Number(idx[i])] = r.correct[i];
+          for (let i = 0; i < r.samples; i++) correctByIndex[Number(idx[i])] = r.correct[i];
         } finally {
           disposeBatch(batch);
         }
       }
     } finally {
       this.model.train(wasTraining);
+    }
+    // A loader sharded over the group saw 1/worldSize of the data: the totals are the ranks' sums.
+    if (this.#group !== null && loader._shard().worldSize > 1) {
+      [lossSum, top1, top5, samples] = await this.#group.sum([lossSum, top1, top5, samples]);
+      correctByIndex = await this.#group.mergeHits(correctByIndex);
     }
     if (samples === 0) throw new RangeError('Cannot evaluate on an empty loader (0 samples)');
     return { loss: lossSum / samples, top1: top1 / samples, top5: top5 / samples, samples, correctByIndex };
@@ -225,7 +277,8 @@ export class Trainer extends EventEmitter {
     const plan = this.#plan(train, options);
     const metricsLog =
       options.metricsLog === undefined ? undefined : expectNonEmptyString(options.metricsLog, 'metricsLog');
-    const log = metricsLog === undefined ? undefined : await MetricsLog.open(metricsLog);
+    // In a group only rank 0 writes the log (every rank's records are the global batch's).
+    const log = metricsLog === undefined || this.rank !== 0 ? undefined : await MetricsLog.open(metricsLog);
     try {
       return await this.#fit(train, plan, log);
     } finally {
@@ -267,6 +320,7 @@ export class Trainer extends EventEmitter {
     if (this.#busy) throw new Error('Trainer.fit is already running on this trainer');
     this.#busy = true;
     try {
+      await this.#ready;
       const stepsPerEpoch = train.length;
       if (this.options.schedule.totalSteps === null) this.#native.setTotalSteps(epochs * stepsPerEpoch);
       let history: EpochEvent[] = [];
@@ -304,7 +358,9 @@ export class Trainer extends EventEmitter {
         for await (const batch of train) {
           let r;
           try {
-            r = await this.#native.step(batch.images._handle, batch.labels._handle);
+            // In a group every rank stops after the same step: the one in which any rank was aborted.
+            const stop = this.#group !== null && (signal?.aborted ?? false);
+            r = await this.#native.step(batch.images._handle, batch.labels._handle, stop);
           } finally {
             disposeBatch(batch);
           }
@@ -328,7 +384,7 @@ export class Trainer extends EventEmitter {
           windowStart = now;
           await log?.write({ type: 'step', ...event });
           this.emit('step', event);
-          if (signal?.aborted) {
+          if (this.#group !== null ? r.stop : signal?.aborted) {
             aborted = true;
             break;
           }
@@ -347,11 +403,13 @@ export class Trainer extends EventEmitter {
         if (validation) record.validation = await this.evaluate(validation);
         history.push(record);
         await log?.write({ type: 'epoch', ...record });
-        if (checkpointDir !== undefined) {
+        // Rank 0 writes checkpoints (the ranks hold the same weights and optimizer state).
+        if (checkpointDir !== undefined && this.rank === 0) {
           previous = await this.#saveCheckpoint(checkpointDir, epoch + 1, history, previous);
         }
         this.emit('epoch', record);
         aborted = signal?.aborted ?? false;
+        if (this.#group !== null) aborted = await this.#group.any(aborted);
       }
       return { epochs: history.length, steps: this.#native.getStep(), aborted, resumedFrom, history };
     } finally {
