@@ -68,6 +68,7 @@ export type {
   StepEvent,
   EpochEvent,
 } from './trainer';
+export type { DistributedBackend, DistributedOption, DistributedOptions, Shard } from './distributed';
 export { auditLeakage } from './audit';
 export type { AuditOptions, AuditResult, PairedTest } from './audit';
 export { runComparison, formatComparisonTable, COMPARISON_DEFAULTS, QUICK_COMPARISON } from './compare';
