@@ -1,8 +1,10 @@
 // auditLeakage: does a model's accuracy depend on how the test batches were composed?
 import { DataLoader } from './dataloader';
 import { Dataset } from './datasets';
+import { OFFICIAL_PROTOCOLS } from './defaults';
 import { NoisyModel } from './models';
-import { Trainer } from './trainer';
+import { pairedProportionTest, PairedProportionTest } from './statistics';
+import { EvalResult, Trainer } from './trainer';
 import { distributedOf } from './trainer/distributed';
 import { Transform } from './transforms';
 import {
@@ -10,12 +12,15 @@ import {
   expectNonNegativeInteger,
   expectOptions,
   expectPositiveInteger,
-  expectPositiveNumber,
+  rangeError,
   typeError,
 } from './validate';
 
 export interface AuditOptions {
-  /** Batch size of the class-sorted and shuffled passes. Default 64 (the official code used small batches). */
+  /**
+   * Batch size of the class-sorted and shuffled passes. Default: the official protocol's test
+   * batch size for the model's family (OFFICIAL_PROTOCOLS: 10 for a ViT, 512 for a CNN).
+   */
   batchSize?: number;
   /** Transforms the model expects (e.g. [transforms.normalize('fashion-mnist')]). Default none. */
   transforms?: readonly Transform[];
@@ -23,20 +28,25 @@ export interface AuditOptions {
   seed?: number;
   /** Native loader threads. Default 2. */
   numWorkers?: number;
-  /** Two-sided critical z of the paired tests. Default 3.29 (p < 0.001). */
-  criticalZ?: number;
+  /**
+   * Level of each test: the leak test is one-sided (class-sorted better), the noise-effect tests
+   * two-sided. Default 0.001.
+   */
+  alpha?: number;
 }
 
-/** McNemar's paired test between two evaluations of the same samples. */
-export interface PairedTest {
+/**
+ * A paired test between two evaluations of the same samples, in the first's favour when the
+ * difference is positive (see pairedProportionTest for the fields).
+ */
+export interface PairedTest extends PairedProportionTest {
   pair: 'sorted-shuffled' | 'sorted-single' | 'shuffled-single';
-  /** Samples right in the first evaluation and wrong in the second. */
-  b: number;
-  /** Samples wrong in the first and right in the second. */
-  c: number;
-  /** (|b - c| - 1) / sqrt(b + c), continuity corrected; 0 when b + c = 0. */
-  z: number;
-  significant: boolean;
+  /**
+   * 'leak': class-sorted vs shuffled batches with the same noise, one-sided (sorted better): the
+   * label leaking through the batch. 'noiseEffect': a batched evaluation vs batch size 1, which
+   * switches batch-axis noise (linear, optimal) off: the noise's own effect, never a leak.
+   */
+  measures: 'leak' | 'noiseEffect';
 }
 
 export interface AuditResult {
@@ -44,58 +54,90 @@ export interface AuditResult {
   sortedTop1: number;
   /** Top-1 with shuffled batches. */
   shuffledTop1: number;
-  /** Top-1 with batch size 1 (no other sample can leak into a prediction). */
+  /** Top-1 with batch size 1 (batch-axis noise is the identity there). */
   singleTop1: number;
-  /** True when any pair differs beyond sampling noise (see `explanation`). */
+  /** True when the leak test (class-sorted better than shuffled, same noise) is significant at alpha. */
   leakSuspected: boolean;
+  /** The leak test: tests[0]. */
+  leak: PairedTest;
+  /** The smallest leak (sorted minus shuffled top-1) this audit detects with 80% power: leak.minimumDetectable. */
+  minimumDetectableLeak: number;
   samples: number;
   batchSize: number;
+  alpha: number;
+  /** sorted-shuffled (the leak), then sorted-single and shuffled-single (the noise's effect). */
   tests: PairedTest[];
   explanation: string;
 }
 
-const KEYS = ['batchSize', 'transforms', 'seed', 'numWorkers', 'criticalZ'];
+const KEYS = ['batchSize', 'transforms', 'seed', 'numWorkers', 'alpha'];
 
-function mcnemar(pair: PairedTest['pair'], a: Uint8Array, b: Uint8Array, criticalZ: number): PairedTest {
-  let rightWrong = 0;
-  let wrongRight = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] === 1 && b[i] === 0) rightWrong++;
-    else if (a[i] === 0 && b[i] === 1) wrongRight++;
+/** A test level in (0, 0.5]. */
+function expectAlpha(value: unknown): number {
+  if (typeof value !== 'number') throw typeError('alpha', 'number in (0, 0.5]', value);
+  if (!(value > 0 && value <= 0.5)) throw rangeError('alpha', 'number in (0, 0.5]', value);
+  return value;
+}
+
+function pairedTest(pair: PairedTest['pair'], first: Uint8Array, second: Uint8Array, alpha: number): PairedTest {
+  let b = 0;
+  let c = 0;
+  for (let i = 0; i < first.length; i++) {
+    if (first[i] === 1 && second[i] === 0) b++;
+    else if (first[i] === 0 && second[i] === 1) c++;
   }
-  const n = rightWrong + wrongRight;
-  const z = n === 0 ? 0 : Math.max(0, Math.abs(rightWrong - wrongRight) - 1) / Math.sqrt(n);
-  return { pair, b: rightWrong, c: wrongRight, z, significant: z > criticalZ };
+  const measures = pair === 'sorted-shuffled' ? 'leak' : 'noiseEffect';
+  const test = pairedProportionTest(b, c, first.length, measures === 'leak' ? 'greater' : 'two-sided', alpha);
+  return { pair, measures, ...test };
+}
+
+const points = (x: number) => `${x >= 0 ? '+' : '−'}${(100 * Math.abs(x)).toFixed(2)}`;
+const interval = (t: PairedTest) => `95% CI ${points(t.lower)} to ${points(t.upper)} points`;
+const pValue = (p: number) => (p < 1e-4 ? p.toExponential(1) : p.toPrecision(2));
+
+/** One line on a paired test: the difference, its interval and the test. */
+export function describePairedTest(t: PairedTest): string {
+  const method = t.method === 'exact' ? 'exact binomial' : 'McNemar';
+  const sided = t.alternative === 'greater' ? 'one-sided' : 'two-sided';
+  return `${points(t.difference)} points (${interval(t)}; b = ${t.b}, c = ${t.c}; ${sided} ${method} p = ${pValue(t.pValue)})`;
 }
 
 /**
  * Evaluates `model` on `dataset` three ways, in its current noise configuration and eval mode:
  * class-sorted batches (how the NoisyNN paper's official code read its test set), shuffled
- * batches, and batch size 1.
+ * batches of the same size, and batch size 1.
  *
- * How a leak is decided: a model whose prediction for a sample depends only on that sample gives
- * the same prediction whatever else shares its batch, so the three evaluations agree sample by
- * sample. For each pair of evaluations, McNemar's paired test counts the samples one gets right
- * and the other wrong (b and c); without a leak b and c are equal up to chance (and both are
- * usually 0). `leakSuspected` is true when any pair's continuity-corrected z = (|b - c| - 1) /
- * sqrt(b + c) exceeds `criticalZ` (3.29: two-sided p < 0.001). Batch-axis noise at evaluation on
- * class-sorted batches (the 'official' preset) mixes each sample with others of its own class,
- * which is flagged; a model without evaluation-time noise passes.
+ * - The leak test compares class-sorted with shuffled batches under the same noise. A model
+ *   whose prediction for a sample depends only on that sample gives the same predictions either
+ *   way; batch-axis noise on class-sorted batches mixes each sample with others of its own class,
+ *   and the label leaks. One-sided (sorted better), on the samples the two passes disagree on
+ *   (b right only when sorted, c right only when shuffled): an exact binomial test when
+ *   b + c < 25, McNemar's continuity-corrected z otherwise. `leakSuspected` is its verdict at
+ *   `alpha`.
+ * - "No leak detected" is not evidence of no leak: the result carries the paired accuracy
+ *   difference with its 95% interval, (b - c)/n ± 1.96 sqrt((b + c) - (b - c)^2/n)/n, and the
+ *   smallest leak the test would have detected with 80% power (minimumDetectableLeak).
+ * - Batch size 1 switches batch-axis noise (linear, optimal) off; gaussian and salt-and-pepper
+ *   noise still apply there. The sorted-vs-single and shuffled-vs-single pairs (two-sided)
+ *   therefore measure the noise's own effect, and never count as a leak.
  *
  * @throws TypeError / RangeError for bad arguments.
  * @example
- * const audit = await auditLeakage(model, new FashionMNIST({ split: 'test' }), { batchSize: 64, transforms: [transforms.normalize('fashion-mnist')] });
- * if (audit.leakSuspected) console.warn(audit.explanation);
+ * const audit = await auditLeakage(model, new FashionMNIST({ split: 'test' }), { transforms: [transforms.normalize('fashion-mnist')] });
+ * console.log(audit.explanation); // the leak, its interval, what the test could detect
  */
 export async function auditLeakage(model: NoisyModel, dataset: Dataset, options?: AuditOptions): Promise<AuditResult> {
   if (!(model instanceof NoisyModel)) throw typeError('model', 'NoisyViT or NoisyCNN', model);
   if (!(dataset instanceof Dataset)) throw typeError('dataset', 'Dataset', dataset);
   const o = expectOptions(options);
   expectKnownKeys(o, 'options', KEYS);
-  const batchSize = o.batchSize === undefined ? 64 : expectPositiveInteger(o.batchSize, 'batchSize');
+  const batchSize =
+    o.batchSize === undefined
+      ? OFFICIAL_PROTOCOLS[model.family].evalBatchSize
+      : expectPositiveInteger(o.batchSize, 'batchSize');
   const seed = o.seed === undefined ? 0 : expectNonNegativeInteger(o.seed, 'seed');
   const numWorkers = o.numWorkers === undefined ? 2 : expectPositiveInteger(o.numWorkers, 'numWorkers');
-  const criticalZ = o.criticalZ === undefined ? 3.29 : expectPositiveNumber(o.criticalZ, 'criticalZ');
+  const alpha = o.alpha === undefined ? 0.001 : expectAlpha(o.alpha);
   const transforms = o.transforms as readonly Transform[] | undefined;
 
   // A trainer only for its batch evaluation: it never steps, so it holds no optimizer state. A
@@ -124,27 +166,40 @@ export async function auditLeakage(model: NoisyModel, dataset: Dataset, options?
   const single = await run('sequential', 1);
 
   const tests = [
-    mcnemar('sorted-shuffled', sorted.correctByIndex, shuffled.correctByIndex, criticalZ),
-    mcnemar('sorted-single', sorted.correctByIndex, single.correctByIndex, criticalZ),
-    mcnemar('shuffled-single', shuffled.correctByIndex, single.correctByIndex, criticalZ),
+    pairedTest('sorted-shuffled', sorted.correctByIndex, shuffled.correctByIndex, alpha),
+    pairedTest('sorted-single', sorted.correctByIndex, single.correctByIndex, alpha),
+    pairedTest('shuffled-single', shuffled.correctByIndex, single.correctByIndex, alpha),
   ];
-  const leakSuspected = tests.some((t) => t.significant);
-  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-  const worst = tests.reduce((a, t) => (t.z > a.z ? t : a));
-  const explanation = leakSuspected
-    ? `Leak suspected: top-1 is ${pct(sorted.top1)} on class-sorted batches, ${pct(shuffled.top1)} on shuffled batches and ${pct(single.top1)} at batch size 1; ` +
-      `predictions depend on the other samples in the batch (McNemar ${worst.pair}: ${worst.b} vs ${worst.c} discordant samples, z = ${worst.z.toFixed(1)} > ${criticalZ}). ` +
-      'Report the batch-size-1 or shuffled figure.'
-    : `No leak detected: top-1 is ${pct(sorted.top1)} (class-sorted), ${pct(shuffled.top1)} (shuffled), ${pct(single.top1)} (batch size 1); ` +
-      `no pair differs beyond chance (largest McNemar z = ${worst.z.toFixed(2)} <= ${criticalZ}).`;
+  const leak = tests[0];
   return {
     sortedTop1: sorted.top1,
     shuffledTop1: shuffled.top1,
     singleTop1: single.top1,
-    leakSuspected,
+    leakSuspected: leak.significant,
+    leak,
+    minimumDetectableLeak: leak.minimumDetectable,
     samples: single.samples,
     batchSize,
+    alpha,
     tests,
-    explanation,
+    explanation: explain(sorted, shuffled, single, tests, alpha),
   };
+}
+
+function explain(sorted: EvalResult, shuffled: EvalResult, single: EvalResult, tests: PairedTest[], alpha: number) {
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  const [leak, sortedSingle, shuffledSingle] = tests;
+  const accuracies =
+    `top-1 is ${pct(sorted.top1)} on class-sorted batches, ${pct(shuffled.top1)} on shuffled batches ` +
+    `and ${pct(single.top1)} at batch size 1 (${single.samples} images).`;
+  const verdict = leak.significant
+    ? `Leak: class-sorted minus shuffled batches, same noise, is ${describePairedTest(leak)} < ${alpha}: ` +
+      'predictions improve when a batch holds one class. Report the shuffled figure.'
+    : `No leak detected at ${alpha}: class-sorted minus shuffled batches, same noise, is ${describePairedTest(leak)}. ` +
+      `That is not evidence of no leak: this test detects a leak of ${(100 * leak.minimumDetectable).toFixed(2)} points ` +
+      'or more with 80% power.';
+  const effect =
+    `The noise's own effect (batch size 1 switches batch-axis noise off; not a leak): class-sorted minus batch size 1 is ${describePairedTest(sortedSingle)}, ` +
+    `shuffled minus batch size 1 ${describePairedTest(shuffledSingle)}.`;
+  return `${accuracies} ${verdict} ${effect}`;
 }

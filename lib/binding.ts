@@ -359,6 +359,20 @@ export interface NativeBinding {
   builtWithNccl: boolean;
   // info
   info(): NativeInfo;
+  /** The caching CPU allocator's counters (native/common/cpu_allocator.h). */
+  cpuMemory(): NativeCpuMemory;
+  /** Frees every block the caching CPU allocator holds for reuse. */
+  emptyCpuCache(): void;
+}
+
+/** The caching CPU allocator's counters. */
+export interface NativeCpuMemory {
+  installed: boolean;
+  allocatedBytes: number;
+  cachedBytes: number;
+  capBytes: number;
+  hits: number;
+  misses: number;
 }
 
 /**

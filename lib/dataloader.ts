@@ -2,7 +2,7 @@
 import { binding, NativeBatch, NativeLoader, NativeLoaderConfig } from './binding';
 import { Dataset } from './datasets';
 import { autoShard, expectShard, Shard } from './distributed';
-import { info } from './info';
+import { cudaUnavailableReason, info } from './info';
 import { seedOrRandom } from './seeds';
 import { Device, Tensor } from './tensor';
 import { resolveTransforms, Transform } from './transforms';
@@ -158,9 +158,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       o.prefetch === undefined ? Math.max(2, 2 * this.numWorkers) : expectPositiveInteger(o.prefetch, 'prefetch');
     this.device = o.device === undefined ? 'cpu' : (expectDevice(o.device) as Device);
     if (this.device !== 'cpu' && !info().cuda) {
-      throw new RangeError(
-        `device '${this.device}' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)`,
-      );
+      throw new RangeError(`device '${this.device}' requested but ${cudaUnavailableReason()}`);
     }
     const resolved = resolveTransforms(o.transforms, dataset.imageShape);
     this.sampleShape = resolved.outputShape;

@@ -59,3 +59,45 @@ export const WARMUP_RULE = '5% of the steps, at most 200';
 export function defaultWarmupSteps(totalSteps: number): number {
   return Math.min(200, Math.round(0.05 * totalSteps));
 }
+
+/**
+ * How the paper's official code trained and evaluated with noise, per model family (read from
+ * Shawey94/NoisyNN at 719ccf6; see DESIGN.md). The one source of the official protocol's settings:
+ * the models' 'official' noise preset, `noisynn eval --noise official`, the leakage audit's
+ * default batch size and `noisynn compare` all take them from here.
+ */
+export interface OfficialProtocol {
+  /** When the official code applies the noise. */
+  noiseWhen: 'eval' | 'always';
+  /** Whether the noise term is detached from the gradient (only the identity path trains). */
+  detach: boolean;
+  /** The order of the official test loader: SequentialSampler over class folders, i.e. class-sorted. */
+  evalOrder: 'classSorted';
+  /** The official test batch size. */
+  evalBatchSize: number;
+  /** One line on what the protocol is, for notes and help texts. */
+  summary: string;
+}
+
+export const OFFICIAL_PROTOCOLS: Readonly<Record<'vit' | 'cnn', Readonly<OfficialProtocol>>> = Object.freeze({
+  // NoisyViT-OptimalQ: the headline runs (runScript.txt: --tra 0 --inf 1 --OptimalQ 1) fine-tune
+  // without noise and add optimal noise at evaluation only; te_batch_size defaults to 10 and the
+  // script never overrides it (50 validation images per class: every batch holds one class).
+  vit: Object.freeze({
+    noiseWhen: 'eval' as const,
+    detach: false,
+    evalOrder: 'classSorted' as const,
+    evalBatchSize: 10,
+    summary: 'optimal noise along the batch at evaluation only, class-sorted test batches of 10',
+  }),
+  // NoisyCNN_CircularShiftQ: linear noise (a = 0.4, script.txt), detached, in training and
+  // evaluation alike (no gate), test batches of 512 read in class order.
+  cnn: Object.freeze({
+    noiseWhen: 'always' as const,
+    detach: true,
+    evalOrder: 'classSorted' as const,
+    evalBatchSize: 512,
+    summary:
+      'linear noise (a = 0.4, detached) along the batch at the input of block 2 of layer4, in training and evaluation, class-sorted test batches of 512',
+  }),
+});

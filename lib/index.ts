@@ -1,12 +1,24 @@
 // noisynn-native: NoisyNN vision models on libtorch for Node.js. The public API.
 export { Tensor } from './tensor';
 export type { DType, Device, FromTypedArrayOptions, TypedArrayLike } from './tensor';
-export { injectNoise, NOISE_KINDS } from './noise';
+export { DEFAULT_STRENGTH, injectNoise, NOISE_KINDS } from './noise';
 export type { NoiseConfig, NoiseKind } from './noise';
-export { info } from './info';
-export type { Info } from './info';
+export { info, cpuMemory, emptyCache } from './info';
+export { OFFICIAL_PROTOCOLS } from './defaults';
+export type { OfficialProtocol } from './defaults';
+export type { Info, CpuMemory } from './info';
 // models
-export { NoisyModel, NoisyViT, NoisyCNN, createModel, listModels, MODEL_VARIANTS, MODEL_NOISE_PRESETS } from './models';
+export {
+  NoisyModel,
+  NoisyViT,
+  NoisyCNN,
+  createModel,
+  listModels,
+  MODEL_VARIANTS,
+  MODEL_NOISE_PRESETS,
+  OFFICIAL_CNN_NOISE,
+  OFFICIAL_VIT_NOISE,
+} from './models';
 export type {
   ViTConfig,
   CNNConfig,
@@ -71,7 +83,26 @@ export type {
 export type { DistributedBackend, DistributedOption, DistributedOptions, Shard } from './distributed';
 export { auditLeakage } from './audit';
 export type { AuditOptions, AuditResult, PairedTest } from './audit';
-export { runComparison, formatComparisonTable, COMPARISON_DEFAULTS, QUICK_COMPARISON } from './compare';
+export {
+  binomialUpperTail,
+  holm,
+  meanInterval,
+  minimumDetectableDifference,
+  normalQuantile,
+  pairedProportionTest,
+  pairedTTest,
+  studentTCdf,
+  studentTQuantile,
+} from './statistics';
+export type { MeanInterval, PairedProportionTest, PairedTTest } from './statistics';
+export {
+  runComparison,
+  formatComparisonTable,
+  COMPARISON_DEFAULTS,
+  QUICK_COMPARISON,
+  CNN_CPU_COMPARISON,
+  CNN_CPU_QUICK_COMPARISON,
+} from './compare';
 export type {
   ComparisonOptions,
   ComparisonResult,
@@ -79,6 +110,8 @@ export type {
   ComparisonRun,
   ComparisonAudit,
   KindSummary,
+  NoiseEffect,
+  AuditSummary,
   Spread,
   RunInfo,
 } from './compare';

@@ -73,3 +73,45 @@ export function info(): Info {
     warnings,
   };
 }
+
+/**
+ * Why a CUDA device cannot be used in this process, as the end of a sentence: a CPU-only build, or a
+ * CUDA build that sees no GPU. The same words as the addon's own device errors.
+ */
+export function cudaUnavailableReason(): string {
+  return binding.info().cudaBuilt
+    ? 'no CUDA device is visible (this build has the CUDA kernels: check the NVIDIA driver and CUDA_VISIBLE_DEVICES; see noisynn info)'
+    : 'this build is CPU-only (its libtorch has no CUDA; see noisynn info)';
+}
+
+/** The caching CPU allocator that serves libtorch's CPU tensors (see {@link cpuMemory}). */
+export interface CpuMemory {
+  /** False when NOISYNN_CPU_ALLOCATOR=system chose glibc's allocator instead. */
+  installed: boolean;
+  /** Bytes in live tensors (rounded up to the allocator's size classes). */
+  allocatedBytes: number;
+  /** Bytes of freed blocks kept for reuse. */
+  cachedBytes: number;
+  /** The most the cache keeps (NOISYNN_CPU_CACHE_MB; default 1/8 of physical memory, at most 4 GB). */
+  capBytes: number;
+  /** Allocations served from the cache, and those that went to the system. */
+  hits: number;
+  misses: number;
+}
+
+/**
+ * The caching CPU allocator's counters. Freed tensor memory is kept by size class and reused, so
+ * training steps do not page-fault fresh memory every time; the cache is bounded by `capBytes` and
+ * size classes idle for 10 s are given back.
+ *
+ * @example
+ * const { cachedBytes, hits, misses } = cpuMemory();
+ */
+export function cpuMemory(): CpuMemory {
+  return binding.cpuMemory();
+}
+
+/** Gives every cached block back to the system now (tensors in use are not affected). */
+export function emptyCache(): void {
+  binding.emptyCpuCache();
+}

@@ -21,20 +21,25 @@ export const NOISE_KINDS: readonly NoiseKind[] = ['none', 'linear', 'optimal', '
 /** The noise of NoisyNN (arXiv 2309.10625), applied along one "mixing" axis of x. */
 export interface NoiseConfig {
   /**
-   * - 'linear': out_i = x_i + a (x_{(i+1) mod k} - x_i), the circular-shift quality matrix.
-   * - 'optimal': out_i = (x_i + sum_j x_j) / (k + 1).
-   * - 'gaussian': out = x + s (mean + std z), z ~ N(0, 1).
-   * - 'saltPepper': each element becomes, with probability p/2 each, the max or the min along the axis.
+   * - 'linear': out_i = x_i + a (x_{(i+1) mod k} - x_i), the circular-shift quality matrix Q = a(S - I).
+   *   The official code has it in its CNN only (a = 0.4, along the batch); at a ViT's attention
+   *   site it is this package's addition.
+   * - 'optimal': out_i = (x_i + sum_j x_j) / (k + 1), the optimal quality matrix.
+   * - 'gaussian': out = x + s (mean + std z), z ~ N(0, 1) (the official code calls std "var").
+   * - 'saltPepper': the official "impulse" noise: each element becomes, with probability p/2, the
+   *   salt and with probability p/2 the pepper, one global max and one global min of the whole
+   *   tensor (detached; a NaN anywhere makes both NaN). The axis plays no part, so a batch of one
+   *   image is noised too.
    * - 'none': the identity (a copy).
    */
   kind: NoiseKind;
   /** The mixing axis (k = x.shape[axis]); negative counts from the end. Default 0, the batch. */
   axis?: number;
-  /** a for linear (default 0.3), s for gaussian (default 1), p for saltPepper (default 0.1, in [0, 1]). */
+  /** a for linear, s for gaussian, p for saltPepper (in [0, 1]); defaults in {@link DEFAULT_STRENGTH}: 0.3, 0.1, 0.1. */
   strength?: number;
-  /** Gaussian mean m. Default 0. */
+  /** Gaussian mean m. Default 0 (the official code's). */
   mean?: number;
-  /** Gaussian standard deviation d. Default 1. */
+  /** Gaussian standard deviation d. Default 1 (the official code's "var", used as a std). */
   std?: number;
   /** Seed of the counter-based (Philox) generator: same seed, same noise, on CPU and CUDA. Default: random. */
   seed?: number | bigint;
@@ -42,13 +47,19 @@ export interface NoiseConfig {
   detach?: boolean;
 }
 
-export const DEFAULT_STRENGTH: Record<NoiseKind, number> = {
+/**
+ * The strength of each kind when none is given: the official code's defaults where it has one.
+ * - linear a = 0.3: the paper's text (its CNN script runs 0.4, the 'official' CNN preset's value).
+ * - gaussian s = 0.1, with mean 0 and std 1: the official ViT's parameters.py.
+ * - saltPepper p = 0.1: the official ViT's impulse probability.
+ */
+export const DEFAULT_STRENGTH: Readonly<Record<NoiseKind, number>> = Object.freeze({
   none: 0,
-  linear: 0.3, // the paper's ViT a
+  linear: 0.3,
   optimal: 0, // optimal Q has no free parameter
-  gaussian: 1,
+  gaussian: 0.1,
   saltPepper: 0.1,
-};
+});
 
 const NOISE_KEYS = ['kind', 'axis', 'strength', 'mean', 'std', 'seed', 'detach'];
 

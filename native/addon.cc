@@ -20,7 +20,7 @@ void InitTesting(Napi::Env env, Napi::Object exports);  // the `_testing` object
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace noisynn::napi;
   env.SetInstanceData(new AddonData());
-  noisynn::use_all_cores_by_default();
+  noisynn::apply_runtime_defaults();
   // Once per process, now that libtorch's static objects exist: exit() then waits for the native
   // work in flight before their destructors run (a training step on exit crashed the process).
   noisynn::shutdown::install_exit_handler();

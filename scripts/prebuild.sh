@@ -29,6 +29,8 @@ done
 platform=$(node -p '`${process.platform}-${process.arch}`')
 out="prebuilds/$platform"
 nodedir=${npm_config_nodedir:-$(npm config get nodedir)}
+# The node-gyp npm carries (what prebuildify runs too); npm sets npm_config_node_gyp for scripts.
+node_gyp=${npm_config_node_gyp:-$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 git ls-files -z | xargs -0 cp --parents -t "$scratch"
@@ -52,7 +54,9 @@ for flavour in "${flavours[@]}"; do
   desc=$(LIBTORCH="$libtorch" node scripts/torch-config.js describe)
   torch=$(node -p "JSON.parse(process.argv[1]).version.split('.').slice(0, 2).join('.')" "$desc")
   cuda=$(node -p "const c = JSON.parse(process.argv[1]).cuda; c ? c.split('.')[0] : ''" "$desc")
-  file="noisynn-native.libtorch-$torch-${cuda:+cuda$cuda}${cuda:-cpu}.node"
+  variant=cpu
+  [ -n "$cuda" ] && variant="cuda$cuda"
+  file="noisynn-native.libtorch-$torch-$variant.node"
   echo "prebuild: $flavour flavour: libtorch $torch${cuda:+ with CUDA $cuda} -> $out/$file"
   rm -rf "$scratch/build" "$scratch/prebuilds"
   # N-API: one build serves every Node version; build it against the headers of the Node here
@@ -83,7 +87,7 @@ node -e "
 " "$out" "${entries[@]}"
 
 # The preload shim: Node-API only, no libtorch.
-(cd "$scratch/native/preload" && npm_config_nodedir="$nodedir" npx node-gyp rebuild --release >/dev/null)
+(cd "$scratch/native/preload" && npm_config_nodedir="$nodedir" node "$node_gyp" rebuild --release >/dev/null)
 cp "$scratch/native/preload/build/Release/noisynn_preload.node" "$out/preload/noisynn-preload.node"
 strip --strip-all "$out/preload/noisynn-preload.node"
 echo "prebuild: $(find "$out" -name '*.node' | sort | tr '\n' ' ')"
@@ -108,7 +112,7 @@ if [ "$check" = 1 ]; then
       const labels = nn.Tensor.fromTypedArray(new Int32Array([0, 1, 2, 0]), [4], { dtype: 'int64' });
       trainer.step({ images, labels }).then((r) => {
         if (!Number.isFinite(r.loss)) throw new Error('the training step gave loss ' + r.loss);
-        console.log('prebuild: $flavour flavour from the tarball: libtorch ' + i.libtorchVersion + (i.cudaBuilt ? ' (CUDA kernels built, device ' + i.cuda + ')' : ' (CPU)') + ', one training step, loss ' + r.loss.toFixed(4));
+        console.log('prebuild: $flavour flavour from the tarball: libtorch ' + i.libtorchVersion + (i.cudaBuilt ? ' (CUDA kernels built, ' + (i.cuda ? 'a GPU' : 'no GPU') + ')' : ' (CPU)') + ', one training step, loss ' + r.loss.toFixed(4));
       });
     ")
   done

@@ -83,7 +83,8 @@ build_failed() {
   echo "setup: native build failed (full log: $log)" >&2
   exit 1
 }
-npx cmake-js compile --out build --parallel "$jobs" >"$log" 2>&1 || build_failed
+# `build`, not `compile`: compile answers a failed build with a clean full rebuild (many minutes).
+npx cmake-js build --out build --parallel "$jobs" >"$log" 2>&1 || build_failed
 if [ "${NOISYNN_NATIVE_TESTS:-0}" = 1 ]; then
   # The same build tree (cmake-js configured it) also builds the native tests for ctest.
   { cmake -DNOISYNN_BUILD_TESTS=ON build && cmake --build build --parallel "$jobs"; } >>"$log" 2>&1 || build_failed

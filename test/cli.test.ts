@@ -7,7 +7,9 @@ import * as path from 'path';
 import sharp from 'sharp';
 import { main } from '../lib/cli';
 import { parseArgs, UsageError } from '../lib/cli/args';
-import { MODEL_VARIANTS } from '../lib/models';
+import { createModel, MODEL_VARIANTS } from '../lib/models';
+import { noiseFromOptions } from '../lib/cli/options';
+import { describeNoise } from '../lib/cli/progress';
 import { writeMnist } from './helpers/datafiles';
 import { PARAMETER_COUNTS } from './helpers/parameter-counts';
 
@@ -309,6 +311,38 @@ describe('bad options: one line on stderr, non-zero exit', () => {
   });
 });
 
+describe('--noise presets on the model they apply to', () => {
+  test("'official' expands to the family's official noise; on a ResNet-18 it is noise-free and says why", () => {
+    expect(noiseFromOptions({ noise: 'official' }, 'default', 'vit_mini_patch4_28')).toBe('official');
+    expect(noiseFromOptions({ noise: 'official', seed: 3 }, 'default', 'vit_mini_patch4_28')).toEqual({
+      kind: 'optimal',
+      axis: 'batch',
+      site: 'attention',
+      when: 'eval',
+      layer: -1,
+      seed: 3,
+    });
+    expect(noiseFromOptions({ noise: 'official', seed: 3 }, 'default', 'resnet50')).toEqual({
+      kind: 'linear',
+      strength: 0.4,
+      axis: 'batch',
+      detach: true,
+      when: 'always',
+      layer: { stage: 4, block: 2 },
+      seed: 3,
+    });
+    expect(noiseFromOptions({ noise: 'official', seed: 3 }, 'default', 'resnet18_small_28')).toBe('official');
+    expect(() => noiseFromOptions({ noise: 'official', noiseStrength: 0.5 }, 'default', 'resnet18_small_28')).toThrow(
+      new UsageError(
+        "--noise official on resnet18_small_28: the official CNN code noises block index 2 of layer4, and this ResNet's layer4 has 2 blocks: the 'official' preset is noise-free here, as the official code is; it takes no other --noise-* option",
+      ),
+    );
+    const r18 = createModel('resnet18_small_28', { noise: 'official' });
+    expect(describeNoise(r18.noise)).toMatch(/^none \(the official CNN code noises block index 2 of layer4/);
+    r18.dispose();
+  });
+});
+
 describe('train, eval and audit on a small Fashion-MNIST subset', () => {
   let runDir: string;
 
@@ -391,18 +425,54 @@ describe('train, eval and audit on a small Fashion-MNIST subset', () => {
     expect(j.top1).toBeLessThanOrEqual(1);
   });
 
+  test("eval --noise official reads the official protocol's test batches: class-sorted, 10 for a ViT", async () => {
+    const j = JSON.parse(
+      (await cli(['eval', '--weights', runDir, '--samples', '128', '--noise', 'official', '--json', '-q'])).stdout,
+    );
+    expect(j).toMatchObject({ order: 'classSorted', batchSize: 10, noise: { kind: 'optimal', when: 'eval' } });
+    const given = JSON.parse(
+      (
+        await cli([
+          'eval',
+          '--weights',
+          runDir,
+          '--samples',
+          '128',
+          '--noise',
+          'official',
+          '--order',
+          'shuffle',
+          '--batch-size',
+          '32',
+          '--json',
+          '-q',
+        ])
+      ).stdout,
+    );
+    expect(given).toMatchObject({ order: 'shuffle', batchSize: 32 });
+  });
+
   test('audit runs the three evaluations under the official noise', async () => {
     const r = await cli(['audit', '--weights', runDir, '--samples', '128', '--json', '-q']);
     expect(r.status).toBe(0);
     const a = JSON.parse(r.stdout);
     expect(a.noise).toMatchObject({ kind: 'optimal', when: 'eval' });
     expect(a.samples).toBe(128);
+    expect(a.batchSize).toBe(10); // the official ViT protocol's test batches
     expect(typeof a.leakSuspected).toBe('boolean');
-    expect(a.tests).toHaveLength(3);
+    expect(a.tests.map((t: { measures: string }) => t.measures)).toEqual(['leak', 'noiseEffect', 'noiseEffect']);
+    expect(a.leak).toMatchObject({ pair: 'sorted-shuffled', alternative: 'greater', n: 128 });
     const text = await cli(['audit', '--weights', runDir, '--samples', '64', '--noise', 'none', '-q']);
     expect(text.stdout).toContain('top-1 on 64 images:');
-    expect(text.stdout).toMatch(/class-sorted batches of 64\s+\d+\.\d\d%/);
-    expect(text.stdout).toContain('no leak detected: '); // no noise at evaluation cannot leak
+    expect(text.stdout).toMatch(/class-sorted batches of 10\s+\d+\.\d\d%/);
+    expect(text.stdout).toContain(
+      'leak (class-sorted − shuffled, same noise): +0.00 points (95% CI +0.00 to +0.00 points; b = 0, c = 0; one-sided exact binomial p = 1.0)',
+    );
+    expect(text.stdout).toMatch(/smallest leak this test detects \(80% power, alpha 0\.001\): \d+\.\d\d points/);
+    expect(text.stdout).toContain("noise's own effect (batch size 1 switches batch-axis noise off; not a leak):");
+    expect(text.stdout).toContain('no leak detected at alpha 0.001'); // no noise at evaluation cannot leak
+    const wider = await cli(['audit', '--weights', runDir, '--samples', '64', '--batch-size', '32', '--json', '-q']);
+    expect(JSON.parse(wider.stdout).batchSize).toBe(32);
   });
 
   test('--resume continues the run from its checkpoint with more epochs', async () => {

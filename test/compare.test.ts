@@ -4,7 +4,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { main } from '../lib/cli';
-import { ComparisonResult, runComparison } from '../lib/compare';
+import { ComparisonResult, formatComparisonTable, runComparison } from '../lib/compare';
+import { OFFICIAL_PROTOCOLS } from '../lib/defaults';
+import { studentTQuantile } from '../lib/statistics';
 import { FashionMNIST, permutation, randomSubset, TensorDataset } from '../lib/datasets';
 
 let tmp: string;
@@ -71,11 +73,12 @@ describe('runComparison', () => {
     });
   });
 
-  test('trains every kind for every seed and scores each under both protocols', () => {
+  test('trains every kind for every seed and scores each leak-free, with its noise shuffled and class-sorted', () => {
     expect(result.aborted).toBe(false);
     expect(result.runs.map((r) => `${r.kind}/${r.seed}`)).toEqual(['none/1', 'optimal/1', 'none/2', 'optimal/2']);
     for (const r of result.runs) {
       expect(r.leakFree.samples).toBe(192);
+      expect(r.noiseShuffled.samples).toBe(192);
       expect(r.official.samples).toBe(192);
       expect(r.epochs).toBe(1);
       expect(r.history).toHaveLength(1);
@@ -92,38 +95,72 @@ describe('runComparison', () => {
     });
   });
 
-  test('without noise at evaluation the two protocols agree exactly (the ViT has no batch statistics)', () => {
-    for (const r of result.runs.filter((x) => x.kind === 'none')) expect(r.official.top1).toBe(r.leakFree.top1);
+  test("the ViT's official protocol decides the noisy passes and the audit: class-sorted batches of 10, noise at evaluation only", () => {
+    expect(result.config.protocol).toEqual({ family: 'vit', ...OFFICIAL_PROTOCOLS.vit });
+    expect(result.config.protocol.evalBatchSize).toBe(10);
+    expect(result.config.evalBatchSize).toBe(64); // the leak-free batches are a separate, shuffled setting
+    expect(result.config.noise).toMatchObject({
+      officialWhen: 'eval',
+      detach: false,
+      layer: 3,
+      strengths: { linear: 0.3, gaussian: 0.1, saltPepper: 0.1 },
+    });
+    expect(result.config.noise.siteNote).toBeUndefined();
+    for (const a of result.audits) expect(a.batchSize).toBe(10);
+  });
+
+  test('without noise at evaluation every protocol agrees exactly (the ViT has no batch statistics)', () => {
+    for (const r of result.runs.filter((x) => x.kind === 'none')) {
+      expect(r.official.top1).toBe(r.leakFree.top1);
+      expect(r.noiseShuffled.top1).toBe(r.leakFree.top1);
+    }
   });
 
   test("models trained without noise are also scored with the 'official' preset, in a row of their own", () => {
     for (const r of result.runs) expect(r.officialPreset === undefined).toBe(r.kind !== 'none');
     const row = result.summary.find((s) => s.label === 'none → optimal');
     expect(row).toMatchObject({ kind: 'none', evalKind: 'optimal' });
-    expect(row?.official.values).toEqual(
-      result.runs.filter((r) => r.kind === 'none').map((r) => r.officialPreset?.top1),
-    );
+    const none = result.runs.filter((r) => r.kind === 'none');
+    expect(row?.official.values).toEqual(none.map((r) => r.officialPreset?.top1));
+    expect(row?.noiseShuffled.values).toEqual(none.map((r) => r.officialPresetShuffled?.top1));
     expect(row?.leakFree).toEqual(result.summary[0].leakFree);
   });
 
-  test('the summary holds mean and sample std over seeds per kind', () => {
+  test('the summary holds means with t intervals over seeds, the leak, and the paired effect against none', () => {
     expect(result.summary.map((s) => s.label)).toEqual(['none', 'none → optimal', 'optimal']);
     for (const s of result.summary.filter((x) => x.label === x.kind)) {
-      const values = result.runs.filter((r) => r.kind === s.kind).map((r) => r.leakFree.top1);
+      const mine = result.runs.filter((r) => r.kind === s.kind);
+      const values = mine.map((r) => r.leakFree.top1);
       expect(s.leakFree.values).toEqual(values);
       expect(s.leakFree.mean).toBeCloseTo((values[0] + values[1]) / 2, 12);
       expect(s.leakFree.std).toBeCloseTo(Math.abs(values[0] - values[1]) / Math.SQRT2, 12);
+      expect(s.leakFree.halfWidth).toBeCloseTo((studentTQuantile(0.975, 1) * s.leakFree.std) / Math.SQRT2, 12);
+      expect(s.leak.values).toEqual(mine.map((r) => r.official.top1 - r.noiseShuffled.top1));
       expect(s.gap).toBeCloseTo(s.official.mean - s.leakFree.mean, 12);
     }
+    const none = result.runs.filter((r) => r.kind === 'none');
+    const optimal = result.runs.filter((r) => r.kind === 'optimal');
+    const effect = result.summary.find((s) => s.label === 'optimal')?.effect;
+    const d = optimal.map((r, i) => r.leakFree.top1 - none[i].leakFree.top1);
+    expect(effect).toMatchObject({ seeds: [1, 2], n: 2 });
+    expect(effect?.mean).toBeCloseTo((d[0] + d[1]) / 2, 12);
+    expect(effect?.pHolm).toBe(effect?.pValue); // one kind compared: Holm changes nothing
+    expect(['helps', 'hurts', 'none detectable']).toContain(effect?.verdict);
+    expect(result.summary[0].effect).toBeUndefined();
+    expect(result.summary[0].audit).toMatchObject({ audited: 2, leaks: 0 });
   });
 
-  test("each kind's first-seed model is audited with the official protocol's noise at evaluation", () => {
+  test("every run's model is audited with the official protocol's noise at evaluation", () => {
     expect(result.audits.map((a) => [a.label, a.evalKind, a.seed, a.samples])).toEqual([
       ['none', 'none', 1, 64],
       ['none → optimal', 'optimal', 1, 64],
       ['optimal', 'optimal', 1, 64],
+      ['none', 'none', 2, 64],
+      ['none → optimal', 'optimal', 2, 64],
+      ['optimal', 'optimal', 2, 64],
     ]);
     expect(result.audits[0].leakSuspected).toBe(false); // no evaluation noise: nothing can leak
+    expect(result.audits[0].leak).toMatchObject({ b: 0, c: 0, method: 'exact', pValue: 1 });
     expect(events.messages).toContain(
       'auditing optimal (seed 1) with optimal noise at evaluation on 64 test images...',
     );
@@ -138,7 +175,7 @@ describe('runComparison', () => {
       .map((l) => JSON.parse(l) as { type: string; kind: string; seed: number });
     expect(records.filter((r) => r.type === 'step' && r.kind === 'optimal' && r.seed === 2)).toHaveLength(4);
     expect(records.filter((r) => r.type === 'run')).toHaveLength(4);
-    expect(records.filter((r) => r.type === 'audit')).toHaveLength(3);
+    expect(records.filter((r) => r.type === 'audit')).toHaveLength(6);
     expect(fs.readdirSync(path.join(tmp, 'lib', 'checkpoints')).sort()).toEqual([
       'none-seed1',
       'none-seed2',
@@ -186,6 +223,31 @@ describe('runComparison', () => {
     await expect(runComparison({ train: rgb, test: rgb })).rejects.toThrow(
       'No default vit model for images of shape [3, 20, 20]; pass model',
     );
+  });
+
+  test("--family cnn: the CNN's own official protocol (noise always, detached, linear 0.4, batches of 512)", async () => {
+    const cnn = await runComparison({
+      family: 'cnn',
+      kinds: ['none', 'linear'],
+      seeds: [1],
+      epochs: 1,
+      trainSamples: 64,
+      testSamples: 64,
+      batchSize: 32,
+      audit: false,
+    });
+    expect(cnn.config.model).toBe('resnet18_small_28');
+    expect(cnn.config.protocol).toEqual({ family: 'cnn', ...OFFICIAL_PROTOCOLS.cnn });
+    expect(cnn.config.protocol).toMatchObject({ evalBatchSize: 512, noiseWhen: 'always', detach: true });
+    expect(cnn.config.noise).toMatchObject({
+      officialWhen: 'always',
+      detach: true,
+      strengths: { linear: 0.4 },
+      layer: { stage: 4, block: 1 }, // ResNet-18 has no block 2 in layer4: its last block, said so
+    });
+    expect(cnn.config.noise.siteNote).toContain("resnet18_small_28's layer4 has 2 blocks and no block index 2");
+    expect(formatComparisonTable(cnn)).toContain('test batches of 512');
+    expect(formatComparisonTable(cnn)).toContain('site: resnet18_small_28');
   });
 
   test('a metricsLog that cannot be appended to rejects, naming it', async () => {
@@ -237,13 +299,18 @@ describe('noisynn compare', () => {
     expect(r.stdout).toContain(
       'Fashion-MNIST · vit_mini_patch4_28 (205,066 parameters) · 2 seeds × 1 epoch on 256 training images · 192 test images',
     );
-    expect(r.stdout).toMatch(/^none\s+\d+\.\d\d ± \d+\.\d\d\s+\d+\.\d\d ± \d+\.\d\d\s+\+0\.00\s+pass$/m);
+    // The question first: leak-free top-1 and each kind's paired, Holm-corrected effect against none.
+    expect(r.stdout).toMatch(/^none\s+\d+\.\d\d ± \d+\.\d\d\s+\(reference\)$/m);
     expect(r.stdout).toMatch(
-      /^none → optimal\s+\d+\.\d\d ± \d+\.\d\d\s+\d+\.\d\d ± \d+\.\d\d\s+[+−]\d+\.\d\d\s+(pass|LEAK)$/m,
+      /^optimal\s+\d+\.\d\d ± \d+\.\d\d\s+[+−]\d+\.\d\d ± \d+\.\d\d\s+(<0\.001|\d\.\d{3})\s+(helps|hurts|no effect detectable above \d+\.\d\d points)$/m,
     );
+    // Then the protocols: leak-free, eval noise on shuffled and class-sorted batches, the leak, the audits.
+    const cells = '(\\d+\\.\\d\\d ± \\d+\\.\\d\\d\\s+){3}';
+    expect(r.stdout).toMatch(new RegExp(`^none\\s+${cells}\\+0\\.00 ± 0\\.00\\s+no leak 0/2$`, 'm'));
     expect(r.stdout).toMatch(
-      /^optimal\s+\d+\.\d\d ± \d+\.\d\d\s+\d+\.\d\d ± \d+\.\d\d\s+[+−]\d+\.\d\d\s+(pass|LEAK)$/m,
+      new RegExp(`^none → optimal\\s+${cells}[+−]\\d+\\.\\d\\d ± \\d+\\.\\d\\d\\s+(no leak|leak) \\d/2$`, 'm'),
     );
+    expect(r.stdout).toContain('What noise at evaluation and the official protocol add (test batches of 10)');
     expect(r.stdout).toContain('run folder: quick (report.html, table.md, results.json, curves.svg)');
     // Off a TTY: a line per finished run, no bars.
     expect(r.stderr).toMatch(
@@ -256,8 +323,10 @@ describe('noisynn compare', () => {
     const results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as ComparisonResult;
     expect(results.config.seeds).toEqual([1, 2]); // --quick: two seeds
     expect(results.runs).toHaveLength(4);
-    expect(fs.readFileSync(path.join(out, 'table.md'), 'utf8')).toContain(
-      '| noise | leak-free top-1 % | official top-1 % |',
+    const md = fs.readFileSync(path.join(out, 'table.md'), 'utf8');
+    expect(md).toContain('| noise | leak-free top-1 % | Δ vs none, points | p (Holm) | verdict |');
+    expect(md).toContain(
+      '| noise (train → eval) | leak-free % | eval noise, shuffled % | official, sorted % | leak, points | leak audit |',
     );
     const svg = fs.readFileSync(path.join(out, 'curves.svg'), 'utf8');
     expect(svg).toContain('data-series="none"');

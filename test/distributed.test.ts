@@ -15,7 +15,7 @@ const DIST = path.join(__dirname, '..', 'dist');
 const RANK = path.join(__dirname, 'helpers', 'dist-rank.js');
 
 interface Line {
-  event: 'done' | 'error' | 'epoch';
+  event: 'done' | 'error' | 'epoch' | 'dying' | 'hanging';
   rank?: number;
   name?: string;
   message?: string;

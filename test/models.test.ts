@@ -10,6 +10,7 @@ import { binding } from '../lib/binding';
 import { normalizeModelNoise } from '../lib/models/noise-site';
 import { documentedParameterCounts, PARAMETER_COUNTS } from './helpers/parameter-counts';
 import { maxAbsDiff, product, randn } from './helpers/random';
+import { CUDA_UNAVAILABLE } from './helpers/cuda';
 
 // ---- helpers ----
 
@@ -225,6 +226,40 @@ describe('noise sites', () => {
   const cnn = (noise: ModelNoiseOption) => NoisyCNN.create({ ...SMALL_CNN, initSeed: 1, noise });
   const x8 = images([4, 1, 8, 8], 12);
 
+  test("the CNN's 'official' preset is the official CNN code: linear 0.4, detached, always, block 2 of layer4", () => {
+    const r50 = createModel('resnet50', { noise: 'official' });
+    expect(r50.noise).toEqual({
+      kind: 'linear',
+      strength: 0.4,
+      mean: 0,
+      std: 1,
+      seed: expect.any(String),
+      detach: true,
+      site: 'block',
+      axis: 'batch',
+      when: 'always',
+      layer: { stage: 4, block: 2 }, // sub_noisy_layer - 1 with the script's 3: the last of resnet50's 3 blocks
+    });
+    r50.dispose();
+    // ResNet-18's layer4 has 2 blocks, so the official code noises none: the preset is noise-free, and says why.
+    for (const name of ['resnet18', 'resnet18_small_28'] as const) {
+      const r18 = createModel(name, { noise: 'official' });
+      expect(r18.noise).toMatchObject({ kind: 'none', when: 'always' });
+      expect(r18.noise.note).toBe(
+        "the official CNN code noises block index 2 of layer4, and this ResNet's layer4 has 2 blocks: the 'official' preset is noise-free here, as the official code is",
+      );
+      r18.dispose();
+    }
+    expect(cnn('official').noise).toMatchObject({ kind: 'none', note: expect.stringContaining('has 1 block:') });
+    expect(normalizeModelNoise('official', { family: 'cnn', layers: [3, 4, 6, 3] })).toMatchObject({
+      kind: 'linear',
+      stage: 4,
+      block: 2,
+    });
+    // A ViT's official noise is the headline runs': optimal, at evaluation only; no note.
+    expect(vit('official').noise.note).toBeUndefined();
+  });
+
   test('presets resolve to the official site', () => {
     expect(vit('official').noise).toEqual({
       kind: 'optimal',
@@ -246,13 +281,6 @@ describe('noise sites', () => {
       site: 'attention',
       axis: 'batch',
       layer: 3,
-    });
-    expect(cnn('official').noise).toMatchObject({
-      kind: 'optimal',
-      site: 'block',
-      axis: 'batch',
-      when: 'eval',
-      layer: { stage: 4, block: 0 },
     });
     expect(createModel('resnet50', { noise: 'default' }).noise.layer).toEqual({ stage: 4, block: 2 });
     expect(vit({ kind: 'linear', layer: -2, seed: 9 }).noise).toMatchObject({
@@ -750,11 +778,7 @@ describe('model API', () => {
     const model = createModel('vit_mini_patch4_28', { noise: 'none', initSeed: 3 }).eval();
     const x = images([2, 1, 28, 28], 10);
     if (!info().cuda) {
-      expectThrows(
-        () => model.to('cuda'),
-        RangeError,
-        "device 'cuda' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)",
-      );
+      expectThrows(() => model.to('cuda'), RangeError, `device 'cuda' requested but ${CUDA_UNAVAILABLE}`);
       expect(model.device).toBe('cpu');
       return;
     }

@@ -1,6 +1,6 @@
 // injectNoise: the fused op against the literal formula (values and gradients), finite
 // differences, determinism, statistics, CPU/CUDA agreement and bad input.
-import { Tensor, injectNoise, info, NoiseConfig } from '../lib';
+import { DEFAULT_STRENGTH, Tensor, injectNoise, info, NoiseConfig } from '../lib';
 import { binding } from '../lib/binding';
 import { normalizeNoiseConfig } from '../lib/noise';
 import { maxAbsDiff, product, randn } from './helpers/random';
@@ -210,6 +210,42 @@ describe('injectNoise randomness', () => {
       const se = Math.sqrt(((p / 2) * (1 - p / 2)) / n);
       expect(Math.abs(toMax / n - p / 2)).toBeLessThan(5 * se);
       expect(Math.abs(toMin / n - p / 2)).toBeLessThan(5 * se);
+    }
+  });
+
+  test('saltPepper equals the official rule written out in JS, on the same Philox uniforms, values and gradients', () => {
+    // The official code (ViT.py L50-61, CNNs.py L22-32): salt = x.max(), pepper = x.min() of the
+    // whole tensor, detached; u < p/2 takes the salt, p/2 <= u < p the pepper. The kernel draws
+    // one float32 uniform per element from Philox(seed, offset 0) in element order.
+    const shape = [6, 5, 7];
+    const p = 0.3;
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const axis of [0, 2]) {
+        const x = tensor(shape, 41, dtype).setRequiresGrad(true);
+        const xs = values(x);
+        const u = values(Tensor._fromHandle(binding._testing.philox('uniform', shape, '31', '0', 'float32')));
+        const salt = Math.max(...xs);
+        const pepper = Math.min(...xs);
+        const half = Math.fround(p / 2);
+        const whole = Math.fround(p);
+        const expected = xs.map((v, e) => (u[e] < half ? salt : u[e] < whole ? pepper : v));
+        const y = injectNoise(x, { kind: 'saltPepper', strength: p, seed: 31, axis });
+        expect(values(y)).toEqual(expected);
+        expect(expected.filter((v, e) => v !== xs[e]).length).toBeGreaterThan(20); // the test replaces something
+        // Replaced elements pass no gradient (their value is a detached constant); the rest pass it through.
+        y.backward(Tensor.fromTypedArray(new Float64Array(xs.length).fill(1), shape, { dtype }));
+        expect(values(x.grad as Tensor)).toEqual(u.map((ue) => (ue < whole ? 0 : 1)));
+      }
+    }
+  });
+
+  test('the default strengths are the official ones: gaussian s = 0.1 (mean 0, std 1), saltPepper p = 0.1, linear a = 0.3', () => {
+    expect(DEFAULT_STRENGTH).toEqual({ none: 0, linear: 0.3, optimal: 0, gaussian: 0.1, saltPepper: 0.1 });
+    expect(normalizeNoiseConfig({ kind: 'gaussian' })).toMatchObject({ strength: 0.1, mean: 0, std: 1 });
+    const x = tensor([8, 16], 5);
+    for (const kind of ['gaussian', 'saltPepper', 'linear'] as const) {
+      const omitted = values(injectNoise(x, { kind, seed: 3 }));
+      expect(omitted).toEqual(values(injectNoise(x, { kind, seed: 3, strength: DEFAULT_STRENGTH[kind] })));
     }
   });
 

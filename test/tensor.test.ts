@@ -3,6 +3,7 @@ import { Tensor, info, injectNoise } from '../lib';
 import { binding } from '../lib/binding';
 import { normalizeNoiseConfig } from '../lib/noise';
 import { product, randn } from './helpers/random';
+import { CUDA_UNAVAILABLE } from './helpers/cuda';
 
 describe('Tensor', () => {
   test('round-trips every supported dtype', () => {
@@ -121,7 +122,7 @@ describe('Tensor', () => {
   test('asking for CUDA without a GPU is a RangeError, not a crash', () => {
     if (info().cuda) return;
     expect(() => Tensor.fromTypedArray(new Float32Array(2), [2], { device: 'cuda' })).toThrow(
-      /device 'cuda' requested but CUDA is not available/,
+      new RangeError(`device 'cuda' requested but ${CUDA_UNAVAILABLE}`),
     );
   });
 });

@@ -4,7 +4,16 @@ import { spawnSync } from 'child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
-import { auditLeakage, createModel, DataLoader, FashionMNIST, NoisyViT, Trainer, transforms } from '../lib';
+import {
+  auditLeakage,
+  createModel,
+  DataLoader,
+  FashionMNIST,
+  NoisyViT,
+  TensorDataset,
+  Trainer,
+  transforms,
+} from '../lib';
 import { fashionSlice } from './helpers/data';
 
 const norm = transforms.normalize('fashion-mnist');
@@ -66,21 +75,59 @@ describe('training on Fashion-MNIST', () => {
   test('the audit flags the official protocol and passes the plain model', async () => {
     expect(trained).toBeDefined();
     const subset = await fashionSlice('test', 2000);
-    const plain = await auditLeakage(trained, subset, { batchSize: 64, transforms: [norm] });
+    const plain = await auditLeakage(trained, subset, { transforms: [norm] });
+    expect(plain.batchSize).toBe(10); // the official ViT protocol's test batches (OFFICIAL_PROTOCOLS.vit)
     expect(plain.leakSuspected).toBe(false);
     expect(plain.samples).toBe(2000);
     expect(Math.abs(plain.sortedTop1 - plain.singleTop1)).toBeLessThan(0.005);
-    expect(plain.explanation).toMatch(/^No leak detected/);
+    // No noise at evaluation: no sample changes, and the audit says what it could have seen.
+    expect(plain.leak).toMatchObject({ pair: 'sorted-shuffled', measures: 'leak', alternative: 'greater' });
+    expect(plain.leak.difference).toBeCloseTo(0, 2);
+    expect(plain.minimumDetectableLeak).toBeGreaterThan(0);
+    expect(plain.minimumDetectableLeak).toBeLessThan(0.01);
+    expect(plain.explanation).toContain('No leak detected at 0.001');
+    expect(plain.explanation).toContain('That is not evidence of no leak');
 
     trained.setNoise('official');
-    const official = await auditLeakage(trained, subset, { batchSize: 64, transforms: [norm] });
+    const official = await auditLeakage(trained, subset, { transforms: [norm] });
     console.log(official.explanation);
     expect(official.leakSuspected).toBe(true);
-    expect(official.sortedTop1).toBeGreaterThan(official.shuffledTop1 + 0.1);
+    expect(official.sortedTop1).toBeGreaterThan(official.shuffledTop1 + 0.05);
     // Batch size 1: optimal batch noise is the identity, so the honest figure survives.
     expect(Math.abs(official.singleTop1 - plain.singleTop1)).toBeLessThan(1e-9);
-    expect(official.tests.find((t) => t.pair === 'sorted-shuffled')!.significant).toBe(true);
-    expect(official.explanation).toMatch(/^Leak suspected/);
+    expect(official.leak).toBe(official.tests[0]);
+    expect(official.leak).toMatchObject({ method: 'mcnemar', significant: true });
+    expect(official.leak.difference).toBeCloseTo(official.sortedTop1 - official.shuffledTop1, 12);
+    expect(official.leak.lower).toBeGreaterThan(0.03);
+    expect(official.tests.slice(1).map((t) => t.measures)).toEqual(['noiseEffect', 'noiseEffect']);
+    expect(official.explanation).toContain('Leak: class-sorted minus shuffled batches, same noise, is +');
+    expect(official.explanation).toContain(
+      "The noise's own effect (batch size 1 switches batch-axis noise off; not a leak)",
+    );
+
+    // One class only: class-sorted and shuffled batches are alike, so nothing can leak through the
+    // order, while the noise still changes predictions against batch size 1. The old audit called
+    // that a leak; it is the noise's own effect.
+    const images: Uint8Array[] = [];
+    for (let i = 0; i < subset.length; i++) {
+      const { image, label } = await subset.get(i);
+      if (label === 1) images.push(image.toTypedArray() as Uint8Array);
+      image.dispose();
+    }
+    const pixels = new Uint8Array(images.length * 784);
+    images.forEach((im, i) => pixels.set(im, i * 784));
+    const trousers = new TensorDataset({
+      images: pixels,
+      shape: [images.length, 1, 28, 28],
+      labels: images.map(() => 1),
+      classes: subset.classes,
+    });
+    const oneClass = await auditLeakage(trained, trousers, { transforms: [norm] });
+    console.log(oneClass.explanation);
+    expect(oneClass.leakSuspected).toBe(false);
+    expect(oneClass.tests[1].measures).toBe('noiseEffect');
+    expect(oneClass.explanation).not.toContain('Leak:');
+    trained.setNoise('none');
   });
 });
 
@@ -372,6 +419,16 @@ describe('bad options', () => {
     );
     await expect(auditLeakage(model, {} as FashionMNIST)).rejects.toThrow(
       new TypeError('Expected Dataset for dataset but received an object'),
+    );
+    const test = new FashionMNIST({ split: 'test' });
+    await expect(auditLeakage(model, test, { alpha: 0 })).rejects.toThrow(
+      new RangeError('Expected number in (0, 0.5] for alpha but received 0 (number)'),
+    );
+    await expect(auditLeakage(model, test, { alpha: '0.01' as unknown as number })).rejects.toThrow(
+      new TypeError("Expected number in (0, 0.5] for alpha but received '0.01' (string)"),
+    );
+    await expect(auditLeakage(model, test, { criticalZ: 3.29 } as never)).rejects.toThrow(
+      "Unknown option 'criticalZ' in options",
     );
   });
 

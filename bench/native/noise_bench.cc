@@ -129,7 +129,7 @@ void bench_device(const at::Device& dev, int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  noisynn::use_all_cores_by_default();
+  noisynn::apply_runtime_defaults();
   std::string which = argc > 1 ? argv[1] : "all";
   int reps = argc > 2 ? std::atoi(argv[2]) : 15;
   std::printf("noisynn noise-op benchmark: libtorch %s, float32, batch axis\n", TORCH_VERSION);

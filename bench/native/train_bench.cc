@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s <fashion-mnist-dir> <timed steps> [warmup steps] [batch]\n", argv[0]);
     return 2;
   }
-  noisynn::use_all_cores_by_default();
+  noisynn::apply_runtime_defaults();
   const std::string root = argv[1];
   const int64_t steps = std::atoll(argv[2]);
   const int64_t warmup = argc > 3 ? std::atoll(argv[3]) : 5;

@@ -1,9 +1,10 @@
 // `noisynn eval` and `noisynn audit`: score saved weights, and check whether the score leaks labels.
 import * as fs from 'fs';
 import * as path from 'path';
-import { auditLeakage } from '../audit';
+import { auditLeakage, describePairedTest } from '../audit';
 import { DataLoader, ORDERS, Order } from '../dataloader';
 import { randomSubset } from '../datasets';
+import { OFFICIAL_PROTOCOLS } from '../defaults';
 import { createModel, ModelVariantName, MODEL_VARIANTS, NoisyModel } from '../models';
 import { Trainer } from '../trainer';
 import { CommandSpec, OptionSpec, UsageError } from './args';
@@ -59,15 +60,28 @@ export const EVAL_COMMAND: CommandSpec = {
   summary: 'Score saved weights on a dataset split: loss, top-1 and top-5 accuracy.',
   description:
     "By default the test batches are shuffled and the model's noise ('default': while training only) is off at evaluation: " +
-    "the leak-free protocol. --order classSorted --noise official reproduces the paper's protocol.",
+    "the leak-free protocol. --noise official reproduces the paper's protocol, test batches included (OFFICIAL_PROTOCOLS): " +
+    `ViT ${OFFICIAL_PROTOCOLS.vit.summary}; CNN ${OFFICIAL_PROTOCOLS.cnn.summary}.`,
   options: [
     ...COMMON('default'),
-    { name: 'batch-size', type: 'positiveInteger', valueName: 'N', default: 64, description: 'Evaluation batch size.' },
-    { name: 'order', type: 'choice', choices: ORDERS, default: 'shuffle', description: 'Order of the test batches.' },
+    {
+      name: 'batch-size',
+      type: 'positiveInteger',
+      valueName: 'N',
+      defaultText: `64; with --noise official the protocol's ${OFFICIAL_PROTOCOLS.vit.evalBatchSize} (ViT) or ${OFFICIAL_PROTOCOLS.cnn.evalBatchSize} (CNN)`,
+      description: 'Evaluation batch size.',
+    },
+    {
+      name: 'order',
+      type: 'choice',
+      choices: ORDERS,
+      defaultText: 'shuffle; classSorted with --noise official',
+      description: 'Order of the test batches.',
+    },
   ],
   examples: [
     'noisynn eval --weights runs/train-20250101-120000',
-    'noisynn eval --weights model.safetensors --noise official --order classSorted',
+    'noisynn eval --weights model.safetensors --noise official',
   ],
 };
 
@@ -75,17 +89,26 @@ export const AUDIT_COMMAND: CommandSpec = {
   name: 'audit',
   summary: 'Check whether accuracy depends on which images share a test batch (a label leak).',
   description:
-    "Scores the model three ways: class-sorted batches (the paper's evaluation order), shuffled batches, and one image at a time; " +
-    'McNemar tests on the images the evaluations disagree on decide (|z| > 3.29, p < 0.001). The noise defaults to ' +
-    "'official' (optimal noise at evaluation): the protocol the audit exists to check. Exits 0 whatever the verdict.",
+    "Scores the model three ways: class-sorted batches (the paper's evaluation order), shuffled batches of the same size, and one image at a time. " +
+    'The leak test is class-sorted vs shuffled with the same noise, one-sided (sorted better), on the images the two disagree on: ' +
+    'exact binomial when fewer than 25 disagree, McNemar otherwise, at --alpha. It prints the paired accuracy difference with its 95% interval ' +
+    "and the smallest leak the test could detect (80% power). The batch-size-1 pairs measure the noise's own effect (batch size 1 switches " +
+    "batch-axis noise off), never a leak. The noise defaults to 'official', the protocol the audit exists to check. Exits 0 whatever the verdict.",
   options: [
     ...COMMON('official'),
     {
       name: 'batch-size',
       type: 'positiveInteger',
       valueName: 'N',
-      default: 64,
+      defaultText: `the official protocol's: ${OFFICIAL_PROTOCOLS.vit.evalBatchSize} (ViT), ${OFFICIAL_PROTOCOLS.cnn.evalBatchSize} (CNN)`,
       description: 'Batch size of the class-sorted and shuffled passes.',
+    },
+    {
+      name: 'alpha',
+      type: 'fraction',
+      valueName: 'X',
+      default: 0.001,
+      description: 'Level of the tests (the leak test one-sided).',
     },
   ],
   examples: [
@@ -156,8 +179,7 @@ async function prepare(
     o.dataset === 'imagefolder' ? modelForImageFolder(requested) : undefined,
   );
   const modelName = chooseModel(requested, full);
-  const family = MODEL_VARIANTS[modelName].family;
-  const noise = noiseFromOptions(o, noiseDefault, family);
+  const noise = noiseFromOptions(o, noiseDefault, modelName);
   const transforms = datasetTransforms(full, false);
   progress.info(`loading ${o.dataset} (${o.split})...`);
   const count = o.samples as number;
@@ -182,26 +204,30 @@ export async function runEval(parsed: Record<string, unknown>, given: Set<string
     'default',
   );
   try {
+    // --noise official: the official protocol's test batches, unless given.
+    const protocol = o.noise === 'official' ? OFFICIAL_PROTOCOLS[model.family] : undefined;
+    const batchSize = (o.batchSize as number | undefined) ?? protocol?.evalBatchSize ?? 64;
+    const order = (o.order as Order | undefined) ?? protocol?.evalOrder ?? 'shuffle';
     const loader = new DataLoader(dataset, {
-      batchSize: o.batchSize as number,
-      order: o.order as Order,
+      batchSize,
+      order,
       seed: o.seed as number,
       transforms,
       numWorkers: o.workers as number,
       device,
     });
     progress.info(
-      `scoring ${modelName} on ${dataset.length} images (${o.order} batches of ${o.batchSize}, noise ${describeNoise(model.noise)})...`,
+      `scoring ${modelName} on ${dataset.length} images (${order} batches of ${batchSize}, noise ${describeNoise(model.noise)})...`,
     );
     const r = await new Trainer(model, { seed: 0 }).evaluate(loader);
     if (o.json) {
       ctx.stdout.write(
-        `${JSON.stringify({ model: modelName, weights, split: o.split, order: o.order, batchSize: o.batchSize, noise: model.noise, ...r }, null, 2)}\n`,
+        `${JSON.stringify({ model: modelName, weights, split: o.split, order, batchSize, noise: model.noise, ...r }, null, 2)}\n`,
       );
     } else {
-      const order = { shuffle: 'shuffled', classSorted: 'class-sorted', sequential: 'sequential' }[o.order as Order];
+      const orderText = { shuffle: 'shuffled', classSorted: 'class-sorted', sequential: 'sequential' }[order];
       ctx.stdout.write(
-        `top-1 ${percent(r.top1, 2)} · top-5 ${percent(r.top5, 2)} · loss ${r.loss.toFixed(4)} · ${r.samples} images (${o.split} split, ${order} batches of ${o.batchSize})\n`,
+        `top-1 ${percent(r.top1, 2)} · top-5 ${percent(r.top5, 2)} · loss ${r.loss.toFixed(4)} · ${r.samples} images (${o.split} split, ${orderText} batches of ${batchSize})\n`,
       );
     }
     return 0;
@@ -217,10 +243,11 @@ export async function runAudit(parsed: Record<string, unknown>, given: Set<strin
       `auditing ${modelName} on ${dataset.length} images with noise ${describeNoise(model.noise)} (three passes; batch size 1 is the slow one)...`,
     );
     const a = await auditLeakage(model, dataset, {
-      batchSize: o.batchSize as number,
+      ...(o.batchSize !== undefined ? { batchSize: o.batchSize as number } : {}),
       transforms,
       seed: o.seed as number,
       numWorkers: Math.max(1, o.workers as number),
+      alpha: o.alpha as number,
     });
     if (o.json) {
       ctx.stdout.write(
@@ -236,11 +263,21 @@ export async function runAudit(parsed: Record<string, unknown>, given: Set<strin
     const w = Math.max(...rows.map((r) => r[0].length));
     ctx.stdout.write(`top-1 on ${a.samples} images:\n`);
     for (const [k, v] of rows) ctx.stdout.write(`  ${k.padEnd(w)}  ${v.padStart(7)}\n`);
-    for (const t of a.tests)
+    const [leak, ...effects] = a.tests;
+    ctx.stdout.write(`leak (class-sorted − shuffled, same noise): ${describePairedTest(leak)}\n`);
+    ctx.stdout.write(
+      `  smallest leak this test detects (80% power, alpha ${a.alpha}): ${(100 * a.minimumDetectableLeak).toFixed(2)} points\n`,
+    );
+    ctx.stdout.write("noise's own effect (batch size 1 switches batch-axis noise off; not a leak):\n");
+    for (const t of effects)
       ctx.stdout.write(
-        `  McNemar ${t.pair.padEnd(15)} b ${String(t.b).padStart(5)}  c ${String(t.c).padStart(5)}  z ${t.z.toFixed(2).padStart(6)}${t.significant ? '  significant' : ''}\n`,
+        `  ${t.pair === 'sorted-single' ? 'class-sorted' : 'shuffled'} − batch size 1: ${describePairedTest(t)}\n`,
       );
-    ctx.stdout.write(`${a.leakSuspected ? 'LEAK SUSPECTED' : 'no leak detected'}: ${a.explanation}\n`);
+    ctx.stdout.write(
+      a.leakSuspected
+        ? `LEAK: class-sorted batches score better than shuffled ones with the same noise (p < ${a.alpha}); report the shuffled figure.\n`
+        : `no leak detected at alpha ${a.alpha} (which is not evidence of none: see the interval and the smallest detectable leak)\n`,
+    );
     return 0;
   } finally {
     model.dispose();

@@ -13,8 +13,15 @@ import {
   normalizationFor,
   Split,
 } from '../datasets';
-import { defaultWarmupSteps, OPTIMIZER_DEFAULTS, TRAINING_JOB_LR, VIT_DEFAULTS, WARMUP_RULE } from '../defaults';
-import { info } from '../info';
+import {
+  defaultWarmupSteps,
+  OFFICIAL_PROTOCOLS,
+  OPTIMIZER_DEFAULTS,
+  TRAINING_JOB_LR,
+  VIT_DEFAULTS,
+  WARMUP_RULE,
+} from '../defaults';
+import { cudaUnavailableReason, info } from '../info';
 import {
   checkModelFitsData,
   defaultModelFor,
@@ -22,7 +29,9 @@ import {
   MODEL_VARIANTS,
   ModelNoiseOption,
   ModelVariantName,
+  presetNoiseConfig,
   variantInputs,
+  variantNoiseSite,
 } from '../models';
 import { DEFAULT_STRENGTH, NOISE_KINDS, NoiseKind } from '../noise';
 import { Device } from '../tensor';
@@ -137,19 +146,21 @@ export const NOISE_OPTIONS: OptionSpec[] = [
     choices: [...NOISE_KINDS, 'default', 'official'],
     valueName: 'KIND',
     description:
-      "A noise kind (none, linear, optimal, gaussian, saltPepper) or preset: 'default' (optimal noise while training only), 'official' (optimal noise at evaluation only, the paper's protocol).",
+      "A noise kind (none, linear, optimal, gaussian, saltPepper) or preset: 'default' (optimal noise while training only) or 'official' " +
+      `(the paper's code; ViT: ${OFFICIAL_PROTOCOLS.vit.summary}; CNN: ${OFFICIAL_PROTOCOLS.cnn.summary}, none for a ResNet-18, whose layer4 has 2 blocks). ` +
+      "Linear noise at the ViT attention site is this package's: the official ViT code has none there.",
   },
   {
     name: 'noise-strength',
     type: 'nonNegativeNumber',
     valueName: 'X',
-    description: `a for linear (${DEFAULT_STRENGTH.linear}), s for gaussian (${DEFAULT_STRENGTH.gaussian}), p for saltPepper (${DEFAULT_STRENGTH.saltPepper}).`,
+    description: `a for linear (${DEFAULT_STRENGTH.linear}), s for gaussian (${DEFAULT_STRENGTH.gaussian}, mean 0, std 1), p for saltPepper (${DEFAULT_STRENGTH.saltPepper}).`,
   },
   {
     name: 'noise-when',
     type: 'choice',
     choices: ['train', 'eval', 'always'],
-    description: 'When noise applies (default: train; eval for the official preset).',
+    description: 'When noise applies (default: train; the official preset: eval for a ViT, always for a CNN).',
   },
   {
     name: 'noise-axis',
@@ -259,9 +270,7 @@ export const RUNTIME_OPTIONS: OptionSpec[] = [
 export function resolveDevice(text: string): Device {
   if (text === 'auto') return info().cuda ? 'cuda' : 'cpu';
   if (text !== 'cpu' && !info().cuda) {
-    throw new UsageError(
-      `--device ${text} requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)`,
-    );
+    throw new UsageError(`--device ${text} requested but ${cudaUnavailableReason()}`);
   }
   return text as Device;
 }
@@ -355,14 +364,17 @@ export function datasetTransforms(dataset: Dataset, augment: boolean): Transform
 
 /**
  * The model's noise from --noise and the --noise-* flags: a preset name alone passes through; a
- * kind, or a preset with flags, becomes a config (presets expand to optimal noise with their `when`).
+ * kind, or a preset with flags, becomes a config (the preset's own config on this model's
+ * architecture, see presetNoiseConfig, under the flags).
  */
 export function noiseFromOptions(
   o: Record<string, unknown>,
   fallback: 'default' | 'official' | 'none',
-  family: 'vit' | 'cnn',
+  model: ModelVariantName,
 ): ModelNoiseOption {
   const name = (o.noise as string | undefined) ?? fallback;
+  const variant = MODEL_VARIANTS[model];
+  const family = variant.family;
   const flags: Record<string, unknown> = {};
   if (o.noiseStrength !== undefined) flags.strength = o.noiseStrength;
   if (o.noiseWhen !== undefined) flags.when = o.noiseWhen;
@@ -375,18 +387,22 @@ export function noiseFromOptions(
     flags.layer = family === 'cnn' && typeof layer === 'number' ? { block: layer } : layer;
   }
   if (o.noiseDetach !== undefined) flags.detach = o.noiseDetach;
+  const refined = Object.keys(flags).length > 0;
   if (o.seed !== undefined) flags.seed = o.seed;
-  const presets: Record<string, { kind: NoiseKind; when: 'train' | 'eval' }> = {
-    default: { kind: 'optimal', when: 'train' },
-    official: { kind: 'optimal', when: 'eval' },
-  };
   if (name === 'none') {
-    if (Object.keys(flags).some((k) => k !== 'seed'))
-      throw new UsageError('--noise none takes no other --noise-* option');
+    if (refined) throw new UsageError('--noise none takes no other --noise-* option');
     return 'none';
   }
-  const base = presets[name] ?? { kind: name as NoiseKind, when: 'train' };
-  return { ...base, ...flags } as ModelNoiseOption;
+  if (name === 'default' || name === 'official') {
+    const preset = presetNoiseConfig(name, variantNoiseSite(variant));
+    if (preset.note !== undefined) {
+      if (refined)
+        throw new UsageError(`--noise ${name} on ${model}: ${preset.note}; it takes no other --noise-* option`);
+      return name;
+    }
+    return Object.keys(flags).length > 0 ? ({ ...preset.config, ...flags } as ModelNoiseOption) : name;
+  }
+  return { kind: name as NoiseKind, when: 'train', ...flags } as ModelNoiseOption;
 }
 
 /** Trainer options from the training flags. */

@@ -188,8 +188,14 @@ export class Progress {
 }
 
 /** 'optimal along batch while training' for progress lines. */
-export function describeNoise(n: { kind: string; axis: string; when: string; strength: number }): string {
-  if (n.kind === 'none') return 'none';
+export function describeNoise(n: {
+  kind: string;
+  axis: string;
+  when: string;
+  strength: number;
+  note?: string;
+}): string {
+  if (n.kind === 'none') return n.note ? `none (${n.note})` : 'none';
   const when = { train: 'while training', eval: 'at evaluation', always: 'always' }[n.when] ?? n.when;
   const strength = n.kind === 'optimal' ? '' : ` ${n.strength}`;
   return `${n.kind}${strength} along the ${n.axis} axis ${when}`;

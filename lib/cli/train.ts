@@ -159,7 +159,7 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
   const testFull = openDataset(dataOptions, 'test', preModel);
   const modelName = chooseModel(o.model as ModelVariantName | undefined, trainFull);
   const family = MODEL_VARIANTS[modelName].family;
-  const noise = noiseFromOptions(o, 'default', family);
+  const noise = noiseFromOptions(o, 'default', modelName);
   const seed = o.seed as number;
   const trainTransforms = datasetTransforms(trainFull, o.augment === true);
   const evalTransforms = datasetTransforms(trainFull, false);
@@ -303,7 +303,9 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
     };
     const n = model.noise;
     const evalNoise =
-      n.kind !== 'none' && n.when !== 'train' ? `${n.kind} noise at evaluation` : 'no noise at evaluation';
+      n.kind !== 'none' && n.when !== 'train'
+        ? `${n.kind} noise at evaluation`
+        : `no noise at evaluation${n.note ? ` (${n.note})` : ''}`;
     fs.writeFileSync(
       paths.report,
       trainingReport(

@@ -1,6 +1,22 @@
-// The NoisyNN comparison: its options, the run, and the results table.
-export { COMPARISON_DEFAULTS, QUICK_COMPARISON } from './options';
+// The NoisyNN comparison: its options, the run, the summary and the tables.
+export {
+  CNN_CPU_COMPARISON,
+  CNN_CPU_QUICK_COMPARISON,
+  COMPARISON_DEFAULTS,
+  comparisonProtocol,
+  comparisonStrengths,
+  QUICK_COMPARISON,
+} from './options';
 export type { ComparisonConfig, ComparisonOptions, RunInfo } from './options';
 export { resumeFromLog, runComparison } from './run';
-export { describeComparison, formatComparisonTable, OFFICIAL_PRESET_LABEL, spread, summarize } from './table';
-export type { ComparisonAudit, ComparisonResult, ComparisonRun, KindSummary, Spread } from './table';
+export { EFFECT_ALPHA, OFFICIAL_PRESET_LABEL, spread, summarize } from './summary';
+export type {
+  AuditSummary,
+  ComparisonAudit,
+  ComparisonResult,
+  ComparisonRun,
+  KindSummary,
+  NoiseEffect,
+  Spread,
+} from './summary';
+export { auditText, describeComparison, formatComparisonTable, verdictText } from './table';

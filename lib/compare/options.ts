@@ -1,9 +1,9 @@
 // runComparison's options: what a caller passes, the defaults, and their validation into the
 // settings a run uses.
 import { Dataset } from '../datasets';
-import { OPTIMIZER_DEFAULTS, TRAINING_JOB_LR } from '../defaults';
-import { listModels, ModelVariantName } from '../models';
-import { NOISE_KINDS, NoiseKind } from '../noise';
+import { OFFICIAL_PROTOCOLS, OfficialProtocol, OPTIMIZER_DEFAULTS, TRAINING_JOB_LR } from '../defaults';
+import { listModels, ModelVariantName, OFFICIAL_CNN_NOISE } from '../models';
+import { DEFAULT_STRENGTH, NOISE_KINDS, NoiseKind } from '../noise';
 import type { Device } from '../tensor';
 import type { EpochEvent, StepEvent } from '../trainer';
 import type { NormalizePreset } from '../transforms';
@@ -25,11 +25,14 @@ import {
   rangeError,
   typeError,
 } from '../validate';
-import type { ComparisonAudit, ComparisonRun } from './table';
+import type { ComparisonAudit, ComparisonRun } from './summary';
 
 /** Options of {@link runComparison}; every field is optional. */
 export interface ComparisonOptions {
-  /** 'vit' (default): the mini NoisyViT; 'cnn': the small-stem ResNet-18. Picks the default model. */
+  /**
+   * 'vit' (default): the mini NoisyViT; 'cnn': the small-stem ResNet-18. Picks the default model
+   * and the official protocol the runs are scored under (OFFICIAL_PROTOCOLS).
+   */
   family?: 'vit' | 'cnn';
   /**
    * A registered variant (see listModels). Default: by family and image shape,
@@ -45,7 +48,10 @@ export interface ComparisonOptions {
   datasetName?: string;
   /** Noise kinds to compare. Default all five: none, linear, optimal, gaussian, saltPepper. */
   kinds?: readonly NoiseKind[];
-  /** Seeds: each seeds the model's initialisation, the data order and the noise. Default [1, 2, 3]. */
+  /**
+   * Seeds, the unit of replication: each seeds the model's initialisation, the data order and the
+   * noise, and the table's intervals are over seeds. Default [1, 2, 3, 4, 5].
+   */
   seeds?: readonly number[];
   /** Training epochs over the (sub)set. Default 2. */
   epochs?: number;
@@ -55,7 +61,11 @@ export interface ComparisonOptions {
   testSamples?: number;
   /** Training batch size. Default 64. */
   batchSize?: number;
-  /** Evaluation batch size, for both protocols and the audit. Default 64 (the official code used small batches). */
+  /**
+   * Batch size of the leak-free evaluation (no noise, shuffled batches). Default 64. The official
+   * protocol's passes and the audit use the protocol's own batch size (OFFICIAL_PROTOCOLS: 10 for
+   * a ViT, 512 for a CNN).
+   */
   evalBatchSize?: number;
   /** AdamW peak learning rate. Default 2e-3 (the training jobs' rate, see TRAINING_JOB_LR). */
   lr?: number;
@@ -65,13 +75,19 @@ export interface ComparisonOptions {
   warmupSteps?: number;
   /** Label smoothing. Default 0. */
   labelSmoothing?: number;
-  /** Per-kind noise strength (linear a, gaussian s, saltPepper p). Default: the op's defaults (0.3, 1, 0.1). */
+  /**
+   * Per-kind noise strength (linear a, gaussian s, saltPepper p). Default: the op's defaults
+   * (DEFAULT_STRENGTH: 0.3, 0.1, 0.1), but linear a = 0.4 for a CNN (the official CNN script's).
+   */
   strengths?: Partial<Record<NoiseKind, number>>;
   /** The mixing axis: 'batch' (default, the official code) or 'spatial'. */
   axis?: 'batch' | 'spatial';
-  /** Run the leakage audit on each kind's first-seed model under official noise. Default true. */
+  /** Run the leakage audit on every run's model under the official protocol's noise. Default true. */
   audit?: boolean;
-  /** Test images the audit uses (its batch-size-1 pass is the slow one; 0: the whole test set). Default 1000. */
+  /**
+   * Test images the audit uses: a subset of the test images (its batch-size-1 pass is the slow
+   * one; 0: all of them). Default 0.
+   */
   auditSamples?: number;
   /** 'cpu' (default), 'cuda' or 'cuda:N'. */
   device?: Device;
@@ -135,10 +151,20 @@ export interface ComparisonConfig {
   labelSmoothing: number;
   noise: {
     axis: 'batch' | 'spatial';
+    /** The strength of each kind that has one, defaults filled in. */
     strengths: Partial<Record<NoiseKind, number>>;
     trainWhen: 'train';
-    officialWhen: 'eval';
+    /** When the official protocol applies the noise: 'eval' (ViT) or 'always' (CNN). */
+    officialWhen: 'eval' | 'always';
+    /** Whether the noise term is detached (the official CNN code). */
+    detach: boolean;
+    /** The noise site, as `model.noise.layer` reads (ViT: block index; CNN: {stage, block}). */
+    layer: number | { stage: number; block: number };
+    /** Why the site is not the official one, when it is not (a ResNet-18 has no block 2 in layer4). */
+    siteNote?: string;
   };
+  /** The official protocol of the family: its noise timing and test batches. */
+  protocol: OfficialProtocol & { family: 'vit' | 'cnn' };
   normalize: NormalizePreset | null;
   audit: boolean;
   auditSamples: number;
@@ -150,25 +176,27 @@ export interface ComparisonConfig {
 export const COMPARISON_DEFAULTS = {
   family: 'vit' as const,
   kinds: [...NOISE_KINDS],
-  seeds: [1, 2, 3],
-  // 2 epochs over 10000 images in batches of 64 (313 steps a run, 15 runs) keeps the whole job
-  // within 15 minutes on two busy CPU cores, evaluations and audit included (docs/cli.md has
-  // measured times). A few hundred small steps teach the mini ViT more than fewer large ones.
+  // Seeds are the unit of replication: the spread over seeds (1-3 points) is larger than the
+  // test-set error, and the table's t intervals need several (t_{0.975, 4} = 2.78 at 5 seeds).
+  seeds: [1, 2, 3, 4, 5],
+  // 2 epochs over 10000 images in batches of 64 (313 steps a run). A few hundred small steps
+  // teach the mini ViT more than fewer large ones. docs/cli.md has measured times.
   epochs: 2,
   trainSamples: 10000,
   // 5000 test images: sampling error ~0.6 points, below the spread over seeds; and every kind is
   // scored on the same images, so the comparison between kinds is paired.
   testSamples: 5000,
   batchSize: 64,
-  // The official evaluation read class-sorted test batches of a few dozen images.
+  // The leak-free evaluation's batches (shuffled, no noise: the size does not change the scores).
   evalBatchSize: 64,
   // The mini ViT trains from scratch in a few hundred steps: a high rate with a short warmup.
   lr: TRAINING_JOB_LR.adamw,
   weightDecay: OPTIMIZER_DEFAULTS.adamw.weightDecay,
   labelSmoothing: 0,
   axis: 'batch' as const,
+  // Every run is audited on the whole test set: a smaller audit misses the leaks worth knowing of.
   audit: true,
-  auditSamples: 1000,
+  auditSamples: 0,
   device: 'cpu',
   numWorkers: 1,
 };
@@ -181,6 +209,49 @@ export const QUICK_COMPARISON: Partial<ComparisonOptions> = {
   testSamples: 1000,
   auditSamples: 300,
 };
+
+// The ResNet-18 has 50x the mini ViT's parameters and ~15x its compute per image (~60 images/s
+// training on two CPU cores): on a CPU the CNN job shrinks to stay near 10 minutes. Its numbers
+// are then a smoke test (47 steps leave BatchNorm's ResNet unsettled); on CUDA it takes the
+// full defaults.
+/** `noisynn compare --family cnn` on a CPU. */
+export const CNN_CPU_COMPARISON: Partial<ComparisonOptions> = {
+  seeds: [1, 2],
+  epochs: 1,
+  trainSamples: 3000,
+  testSamples: 500,
+  auditSamples: 0,
+};
+
+/** `noisynn compare --family cnn --quick` on a CPU. */
+export const CNN_CPU_QUICK_COMPARISON: Partial<ComparisonOptions> = {
+  seeds: [1, 2],
+  epochs: 1,
+  trainSamples: 256,
+  testSamples: 128,
+  auditSamples: 64,
+};
+
+/**
+ * The strength of each kind in a comparison of `family`: the given ones, else the op's defaults,
+ * but the official CNN script's linear a = 0.4 for a CNN.
+ */
+export function comparisonStrengths(
+  family: 'vit' | 'cnn',
+  given: Partial<Record<NoiseKind, number>>,
+): Partial<Record<NoiseKind, number>> {
+  const defaults: Partial<Record<NoiseKind, number>> = {
+    linear: family === 'cnn' ? OFFICIAL_CNN_NOISE.strength : DEFAULT_STRENGTH.linear,
+    gaussian: DEFAULT_STRENGTH.gaussian,
+    saltPepper: DEFAULT_STRENGTH.saltPepper,
+  };
+  return { ...defaults, ...given };
+}
+
+/** The official protocol a comparison of `family` is scored under. */
+export function comparisonProtocol(family: 'vit' | 'cnn'): ComparisonConfig['protocol'] {
+  return { family, ...OFFICIAL_PROTOCOLS[family] };
+}
 
 const OPTION_KEYS = [
   'family',

@@ -1,185 +1,176 @@
-// A comparison's results: their types, the mean ± std per kind, and the table that reports them.
-import type { AuditResult } from '../audit';
-import type { NoiseKind } from '../noise';
-import type { EpochEvent, EvalResult } from '../trainer';
+// The comparison's tables, as plain text for a terminal or GitHub markdown (table.md): does the
+// noise help when nothing leaks, and what noise at evaluation and the official protocol add.
 import type { ComparisonConfig } from './options';
-
-/** One trained model's scores. */
-export interface ComparisonRun {
-  kind: NoiseKind;
-  seed: number;
-  /** Epochs trained (fewer when aborted). */
-  epochs: number;
-  trainSeconds: number;
-  /** The last epoch's training loss and top-1. */
-  trainLoss: number;
-  trainTop1: number;
-  /** No noise at evaluation, shuffled test batches: the honest score. */
-  leakFree: EvalResult;
-  /** This kind's noise at evaluation, class-sorted test batches: the paper's protocol. */
-  official: EvalResult;
-  /**
-   * Kind 'none' only: the 'official' preset on the plainly trained model (optimal noise at
-   * evaluation only, class-sorted batches): the paper's headline protocol.
-   */
-  officialPreset?: EvalResult;
-  /** Per-epoch history from the trainer. */
-  history: EpochEvent[];
-}
-
-/** Mean and sample standard deviation (n - 1; 0 for a single value) of one protocol's top-1. */
-export interface Spread {
-  mean: number;
-  std: number;
-  n: number;
-  values: number[];
-}
-
-export interface KindSummary {
-  /** The noise while training. */
-  kind: NoiseKind;
-  /**
-   * The noise at evaluation under the official protocol: `kind` itself, or 'optimal' for the
-   * extra row of models trained without noise and evaluated with the 'official' preset.
-   */
-  evalKind: NoiseKind;
-  /** The row's name: the kind, or 'none → optimal' for the official-preset row. */
-  label: string;
-  leakFree: Spread;
-  official: Spread;
-  /** official.mean - leakFree.mean: what the official protocol adds. */
-  gap: number;
-}
-
-/** The audit of one kind's first-seed model with `evalKind` noise at evaluation. */
-export interface ComparisonAudit extends AuditResult {
-  kind: NoiseKind;
-  evalKind: NoiseKind;
-  label: string;
-  seed: number;
-}
-
-export interface ComparisonResult {
-  config: ComparisonConfig;
-  runs: ComparisonRun[];
-  /** One row per kind, in the order of config.kinds (kinds with no finished run are left out). */
-  summary: KindSummary[];
-  audits: ComparisonAudit[];
-  aborted: boolean;
-  seconds: number;
-  environment: { version: string; libtorch: string; blas: string; threads: number; node: string };
-}
-
-/** Mean and sample standard deviation (n - 1; 0 when there is one value). */
-export function spread(values: readonly number[]): Spread {
-  const n = values.length;
-  const mean = n ? values.reduce((s, v) => s + v, 0) / n : NaN;
-  const std = n > 1 ? Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1)) : 0;
-  return { mean, std, n, values: [...values] };
-}
-
-/** The label of the row of models trained without noise and scored with the 'official' preset. */
-export const OFFICIAL_PRESET_LABEL = 'none → optimal';
-
-/**
- * Groups runs by kind, in `kinds` order; after 'none', the 'none → optimal' row (the 'official'
- * preset on the plainly trained models) when its runs have it.
- */
-export function summarize(runs: readonly ComparisonRun[], kinds: readonly NoiseKind[]): KindSummary[] {
-  const out: KindSummary[] = [];
-  for (const kind of kinds) {
-    const mine = runs.filter((r) => r.kind === kind);
-    if (mine.length === 0) continue;
-    const leakFree = spread(mine.map((r) => r.leakFree.top1));
-    const official = spread(mine.map((r) => r.official.top1));
-    out.push({ kind, evalKind: kind, label: kind, leakFree, official, gap: official.mean - leakFree.mean });
-    const preset = mine.filter((r) => r.officialPreset !== undefined);
-    if (kind === 'none' && preset.length === mine.length) {
-      const officialPreset = spread(preset.map((r) => (r.officialPreset as EvalResult).top1));
-      out.push({
-        kind,
-        evalKind: 'optimal',
-        label: OFFICIAL_PRESET_LABEL,
-        leakFree,
-        official: officialPreset,
-        gap: officialPreset.mean - leakFree.mean,
-      });
-    }
-  }
-  return out;
-}
+import {
+  AuditSummary,
+  ComparisonResult,
+  EFFECT_ALPHA,
+  KindSummary,
+  NoiseEffect,
+  OFFICIAL_PRESET_LABEL,
+  Spread,
+} from './summary';
 
 const pct = (x: number, digits = 2) => (Number.isFinite(x) ? (100 * x).toFixed(digits) : 'n/a');
-const pm = (s: Spread) => `${pct(s.mean)} ± ${pct(s.std)}`;
-const signed = (x: number) => `${x >= 0 ? '+' : '−'}${pct(Math.abs(x))}`;
+const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : '−'}${pct(Math.abs(x))}` : 'n/a');
+/** mean ± the 95% t interval's half-width (the mean alone for a single seed). */
+const withInterval = (mean: string, s: Pick<Spread, 'n' | 'halfWidth'>) =>
+  s.n > 1 && Number.isFinite(s.halfWidth) ? `${mean} ± ${pct(s.halfWidth)}` : mean;
+const meanCell = (s: Spread) => withInterval(pct(s.mean), s);
+const differenceCell = (s: Spread) => withInterval(signed(s.mean), s);
+const pCell = (p: number) => (Number.isNaN(p) ? '—' : p < 0.001 ? '<0.001' : p.toFixed(3));
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The verdict on a kind's effect, as the table prints it. */
+export function verdictText(e: NoiseEffect | undefined): string {
+  if (e === undefined) return '—';
+  if (e.verdict === 'too few seeds') return 'needs 2+ seeds';
+  if (e.verdict !== 'none detectable') return e.verdict;
+  return `no effect detectable above ${pct(e.detectableAbove)} points`;
+}
+
+/** The audits' verdict on a row, as the table prints it: how many seeds' models leak. */
+export function auditText(a: AuditSummary | undefined): string {
+  if (a === undefined) return '—';
+  return `${a.leaks > 0 ? 'leak' : 'no leak'} ${a.leaks}/${a.audited}`;
+}
 
 /** One line describing the experiment, for table headers and reports. */
 export function describeComparison(c: ComparisonConfig): string {
   const n = (x: number) => x.toLocaleString('en-US');
   return (
-    `${c.dataset} · ${c.model} (${n(c.parameters)} parameters) · ${c.seeds.length} seed${c.seeds.length === 1 ? '' : 's'} × ` +
-    `${c.epochs} epoch${c.epochs === 1 ? '' : 's'} on ${n(c.trainSamples)} training images · ${n(c.testSamples)} test images · ` +
+    `${c.dataset} · ${c.model} (${n(c.parameters)} parameters) · ${plural(c.seeds.length, 'seed')} × ` +
+    `${plural(c.epochs, 'epoch')} on ${n(c.trainSamples)} training images · ${n(c.testSamples)} test images · ` +
     `noise along the ${c.noise.axis} axis while training`
   );
 }
 
+interface Table {
+  title: string;
+  header: string[];
+  /** 'l' or 'r' per column. */
+  align: ('l' | 'r')[];
+  rows: string[][];
+}
+
+function render(t: Table, format: 'text' | 'markdown'): string[] {
+  if (format === 'markdown') {
+    return [
+      `*${t.title}*`,
+      '',
+      `| ${t.header.join(' | ')} |`,
+      `| ${t.align.map((a) => (a === 'l' ? '---' : '---:')).join(' | ')} |`,
+      ...t.rows.map((r) => `| ${r.join(' | ')} |`),
+    ];
+  }
+  const widths = t.header.map((h, i) => Math.max(h.length, ...t.rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (t.align[i] === 'l' ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('   ')
+      .trimEnd();
+  return [t.title, '', line(t.header), widths.map((w) => '─'.repeat(w)).join('   '), ...t.rows.map(line)];
+}
+
+/** The first table: leak-free accuracy per kind and each kind's paired effect against no noise. */
+function effectTable(summary: readonly KindSummary[], config: ComparisonConfig): Table {
+  const own = summary.filter((s) => s.label === s.kind);
+  return {
+    title: `Does the noise help when nothing leaks? Leak-free top-1 (no noise at evaluation, shuffled batches of ${config.evalBatchSize})`,
+    header: ['noise', 'leak-free top-1 %', 'Δ vs none, points', 'p (Holm)', 'verdict'],
+    align: ['l', 'r', 'r', 'r', 'l'],
+    rows: own.map((s) => [
+      s.label,
+      meanCell(s.leakFree),
+      s.effect ? withInterval(signed(s.effect.mean), s.effect) : s.kind === 'none' ? '(reference)' : '—',
+      s.effect ? pCell(s.effect.pHolm) : '',
+      s.kind === 'none' ? '' : verdictText(s.effect),
+    ]),
+  };
+}
+
+/** The second table: the row's noise at evaluation, shuffled and class-sorted, and the leak between them. */
+function protocolTable(summary: readonly KindSummary[], config: ComparisonConfig): Table {
+  const b = config.protocol.evalBatchSize;
+  return {
+    title: `What noise at evaluation and the official protocol add (test batches of ${b})`,
+    header: [
+      'noise (train → eval)',
+      'leak-free %',
+      'eval noise, shuffled %',
+      'official, sorted %',
+      'leak, points',
+      'leak audit',
+    ],
+    align: ['l', 'r', 'r', 'r', 'r', 'r'],
+    rows: summary.map((s) => [
+      s.label,
+      meanCell(s.leakFree),
+      meanCell(s.noiseShuffled),
+      meanCell(s.official),
+      differenceCell(s.leak),
+      auditText(s.audit),
+    ]),
+  };
+}
+
+/** The notes under the tables: what each column is and how the intervals and verdicts are made. */
+function notes(result: Pick<ComparisonResult, 'config' | 'summary' | 'audits'>): string[] {
+  const { config, summary, audits } = result;
+  const p = config.protocol;
+  const seeds = config.seeds;
+  const compared = summary.filter((s) => s.effect).length;
+  const out = [
+    `± is the 95% t interval of the mean over ${plural(seeds.length, 'seed')} (${seeds.join(', ')}): t_{0.975, n−1} · sd / √n; seeds are the unit of replication.`,
+    `Δ vs none: per seed, the kind's leak-free top-1 minus that of the model trained without noise (same initial weights and batches); mean ± its 95% t interval. ` +
+      `p: paired t-test, Holm-corrected across the ${plural(compared, 'kind')} compared. Verdict: helps / hurts when p (Holm) < ${EFFECT_ALPHA}; ` +
+      'otherwise "no effect detectable above X points", X the largest |Δ| inside the 95% interval (larger effects are excluded).',
+    `eval noise, shuffled: the row's noise at evaluation on shuffled test batches of ${p.evalBatchSize}: the noise's own effect, with no class-sorted batch to leak through.`,
+    `official, sorted: the row's noise at evaluation on class-sorted test batches of ${p.evalBatchSize}, as the official ${p.family === 'vit' ? 'ViT' : 'CNN'} code (${p.summary}).`,
+    'leak: per seed, official minus eval noise on shuffled batches: class-sorted minus shuffled batches with the same noise.',
+  ];
+  if (summary.some((s) => s.label === OFFICIAL_PRESET_LABEL)) {
+    out.push(
+      `${OFFICIAL_PRESET_LABEL}: the models trained without noise, with optimal noise at evaluation only` +
+        (p.family === 'vit'
+          ? ": class-sorted, the paper's headline protocol; shuffled, the cell the paper never reported."
+          : ' (the ViT headline protocol; the official CNN code has no optimal noise).'),
+    );
+  }
+  if (config.noise.siteNote) out.push(`site: ${config.noise.siteNote}.`);
+  if (audits.length) {
+    const a = audits[0];
+    const mde = Math.max(...audits.map((x) => x.minimumDetectableLeak));
+    out.push(
+      `leak audit: every seed's model with the row's noise at evaluation, on ${a.samples} test images: class-sorted vs shuffled batches of ${a.batchSize}, ` +
+        `one-sided (sorted better), exact binomial when b + c < 25, McNemar otherwise, at alpha ${a.alpha}; "leak k/n": k of n seeds' models flagged. ` +
+        `The smallest leak these audits detect with 80% power: ${pct(mde)} points or less.`,
+    );
+  }
+  return out;
+}
+
 /**
- * The result table: mean ± std (over seeds) of test top-1 in percent under both protocols,
- * plain text for a terminal or GitHub markdown (table.md).
+ * The result tables, plain text for a terminal or GitHub markdown (table.md): leak-free top-1 per
+ * kind with its paired, Holm-corrected effect against no noise; then per row the noise at
+ * evaluation on shuffled and class-sorted batches, the leak between them and the audits' verdict.
+ * Every ± is a 95% t interval over seeds.
  */
 export function formatComparisonTable(
   result: Pick<ComparisonResult, 'config' | 'summary' | 'audits'>,
   format: 'text' | 'markdown' = 'text',
 ): string {
-  const { config, summary, audits } = result;
-  const header = ['noise', 'leak-free top-1 %', 'official top-1 %', 'official − leak-free', 'leak audit'];
-  const auditOf = (s: KindSummary) => {
-    const a = audits.find((x) => x.kind === s.kind && x.evalKind === s.evalKind);
-    return a ? (a.leakSuspected ? 'LEAK' : 'pass') : '—';
-  };
-  const rows = summary.map((s) => [s.label, pm(s.leakFree), pm(s.official), signed(s.gap), auditOf(s)]);
-  const notes = [
-    `leak-free: no noise at evaluation, shuffled test batches of ${config.evalBatchSize}.`,
-    `official: the kind's noise at evaluation (as the paper's code), class-sorted test batches of ${config.evalBatchSize}.`,
-    ...(summary.some((s) => s.label === OFFICIAL_PRESET_LABEL)
-      ? [
-          `${OFFICIAL_PRESET_LABEL}: the models trained without noise, scored with the 'official' preset (optimal noise at evaluation only): the paper's headline protocol.`,
-        ]
-      : []),
-    `mean ± sample std over ${config.seeds.length} seed${config.seeds.length === 1 ? '' : 's'} (${config.seeds.join(', ')}).`,
-  ];
-  if (audits.length) {
-    notes.push(
-      `leak audit: McNemar tests between class-sorted, shuffled and batch-size-1 evaluation of seed ${audits[0].seed}'s model with the row's noise at evaluation, ${audits[0].samples} test images.`,
-    );
-  }
-  if (format === 'markdown') {
-    const align = ['---', '---:', '---:', '---:', ':---:'];
-    return [
-      `**${describeComparison(config)}**`,
-      '',
-      `| ${header.join(' | ')} |`,
-      `| ${align.join(' | ')} |`,
-      ...rows.map((r) => `| ${r.join(' | ')} |`),
-      '',
-      ...notes.map((n) => `- ${n}`),
-      '',
-    ].join('\n');
-  }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
-      .join('   ')
-      .trimEnd();
+  const { config, summary } = result;
+  const tables = [effectTable(summary, config), protocolTable(summary, config)];
+  const head = format === 'markdown' ? `**${describeComparison(config)}**` : describeComparison(config);
   return [
-    describeComparison(config),
+    head,
     '',
-    line(header),
-    widths.map((w) => '─'.repeat(w)).join('   '),
-    ...rows.map(line),
+    ...render(tables[0], format),
     '',
-    ...notes,
+    ...render(tables[1], format),
+    '',
+    ...notes(result).map((n) => (format === 'markdown' ? `- ${n}` : n)),
     '',
   ].join('\n');
 }

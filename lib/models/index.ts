@@ -1,8 +1,14 @@
 // NoisyViT and NoisyCNN: the model classes, their noise site, their configs and the registry of named variants.
 export { createModel, NoisyCNN, NoisyModel, NoisyViT } from './model';
 export type { LoadWeightsOptions, LoadWeightsReport, ModelFor } from './model';
-export { MODEL_NOISE_PRESETS } from './noise-site';
-export type { ModelNoiseConfig, ModelNoiseOption, ModelNoisePreset, ResolvedModelNoise } from './noise-site';
+export { MODEL_NOISE_PRESETS, OFFICIAL_CNN_NOISE, OFFICIAL_VIT_NOISE, presetNoiseConfig } from './noise-site';
+export type {
+  ModelNoiseConfig,
+  ModelNoiseOption,
+  ModelNoisePreset,
+  NoiseSiteArchitecture,
+  ResolvedModelNoise,
+} from './noise-site';
 export type {
   CNNArchitecture,
   CNNConfig,
@@ -11,7 +17,7 @@ export type {
   ViTArchitecture,
   ViTConfig,
 } from './config';
-export { listModels, MODEL_VARIANTS, variantInputs } from './variants';
+export { listModels, MODEL_VARIANTS, variantInputs, variantNoiseSite } from './variants';
 export type {
   CNNVariant,
   CNNVariantName,

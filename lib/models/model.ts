@@ -1,6 +1,6 @@
 // NoisyViT and NoisyCNN: the model classes (forward, modes, devices, weights, the noise site)
 // and createModel, which builds a registered variant by name.
-import { binding, NativeCNNConfig, NativeModel, NativeModelNoise, NativeViTConfig } from '../binding';
+import { binding, NativeCNNConfig, NativeModel, NativeViTConfig } from '../binding';
 import { Device, handleOf, Tensor } from '../tensor';
 import { expectBoolean, expectDevice, expectKnownKeys, expectNonEmptyString, expectOptions } from '../validate';
 import {
@@ -17,6 +17,7 @@ import {
   NoiseSiteArchitecture,
   ResolvedModelNoise,
   resolvedNoise,
+  SiteNoise,
 } from './noise-site';
 import { CNNVariantName, lookupVariant, ModelVariantName, ViTVariantName } from './variants';
 
@@ -49,14 +50,14 @@ const CONSTRUCT = Symbol('NoisyModel.construct');
  */
 export abstract class NoisyModel {
   #native: NativeModel | null;
-  #noise: NativeModelNoise;
+  #noise: SiteNoise;
   /** The registry name the model was created from, or null for a custom config. */
   readonly variant: ModelVariantName | null;
   /** 'vit' (NoisyViT) or 'cnn' (NoisyCNN). */
   abstract readonly family: 'vit' | 'cnn';
 
   /** @internal Use NoisyViT.create, NoisyCNN.create or createModel. */
-  protected constructor(token: symbol, native: NativeModel, noise: NativeModelNoise, variant: ModelVariantName | null) {
+  protected constructor(token: symbol, native: NativeModel, noise: SiteNoise, variant: ModelVariantName | null) {
     if (token !== CONSTRUCT) {
       throw new TypeError(
         `${new.target.name} cannot be constructed directly; use ${new.target.name}.create(config) or createModel(name)`,
@@ -261,7 +262,7 @@ export class NoisyViT extends NoisyModel {
   private constructor(
     token: symbol,
     native: NativeModel,
-    noise: NativeModelNoise,
+    noise: SiteNoise,
     variant: ModelVariantName | null,
     config: NativeViTConfig,
   ) {
@@ -324,7 +325,7 @@ export class NoisyCNN extends NoisyModel {
   private constructor(
     token: symbol,
     native: NativeModel,
-    noise: NativeModelNoise,
+    noise: SiteNoise,
     variant: ModelVariantName | null,
     config: NativeCNNConfig,
   ) {

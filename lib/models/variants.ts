@@ -2,6 +2,7 @@
 import { CNN_DEFAULTS, VIT_DEFAULTS } from '../defaults';
 import { expectOneOf } from '../validate';
 import type { CNNArchitecture, ViTArchitecture } from './config';
+import type { NoiseSiteArchitecture } from './noise-site';
 
 /** A named ViT architecture. `imageSize` is the input it takes. */
 export interface ViTVariant {
@@ -210,4 +211,11 @@ export function variantInputs(variant: ModelVariant): { inChannels: number; imag
     imageSize: variant.imageSize,
     numClasses: variant.config.numClasses ?? defaults.numClasses,
   };
+}
+
+/** What a variant's noise layer indices refer to: its depth (ViT) or blocks per stage (ResNet). */
+export function variantNoiseSite(variant: ModelVariant): NoiseSiteArchitecture {
+  return variant.family === 'vit'
+    ? { family: 'vit', depth: variant.config.depth ?? VIT_DEFAULTS.depth }
+    : { family: 'cnn', layers: variant.config.layers ?? CNN_DEFAULTS.layers };
 }

@@ -1,6 +1,9 @@
 // The noise op and the runtime report for JS: injectNoise and info.
 #include "napi/ops.h"
 
+#include <ATen/core/grad_mode.h>
+
+#include "common/cpu_allocator.h"
 #include "common/runtime_info.h"
 #include "napi/errors.h"
 #include "napi/tensor.h"
@@ -61,11 +64,31 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   });
 }
 
+// cpuMemory(): the caching CPU allocator's counters (common/cpu_allocator.h).
+Napi::Value CpuMemory(const Napi::CallbackInfo& info) {
+  const cpu_memory::Stats s = cpu_memory::stats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("installed", s.installed);
+  o.Set("allocatedBytes", static_cast<double>(s.allocated_bytes));
+  o.Set("cachedBytes", static_cast<double>(s.cached_bytes));
+  o.Set("capBytes", static_cast<double>(s.cap_bytes));
+  o.Set("hits", static_cast<double>(s.hits));
+  o.Set("misses", static_cast<double>(s.misses));
+  return o;
+}
+
+Napi::Value EmptyCpuCache(const Napi::CallbackInfo& info) {
+  cpu_memory::release_cached();
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void InitOps(Napi::Env env, Napi::Object exports) {
   exports.Set("injectNoise", Napi::Function::New(env, InjectNoise, "injectNoise"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("cpuMemory", Napi::Function::New(env, CpuMemory, "cpuMemory"));
+  exports.Set("emptyCpuCache", Napi::Function::New(env, EmptyCpuCache, "emptyCpuCache"));
 }
 
 }  // namespace napi

@@ -1,12 +1,15 @@
 // Tensor handle: creation from typed arrays, copies out, device moves, dispose, autograd.
 #include "napi/tensor.h"
 
+#include <torch/cuda.h>
+
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "napi/addon_data.h"
 #include "napi/errors.h"
+#include "ops/noise.h"
 
 namespace noisynn {
 namespace napi {
@@ -93,6 +96,12 @@ at::ScalarType ParseDtype(const std::string& s) {
       "Expected one of float32, float64, float16, bfloat16, int64, int32, uint8 for dtype but received '" + s + "'");
 }
 
+std::string CudaUnavailableReason() {
+  return built_with_cuda() ? "no CUDA device is visible (this build has the CUDA kernels: check the NVIDIA driver and "
+                             "CUDA_VISIBLE_DEVICES; see noisynn info)"
+                           : "this build is CPU-only (its libtorch has no CUDA; see noisynn info)";
+}
+
 at::Device ParseDevice(const std::string& s) {
   if (s == "cpu") return at::Device(at::kCPU);
   if (s.rfind("cuda", 0) == 0) {
@@ -102,10 +111,11 @@ at::Device ParseDevice(const std::string& s) {
     } catch (const std::exception&) {
       throw noisynn::RangeError("Expected 'cpu', 'cuda' or 'cuda:N' for device but received '" + s + "'");
     }
-    if (!at::hasCUDA()) {
-      throw noisynn::RangeError(
-          "device '" + s +
-          "' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)");
+    if (!at::hasCUDA()) throw noisynn::RangeError("device '" + s + "' requested but " + CudaUnavailableReason());
+    const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+    if (d.has_index() && d.index() >= count) {
+      throw noisynn::RangeError("device '" + s + "' requested but " + std::to_string(count) + " CUDA device" +
+                                (count == 1 ? " is" : "s are") + " visible");
     }
     return d;
   }

@@ -50,7 +50,10 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
 // Error when the handle was disposed. (A free function: ObjectWrap reserves the name Unwrap.)
 at::Tensor UnwrapTensor(Napi::Value v, const char* what = "tensor");
 
-// Device strings: 'cpu', 'cuda', 'cuda:N'. Throws RangeError for anything else.
+// Why 'cuda' cannot be used here: a CPU-only build, or no visible device (one sentence, no period).
+std::string CudaUnavailableReason();
+// Device strings: 'cpu', 'cuda', 'cuda:N'. Throws RangeError for anything else, and when CUDA
+// (or device N) is not available, saying why.
 at::Device ParseDevice(const std::string& s);
 std::string DeviceString(const at::Device& d);
 std::string DtypeName(at::ScalarType t);

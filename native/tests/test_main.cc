@@ -27,7 +27,7 @@ void fail(const char* file, int line, const std::string& what) {
 
 int main(int argc, char** argv) {
   using namespace noisynn::testing;
-  noisynn::use_all_cores_by_default();
+  noisynn::apply_runtime_defaults();
   const char* filter = argc > 1 ? argv[1] : nullptr;
   int passed = 0, failed = 0, skipped = 0;
   for (auto& t : registry()) {

@@ -1,10 +1,13 @@
-// Native checks of the model building blocks whose implementation depends on the libtorch
-// version: the fused attention of libtorch 2.x against the literal formula, values and gradients.
+// Native checks of the runtime pieces under the models: the fused attention of libtorch 2.x
+// against the literal formula (values and gradients), and the caching CPU allocator.
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <vector>
 
+#include "common/cpu_allocator.h"
 #include "models/vit.h"
 #include "tests/test_main.h"
 
@@ -47,5 +50,38 @@ NN_TEST("attention equals the literal softmax(q k^T * scale) v, forward and back
               "the literal formula"
 #endif
   );
+  return true;
+}
+
+NN_TEST("the caching CPU allocator reuses freed blocks, stays under its cap and gives memory back") {
+  namespace mem = noisynn::cpu_memory;
+  // Size classes: at most 25% above the request, 64-byte granular, 2 MB granular above 64 MB.
+  for (size_t n : {size_t{1}, size_t{64}, size_t{65}, size_t{300}, size_t{1000}, size_t{123457}, size_t{9} << 20,
+                   (size_t{100} << 20) + 1}) {
+    const size_t c = mem::size_class(n);
+    NN_EXPECT(c >= n && (n <= 256 || c <= n + n / 4 + (size_t{2} << 20)), n << " -> " << c);
+    NN_EXPECT(c % 64 == 0, n << " -> " << c);
+  }
+  mem::Stats before = mem::stats();
+  NN_EXPECT(before.installed, "the native test program installs the allocator (apply_runtime_defaults)");
+  void* first = nullptr;
+  {
+    at::Tensor a = at::empty({1 << 20});  // 4 MB
+    first = a.data_ptr();
+  }
+  at::Tensor b = at::empty({1 << 20});
+  NN_EXPECT(b.data_ptr() == first, "a freed block of the same size class is handed out again");
+  NN_EXPECT(mem::stats().hits > before.hits, "hit counted");
+  NN_EXPECT(reinterpret_cast<uintptr_t>(first) % (size_t{2} << 20) == 0,
+            "blocks of 2 MB or more are huge-page aligned");
+  {
+    std::vector<at::Tensor> many;
+    for (int i = 0; i < 64; ++i) many.push_back(at::ones({1 << 18}));
+    for (const auto& t : many) NN_EXPECT(t.sum().item<float>() == float(1 << 18), "memory reused is usable");
+  }
+  mem::Stats after = mem::stats();
+  NN_EXPECT(after.cached_bytes <= after.cap_bytes, after.cached_bytes << " cached over a cap of " << after.cap_bytes);
+  mem::release_cached();
+  NN_EXPECT(mem::stats().cached_bytes == 0, "release_cached empties the cache");
   return true;
 }

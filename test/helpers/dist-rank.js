@@ -112,7 +112,14 @@ async function shards() {
   const data = dataset(cfg.samples);
   const seen = {};
   for (const dropLast of [false, true]) {
-    const loader = new nn.DataLoader(data, { batchSize: 3, order: 'shuffle', seed: 9, dropLast, numWorkers: 0, shard: 'auto' });
+    const loader = new nn.DataLoader(data, {
+      batchSize: 3,
+      order: 'shuffle',
+      seed: 9,
+      dropLast,
+      numWorkers: 0,
+      shard: 'auto',
+    });
     const indices = [];
     const valid = [];
     for await (const b of loader) {
@@ -146,4 +153,3 @@ scenarios[cfg.scenario]().catch((err) => {
   console.log(JSON.stringify({ event: 'error', rank: cfg.rank, name: err.name, message: err.message }));
   process.exit(2);
 });
-
