@@ -123,6 +123,8 @@ export interface NativeModel {
   numParameters(): number;
   parameterNames(): string[];
   stateNames(): string[];
+  /** [name, shape] of every parameter and buffer, in stateNames() order. */
+  stateShapes(): [string, number[]][];
   setNoise(noise: NativeModelNoise): void;
   noiseOffset(): string;
   setNoiseOffset(offset: string): void;
@@ -265,7 +267,10 @@ export interface NativeTrainer {
   lrAt(step: number): number;
   getStep(): number;
   setStep(step: number): void;
-  setTotalSteps(total: number): void;
+  /** The schedule restarts at global step `origin` and spans `total` steps. */
+  setScheduleSpan(origin: number, total: number): void;
+  /** The global step the schedule's current span starts at. */
+  scheduleOrigin(): number;
   noiseOffset(): string;
   setNoiseOffset(offset: string): void;
   saveState(path: string): Promise<void>;

@@ -9,13 +9,31 @@ import * as path from 'path';
 
 export const MANIFEST = 'checkpoint.json';
 
+/** The fit a checkpoint belongs to: a resume continues it, with the same epochs and batches per epoch. */
+export interface CheckpointFit {
+  /** Epochs and optimizer steps the trainer had completed when the fit began. */
+  startEpoch: number;
+  startStep: number;
+  /** The fit's `epochs` (it ends after epoch startEpoch + epochs). */
+  epochs: number;
+  stepsPerEpoch: number;
+}
+
 export interface CheckpointManifest {
   format: 'noisynn-checkpoint';
-  version: 1;
-  /** Epochs completed. */
+  version: 2;
+  /** Epochs completed (by every fit up to this checkpoint). */
   epoch: number;
   /** Optimizer steps completed. */
   step: number;
+  fit: CheckpointFit;
+  /** The trainer's resolved optimizer and schedule options (`trainer.options`). */
+  trainer: { optimizer: Record<string, unknown>; schedule: Record<string, unknown> };
+  /**
+   * The model: its family, its architecture (`model.config` without initSeed) and a digest of
+   * its parameter and buffer names and shapes.
+   */
+  model: { family: string; config: Record<string, unknown>; stateDigest: string };
   /** File names, relative to the checkpoint directory. */
   weights: string;
   optimizer: string;
@@ -23,6 +41,7 @@ export interface CheckpointManifest {
   noiseOffset: string;
   /** The trainer's seed (decimal), so a resume with another seed can be refused. */
   seed: string;
+  /** Every epoch's record up to this checkpoint, earlier fits' included. */
   history: unknown[];
   time: string;
 }
@@ -67,9 +86,16 @@ export async function readManifest(dir: string): Promise<CheckpointManifest | nu
       `${path.join(dir, MANIFEST)} is not valid JSON; remove the directory or point checkpointDir elsewhere`,
     );
   }
-  if (manifest.format !== 'noisynn-checkpoint' || manifest.version !== 1) {
+  const { format, version } = manifest as { format: unknown; version: unknown };
+  if (format === 'noisynn-checkpoint' && version === 1) {
     throw new Error(
-      `${path.join(dir, MANIFEST)} is not a noisynn checkpoint manifest (format ${String(manifest.format)}, version ${String(manifest.version)})`,
+      `${path.join(dir, MANIFEST)} is a version 1 checkpoint, which does not record what a resume must match ` +
+        '(its fit, optimizer, schedule and model); point checkpointDir at a new folder',
+    );
+  }
+  if (format !== 'noisynn-checkpoint' || version !== 2) {
+    throw new Error(
+      `${path.join(dir, MANIFEST)} is not a noisynn checkpoint manifest (format ${String(format)}, version ${String(version)})`,
     );
   }
   return manifest;

@@ -118,7 +118,9 @@ function runAsProcess(): void {
   process.on('SIGINT', () => {
     if (interrupted) process.exit(130);
     interrupted = true;
-    process.stderr.write('\nnoisynn: stopping after the current step and writing results (Ctrl-C again to quit now)\n');
+    process.stderr.write(
+      '\nnoisynn: stopping after the current step (or validation batch) and writing results (Ctrl-C again to quit now)\n',
+    );
     controller.abort();
   });
   // A closed pipe (e.g. `noisynn models | head`) is not an error worth a stack trace.

@@ -1,4 +1,5 @@
 // DataLoader: batches from a Dataset, assembled and augmented by native threads, in a seeded order.
+import * as os from 'os';
 import { binding, NativeBatch, NativeLoader, NativeLoaderConfig } from './binding';
 import { Dataset } from './datasets';
 import { autoShard, expectShard, Shard } from './distributed';
@@ -162,6 +163,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     }
     const resolved = resolveTransforms(o.transforms, dataset.imageShape);
     this.sampleShape = resolved.outputShape;
+    expectBatchFits(this.batchSize, resolved.outputShape);
     this.#config = {
       batchSize: this.batchSize,
       order: this.order,
@@ -268,6 +270,21 @@ export class DataLoader implements AsyncIterable<Batch> {
     }
     return this.#native;
   }
+}
+
+/**
+ * Refuses a batch of float32 samples that alone would exceed this machine's memory (the
+ * loader keeps `prefetch` of them ready, so even less fits in practice).
+ */
+function expectBatchFits(batchSize: number, shape: readonly [number, number, number]): void {
+  const bytes = 4 * batchSize * shape[0] * shape[1] * shape[2];
+  const memory = os.totalmem();
+  if (bytes <= memory) return;
+  const gb = (n: number) => `${(n / 1e9).toFixed(1)} GB`;
+  throw new RangeError(
+    `A batch of ${batchSize} float32 samples of shape [${shape.join(', ')}] needs ${gb(bytes)}, more than this ` +
+      `machine's memory (${gb(memory)}); lower batchSize or the transforms' sizes`,
+  );
 }
 
 function wrapBatch(b: NativeBatch): Batch {

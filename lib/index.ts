@@ -58,6 +58,7 @@ export type {
   CIFAR10Options,
   CIFAR100Options,
   ImageFolderOptions,
+  SkippedImage,
   TensorDatasetOptions,
 } from './datasets';
 export { DataLoader, ORDERS } from './dataloader';

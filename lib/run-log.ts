@@ -3,6 +3,7 @@
 import { promises as fsp } from 'fs';
 import type { FileHandle } from 'fs/promises';
 import * as path from 'path';
+import { makeFolders } from './output-paths';
 
 /** One line of the log: its `type` ('step', 'epoch', 'audit', 'run') and its fields. */
 export interface LogRecord {
@@ -45,7 +46,7 @@ export class MetricsLog implements LogWriter {
   static async open(file: string, option = 'metricsLog'): Promise<MetricsLog> {
     let handle: FileHandle;
     try {
-      await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+      makeFolders(path.dirname(path.resolve(file)));
       handle = await fsp.open(file, 'a');
     } catch (err) {
       throw new Error(`Cannot open ${option} ${file} for appending: ${(err as Error).message}`);

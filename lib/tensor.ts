@@ -3,11 +3,11 @@ import { binding, NativeTensor } from './binding';
 import {
   expectBoolean,
   expectDevice,
+  expectNonNegativeInteger,
   expectOneOf,
   expectOptions,
   expectKnownKeys,
   typeError,
-  rangeError,
 } from './validate';
 
 export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'uint8';
@@ -95,13 +95,18 @@ export class Tensor {
    * The dtype follows the array unless `options.dtype` asks for another: Float32Array gives
    * float32, Float64Array float64, BigInt64Array int64, Int32Array int32, Uint8Array and
    * Uint8ClampedArray uint8. Other typed arrays (Int16Array, Uint32Array, ...) are refused.
+   * Views of a SharedArrayBuffer are accepted (copied like any other).
+   *
+   * Converting to an integer dtype truncates fractions toward zero (1.7 -> 1), but a value
+   * outside the dtype's range (-1.2 or 300 for uint8, NaN) is refused rather than wrapped around.
    *
    * @param data Float32Array, Float64Array, BigInt64Array, Int32Array, Uint8Array or Uint8ClampedArray.
    * @param shape Non-negative integers whose product equals `data.length`.
    * @param options `dtype` (default: from the array type), `device` (default 'cpu'), `requiresGrad` (default false).
    * @throws TypeError when `data` is not a supported typed array, `shape` not an array of integers, or
    *   `requiresGrad` not a boolean.
-   * @throws RangeError when the shape does not match the data length, the dtype/device is unknown, or
+   * @throws RangeError when the shape does not match the data length or holds a dimension that is not a
+   *   safe integer, the dtype/device is unknown, a value does not fit the integer `dtype`, or
    *   `requiresGrad` is asked of an integer dtype.
    * @example
    * Tensor.fromTypedArray(new Int32Array([1, 2]), [2]).dtype; // 'int32'
@@ -119,9 +124,7 @@ export class Tensor {
     if (!Array.isArray(shape)) throw typeError('shape', 'array of non-negative integers', shape);
     let numel = 1;
     shape.forEach((d, i) => {
-      if (typeof d !== 'number') throw typeError(`shape[${i}]`, 'non-negative integer', d);
-      if (!Number.isInteger(d) || d < 0) throw rangeError(`shape[${i}]`, 'non-negative integer', d);
-      numel *= d;
+      numel *= expectNonNegativeInteger(d, `shape[${i}]`);
     });
     const length = (data as TypedArrayLike).length;
     if (numel !== length) {
@@ -133,7 +136,11 @@ export class Tensor {
     const device = opts.device === undefined ? 'cpu' : expectDevice(opts.device);
     const requiresGrad = opts.requiresGrad === undefined ? false : expectBoolean(opts.requiresGrad, 'requiresGrad');
     if (requiresGrad) expectGradDtype(dtype);
-    const handle = binding.NativeTensor.fromTypedArray(data, [...shape], dtype, device);
+    // The addon reads only ArrayBuffer-backed arrays: a view of a SharedArrayBuffer is copied
+    // first (another thread may write to it meanwhile; the tensor gets the copy's values).
+    const source =
+      typeof SharedArrayBuffer !== 'undefined' && data.buffer instanceof SharedArrayBuffer ? data.slice() : data;
+    const handle = binding.NativeTensor.fromTypedArray(source, [...shape], dtype, device);
     if (requiresGrad) handle.setRequiresGrad(true);
     return Tensor._fromHandle(handle);
   }
@@ -174,7 +181,11 @@ export class Tensor {
     return this._handle.toTypedArray();
   }
 
-  /** A copy on `device` (and, optionally, converted to `dtype`); differentiable, like `injectNoise`. */
+  /**
+   * A copy on `device` (and, optionally, converted to `dtype`); differentiable, like `injectNoise`.
+   * @throws RangeError when a value does not fit an integer `dtype` (fractions are truncated; values
+   *   outside its range are refused, not wrapped around).
+   */
   to(device: Device, dtype?: DType): Tensor {
     expectDevice(device);
     if (dtype !== undefined) expectOneOf(dtype, 'dtype', DTYPES);

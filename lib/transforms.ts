@@ -119,14 +119,28 @@ export const transforms = {
   },
 };
 
+/**
+ * The largest image side a transform may produce, and ImageFolder's imageSize: 8x the largest
+ * resolutions models train at, while one float32 3x8192x8192 sample already takes 805 MB (the
+ * DataLoader also checks that a whole batch fits in memory).
+ */
+export const MAX_IMAGE_SIDE = 8192;
+
+/** One image side: a positive integer of at most MAX_IMAGE_SIDE pixels. */
+export function expectImageSide(value: unknown, name: string): number {
+  const s = expectPositiveInteger(value, name);
+  if (s > MAX_IMAGE_SIDE) throw rangeError(name, `positive integer of at most ${MAX_IMAGE_SIDE} pixels`, s);
+  return s;
+}
+
 function expectSize(value: unknown, name: string): [number, number] {
   if (typeof value === 'number') {
-    const s = expectPositiveInteger(value, name);
+    const s = expectImageSide(value, name);
     return [s, s];
   }
   if (!Array.isArray(value)) throw typeError(name, 'positive integer or [height, width]', value);
   if (value.length !== 2) throw rangeError(name, 'positive integer or [height, width]', value);
-  return [expectPositiveInteger(value[0], `${name}[0]`), expectPositiveInteger(value[1], `${name}[1]`)];
+  return [expectImageSide(value[0], `${name}[0]`), expectImageSide(value[1], `${name}[1]`)];
 }
 
 function expectStats(value: unknown, name: string, channels: number): number[] {
@@ -202,9 +216,14 @@ export function resolveTransforms(
         expectKnownKeys(t, at, ['kind', 'size', 'interpolation']);
         if (typeof t.size === 'number') {
           // torchvision: the shorter side becomes `size`, the longer keeps the aspect ratio (floored).
-          const s = expectPositiveInteger(t.size, `${at}.size`);
+          const s = expectImageSide(t.size, `${at}.size`);
           if (h <= w) [h, w] = [s, Math.max(1, Math.floor((s * w) / h))];
           else [h, w] = [Math.max(1, Math.floor((s * h) / w)), s];
+          if (Math.max(h, w) > MAX_IMAGE_SIDE) {
+            throw new RangeError(
+              `${at}: resize to a shorter side of ${s} makes the longer one ${Math.max(h, w)} pixels, more than ${MAX_IMAGE_SIDE}`,
+            );
+          }
         } else {
           [h, w] = expectSize(t.size, `${at}.size`);
         }

@@ -31,9 +31,14 @@ export function expectNumber(value: unknown, name: string): number {
   return value;
 }
 
+// Integers must be safe (|n| <= 2^53 - 1): larger doubles are not exact, and the addon would
+// clamp them to int64 silently (shape [0, 1e300] became [0, 9223372036854775807]).
+const UNSAFE = `at most ${Number.MAX_SAFE_INTEGER} in magnitude`;
+
 export function expectInteger(value: unknown, name: string, min = -Infinity, max = Infinity): number {
   if (typeof value !== 'number') throw typeError(name, 'integer', value);
   if (!Number.isInteger(value)) throw rangeError(name, 'integer', value);
+  if (!Number.isSafeInteger(value)) throw rangeError(name, `integer ${UNSAFE}`, value);
   if (value < min || value > max) {
     const bounds =
       max === Infinity
@@ -49,12 +54,14 @@ export function expectInteger(value: unknown, name: string, min = -Infinity, max
 export function expectPositiveInteger(value: unknown, name: string): number {
   if (typeof value !== 'number') throw typeError(name, 'positive integer', value);
   if (!Number.isInteger(value) || value < 1) throw rangeError(name, 'positive integer', value);
+  if (!Number.isSafeInteger(value)) throw rangeError(name, `positive integer ${UNSAFE}`, value);
   return value;
 }
 
 export function expectNonNegativeInteger(value: unknown, name: string): number {
   if (typeof value !== 'number') throw typeError(name, 'non-negative integer', value);
   if (!Number.isInteger(value) || value < 0) throw rangeError(name, 'non-negative integer', value);
+  if (!Number.isSafeInteger(value)) throw rangeError(name, `non-negative integer ${UNSAFE}`, value);
   return value;
 }
 

@@ -473,6 +473,8 @@ describe('train, eval and audit on a small Fashion-MNIST subset', () => {
     expect(text.stdout).toContain('no leak detected at alpha 0.001'); // no noise at evaluation cannot leak
     const wider = await cli(['audit', '--weights', runDir, '--samples', '64', '--batch-size', '32', '--json', '-q']);
     expect(JSON.parse(wider.stdout).batchSize).toBe(32);
+    // The verdict is stated once.
+    expect(text.stdout).not.toMatch(/leak detected: No leak detected/i);
   });
 
   test('--resume continues the run from its checkpoint with more epochs', async () => {
@@ -585,5 +587,42 @@ describe('the real executable', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toBe("noisynn: Expected positive integer for --epochs but received 'x'\n");
     expect(r.stdout).toBe('');
+  });
+});
+
+describe('refused before a run folder exists', () => {
+  test('--mixed-precision on a CPU is a usage error (status 2) and leaves no run folder', async () => {
+    const out = path.join(tmp, 'mixed-precision-run');
+    const r = await cli(['train', '--mixed-precision', '--device', 'cpu', '--epochs', '1', '-q', '--out', out]);
+    expect(r).toEqual({
+      status: 2,
+      stdout: '',
+      stderr: 'noisynn: --mixed-precision (bf16 autocast) needs a CUDA device, but this run is on cpu\n',
+    });
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  test('an --out that is a file is a usage error; one that cannot be created is named', async () => {
+    const file = path.join(tmp, 'out-is-a-file');
+    fs.writeFileSync(file, '');
+    expect(await cli(['train', '--epochs', '1', '-q', '--out', file])).toEqual({
+      status: 2,
+      stdout: '',
+      stderr: `noisynn: --out ${file} is a file, not a folder; choose another --out\n`,
+    });
+    const r = await cli([
+      'train',
+      '--epochs',
+      '1',
+      '--train-samples',
+      '64',
+      '--test-samples',
+      '64',
+      '-q',
+      '--out',
+      '/proc/noisynn-run',
+    ]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^noisynn: Cannot write --out \/proc\/noisynn-run: ENOENT/);
   });
 });

@@ -984,3 +984,73 @@ describe('bad options', () => {
     ).toThrow(new TypeError('Expected uint8 or float32 images but received a float64 Tensor'));
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+
+describe('sizes bounded by memory, and unreadable images', () => {
+  const small = () => new TensorDataset({ images: new Uint8Array(2 * 8 * 8), shape: [2, 1, 8, 8], labels: [0, 1] });
+
+  test('transform sizes are bounded (8192 a side), and so is a batch (by this machine memory)', () => {
+    expect(() => new DataLoader(small(), { transforms: [T.resize([1e6, 1e6])] })).toThrow(
+      new RangeError(
+        'Expected positive integer of at most 8192 pixels for transforms[0].size[0] but received 1000000 (number)',
+      ),
+    );
+    expect(() => new DataLoader(small(), { transforms: [T.centerCrop(1e5)] })).toThrow(
+      new RangeError(
+        'Expected positive integer of at most 8192 pixels for transforms[0].size but received 100000 (number)',
+      ),
+    );
+    expect(() => new DataLoader(small(), { transforms: [T.resize(8000)] })).not.toThrow();
+    expect(() => new DataLoader(small(), { batchSize: 1e6, transforms: [T.resize(8192)] })).toThrow(
+      /^A batch of 1000000 float32 samples of shape \[1, 8192, 8192\] needs 268435\.5 GB, more than this machine's memory \([\d.]+ GB\); lower batchSize or the transforms' sizes$/,
+    );
+    expect(() => new ImageFolder({ root: tmp, imageSize: 1e5 })).toThrow(
+      new RangeError('Expected positive integer of at most 8192 pixels for imageSize but received 100000 (number)'),
+    );
+  });
+
+  test("an empty image says so; onError 'skip' leaves unreadable images out with a warning and a count", async () => {
+    const root = dir('folder-unreadable');
+    for (const cls of ['a', 'b']) {
+      fs.mkdirSync(path.join(root, cls));
+      for (const i of [1, 2]) {
+        await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 10 * i, g: 0, b: 0 } } })
+          .png()
+          .toFile(path.join(root, cls, `${i}.png`));
+      }
+    }
+    fs.writeFileSync(path.join(root, 'a', '0.jpg'), '');
+    const jpeg = await sharp({ create: { width: 16, height: 16, channels: 3, background: 'white' } })
+      .jpeg()
+      .toBuffer();
+    fs.writeFileSync(path.join(root, 'b', '0.jpg'), jpeg.subarray(0, 40));
+
+    await expect(new ImageFolder({ root, imageSize: 4 }).load()).rejects.toThrow(
+      `ImageFolder: ${root}/a/0.jpg is empty (0 bytes)`,
+    );
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const ds = new ImageFolder({ root, imageSize: 4, onError: 'skip' });
+      expect(ds.length).toBe(6);
+      await ds.load();
+      expect(ds.length).toBe(4);
+      expect(ds.samples.map((s) => path.relative(root, s.path))).toEqual(['a/1.png', 'a/2.png', 'b/1.png', 'b/2.png']);
+      expect(ds.skipped.map((s) => path.relative(root, s.path))).toEqual(['a/0.jpg', 'b/0.jpg']);
+      expect(ds.skipped[0].reason).toBe(`ImageFolder: ${root}/a/0.jpg is empty (0 bytes)`);
+      expect(ds.skipped[1].reason).toMatch(new RegExp(`^ImageFolder could not decode ${root}/b/0.jpg: .+`));
+      expect((await ds.get(2)).label).toBe(1);
+      expect(warn.mock.calls).toEqual([
+        [
+          `ImageFolder skipped 2 of 6 images under ${root} that could not be read (first: ImageFolder: ${root}/a/0.jpg is empty (0 bytes)); the dataset's skipped property lists them`,
+          { code: 'NOISYNN_IMAGES_SKIPPED' },
+        ],
+      ]);
+    } finally {
+      warn.mockRestore();
+    }
+    expect(() => new ImageFolder({ root, imageSize: 4, onError: 'ignore' as 'skip' })).toThrow(
+      new RangeError("Expected one of 'throw', 'skip' for onError but received 'ignore' (string)"),
+    );
+  });
+});

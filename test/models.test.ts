@@ -739,7 +739,7 @@ describe('weights (safetensors)', () => {
       await expectRejects(
         model.saveWeights(path.join(tmp, 'no-such-dir', 'w.safetensors')),
         Error,
-        /^Cannot write weights file '.*no-such-dir\/w\.safetensors': No such file or directory$/,
+        `Cannot write path ${path.join(tmp, 'no-such-dir', 'w.safetensors')}: its folder ${path.join(tmp, 'no-such-dir')} does not exist`,
       );
     });
   });
@@ -837,7 +837,7 @@ describe('model API', () => {
     await expectRejects(
       vit.forward(bytes),
       RangeError,
-      'Expected a floating-point tensor for x but received dtype uint8',
+      'Expected a floating-point tensor for x but received dtype uint8 (DataLoader batches are float32 in [0, 1])',
     );
     const gone = images([1, 1, 28, 28], 1);
     gone.dispose();
@@ -1086,5 +1086,25 @@ describe('bad configs throw with the option named', () => {
     expect(model.noise.when).toBe('eval');
     model.setNoise({ kind: 'gaussian', layer: 0, when: 'always', axis: 'spatial', site: 'block' });
     expect(model.noise).toMatchObject({ kind: 'gaussian', layer: 0, when: 'always', axis: 'spatial', site: 'block' });
+  });
+});
+
+describe('model size', () => {
+  test('the size estimate matches every registered variant, and a config too large for memory is refused', async () => {
+    const { normalizeCNNConfig, normalizeViTConfig } = await import('../lib/models/config');
+    const { resnetParameterCount, vitParameterCount } = await import('../lib/models/size');
+    for (const [name, v] of Object.entries(MODEL_VARIANTS)) {
+      // The small-image variants (28 and 32 pixels) are pinned with 10 classes, the others with 1000.
+      const config = { ...v.config, numClasses: /_(28|32)$/.test(name) ? 10 : 1000 };
+      const estimate =
+        v.family === 'vit'
+          ? vitParameterCount(normalizeViTConfig(config as Record<string, unknown>))
+          : resnetParameterCount(normalizeCNNConfig(config as Record<string, unknown>));
+      expect([name, estimate]).toEqual([name, PARAMETER_COUNTS[name]]);
+    }
+    expect(() => NoisyViT.create({ depth: 1e6 })).toThrow(
+      /^A NoisyViT of this config would have 7\.\d\de\+12 parameters \(28\.\d TB of float32 weights\), more than this machine's memory \([\d.]+ GB\); lower depth, embedDim, mlpRatio, imageSize \/ patchSize or numClasses$/,
+    );
+    expect(() => NoisyCNN.create({ layers: [1, 1, 1, 1e7] })).toThrow(/^A NoisyCNN of this config would have /);
   });
 });

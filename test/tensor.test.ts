@@ -209,3 +209,44 @@ describe('Tensor autograd', () => {
     expect(() => y.setRequiresGrad(false)).toThrow(/leaf variables/);
   });
 });
+
+describe('conversions and inputs that were silently wrong', () => {
+  test('converting to an integer dtype refuses values that would wrap around, and truncates fractions', () => {
+    expect(() => Tensor.fromTypedArray(new Float32Array([-1.2, 7, 300]), [3], { dtype: 'uint8' })).toThrow(
+      new RangeError(
+        'Cannot convert data to uint8: its values span [-1.2, 300] but uint8 holds [0, 255] (they would wrap around); clamp or rescale them first',
+      ),
+    );
+    expect(() => Tensor.fromTypedArray(new Float32Array([NaN]), [1], { dtype: 'int32' })).toThrow(
+      /^Cannot convert data to int32: its values span \[nan, nan\]/,
+    );
+    expect(() => Tensor.fromTypedArray(new Int32Array([256]), [1], { dtype: 'uint8' })).toThrow(
+      'Cannot convert data to uint8: its values span [256, 256]',
+    );
+    const x = Tensor.fromTypedArray(new Float32Array([0.5, 300]), [2]);
+    expect(() => x.to('cpu', 'uint8')).toThrow(
+      'Cannot convert the tensor to uint8: its values span [0.5, 300] but uint8 holds [0, 255]',
+    );
+    expect(
+      Array.from(
+        Tensor.fromTypedArray(new Float32Array([1.7, 255]), [2], { dtype: 'uint8' }).toTypedArray() as Uint8Array,
+      ),
+    ).toEqual([1, 255]);
+  });
+
+  test('a SharedArrayBuffer-backed array is copied like any other', () => {
+    const shared = new Float32Array(new SharedArrayBuffer(16));
+    shared.set([1, 2, 3, 4]);
+    const t = Tensor.fromTypedArray(shared, [2, 2]);
+    shared[0] = 9;
+    expect(Array.from(t.toTypedArray() as Float32Array)).toEqual([1, 2, 3, 4]);
+  });
+
+  test('shape dimensions must be safe integers, not clamped', () => {
+    expect(() => Tensor.fromTypedArray(new Float32Array(0), [0, 1e300])).toThrow(
+      new RangeError(
+        'Expected non-negative integer at most 9007199254740991 in magnitude for shape[1] but received 1e+300 (number)',
+      ),
+    );
+  });
+});

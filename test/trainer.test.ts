@@ -176,12 +176,14 @@ describe('checkpoints and resume', () => {
         const data = new nn.TensorDataset({ images, shape: [64, 1, 28, 28], labels: Array.from({ length: 64 }, (_, i) => i % 10) });
         const model = nn.NoisyViT.create({ imageSize: 28, patchSize: 7, inChannels: 1, numClasses: 10, embedDim: 32, depth: 2, numHeads: 2, initSeed: 1 });
         const trainer = new nn.Trainer(model, { seed: 2 });
-        await trainer.fit(new nn.DataLoader(data, { batchSize: 32, seed: 1 }), { epochs: Number(process.argv[2]), checkpointDir: process.argv[3] });
+        // 'more': one more epoch after the finished checkpoint in the folder.
+        if (process.argv[2] === 'more') await trainer.loadCheckpoint(process.argv[3]);
+        await trainer.fit(new nn.DataLoader(data, { batchSize: 32, seed: 1 }), { epochs: 1, checkpointDir: process.argv[3] });
       })().catch((e) => { console.error(e); process.exit(3); });`,
     );
-    const first = spawnSync(process.execPath, [script, '1', dir], { encoding: 'utf8' });
+    const first = spawnSync(process.execPath, [script, 'first', dir], { encoding: 'utf8' });
     expect(first.status).toBe(0);
-    const crashed = spawnSync(process.execPath, [script, '2', dir], {
+    const crashed = spawnSync(process.execPath, [script, 'more', dir], {
       encoding: 'utf8',
       env: { ...process.env, NOISYNN_FAILPOINT: 'checkpoint-before-manifest' },
     });
@@ -202,7 +204,7 @@ describe('checkpoints and resume', () => {
     const report = await model.loadWeights(path.join(dir, manifest.weights));
     expect(report.missing).toEqual([]);
     // And training resumes from it.
-    const resumed = spawnSync(process.execPath, [script, '2', dir], { encoding: 'utf8' });
+    const resumed = spawnSync(process.execPath, [script, 'more', dir], { encoding: 'utf8' });
     expect(resumed.status).toBe(0);
     expect(JSON.parse(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')).epoch).toBe(2);
   });
@@ -313,7 +315,8 @@ describe('fit control', () => {
       schedule: { name: 'step', stepSize: 2, gamma: 0.5, warmupSteps: 2 },
       seed: 1,
     });
-    expect([0, 1, 2, 3, 4, 5].map((s) => trainer.learningRate(s))).toEqual([0.05, 0.1, 0.1, 0.1, 0.05, 0.05]);
+    // stepSize counts from the first step of the span, warmup included.
+    expect([0, 1, 2, 3, 4, 5].map((s) => trainer.learningRate(s))).toEqual([0.05, 0.1, 0.05, 0.05, 0.025, 0.025]);
     for await (const batch of new DataLoader(data, { batchSize: 64, seed: 1 })) {
       const r = await trainer.step(batch);
       expect(r.samples).toBe(64);
@@ -327,8 +330,10 @@ describe('fit control', () => {
       optimizer: { lr: 1 },
       schedule: { name: 'cosine', totalSteps: 10, minLr: 0.1 },
     });
+    // minLr at the last step of the span (step 9 of 10).
     expect(cosine.learningRate(0)).toBeCloseTo(1);
-    expect(cosine.learningRate(5)).toBeCloseTo(0.55);
+    expect(cosine.learningRate(5)).toBeCloseTo(0.1 + 0.45 * (1 + Math.cos((Math.PI * 5) / 9)));
+    expect(cosine.learningRate(9)).toBeCloseTo(0.1);
     expect(cosine.learningRate(10)).toBeCloseTo(0.1);
   });
 });

@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   to.optimizer.lr = 1e-3;
   to.seed = 1;
   train::Trainer trainer(model, to);
-  trainer.set_total_steps(warmup + steps);
+  trainer.set_schedule_span(0, warmup + steps);
 
   // The loop runs on a spawned thread, as the addon's steps run on libuv pool threads: on the
   // main thread glibc's main malloc arena returns freed tensor memory to the OS and page-faults

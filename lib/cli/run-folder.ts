@@ -2,6 +2,7 @@
 // curves.svg, report.html and the command's results.
 import * as fs from 'fs';
 import * as path from 'path';
+import { prepareOutputDir } from '../output-paths';
 import { UsageError } from './args';
 import { MetricsRecord, parseMetrics } from './curves';
 
@@ -12,29 +13,49 @@ export function timestamp(date: Date): string {
 }
 
 /**
- * Creates the folder of a new run: `out` when given (it must not hold a run already, unless
- * resuming), else `runs/<command>-<timestamp>` under `cwd` (with -2, -3... if taken).
- * @throws UsageError when `out` already holds a run and `resume` is false.
+ * The folder of a new run, not yet created: `out` when given (it must not hold a run already,
+ * unless resuming), else `runs/<command>-<timestamp>` under `cwd` (with -2, -3... if taken).
+ * Commands plan it first and create it ({@link makeRunFolder}) once every option is checked,
+ * so that a refused command leaves no empty folder behind.
+ * @throws UsageError when `out` is a file, or already holds a run and `resume` is false.
  */
-export function createRunFolder(
+export function planRunFolder(
   command: string,
   options: { out?: string; cwd: string; resume?: boolean; now?: Date },
 ): string {
   if (options.out !== undefined) {
     const dir = path.resolve(options.cwd, options.out);
+    if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
+      throw new UsageError(`--out ${options.out} is a file, not a folder; choose another --out`);
+    }
     if (!options.resume && fs.existsSync(path.join(dir, 'config.json'))) {
       throw new UsageError(
         `${dir} already holds a run; continue it with --resume ${options.out}, or choose another --out`,
       );
     }
-    fs.mkdirSync(dir, { recursive: true });
     return dir;
   }
   const base = path.resolve(options.cwd, 'runs', `${command}-${timestamp(options.now ?? new Date())}`);
   let dir = base;
   for (let i = 2; fs.existsSync(dir); i++) dir = `${base}-${i}`;
-  fs.mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/**
+ * Creates a planned run folder (and its parents).
+ * @throws Error `Cannot write --out <dir>: <reason>` when it cannot be created or written.
+ */
+export function makeRunFolder(dir: string): string {
+  prepareOutputDir(dir, '--out');
+  return dir;
+}
+
+/** {@link planRunFolder}, then {@link makeRunFolder}. */
+export function createRunFolder(
+  command: string,
+  options: { out?: string; cwd: string; resume?: boolean; now?: Date },
+): string {
+  return makeRunFolder(planRunFolder(command, options));
 }
 
 /**

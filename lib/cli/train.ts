@@ -13,9 +13,12 @@ import { LAUNCH_OPTIONS, launchRanks, rankOfEnvironment } from './launch';
 import { renderChart } from './plot';
 import { describeNoise, formatDuration, percent, Progress } from './progress';
 import { trainingReport } from './report';
+import { readManifest } from '../checkpoint';
+import { resumePlan } from './resume-plan';
 import {
-  createRunFolder,
   displayPath,
+  makeRunFolder,
+  planRunFolder,
   NOT_SAVED,
   readMetrics,
   readRunOptions,
@@ -148,6 +151,10 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
           .options;
   const progress = new Progress(ctx.stderr, { quiet: o.quiet === true || !writer });
   const device = resolveDevice(o.device as string);
+  // Checked before anything is created: a refused command leaves no run folder behind.
+  if (o.mixedPrecision === true && !device.startsWith('cuda')) {
+    throw new UsageError(`--mixed-precision (bf16 autocast) needs a CUDA device, but this run is on ${device}`);
+  }
   const dataOptions = {
     dataset: o.dataset as DatasetName,
     root: o.root as string | undefined,
@@ -168,12 +175,16 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
   if (rankOf !== null && out === undefined) {
     throw new UsageError('With several ranks, give --out DIR: every rank must name the same run folder');
   }
+  // Rank 0 plans (and later makes) the folder; the others only name it (rank 0 may have written it).
   const dir = writer
-    ? createRunFolder('train', { out, cwd: ctx.cwd, resume: o.resume !== undefined })
+    ? planRunFolder('train', { out, cwd: ctx.cwd, resume: o.resume !== undefined })
     : path.resolve(ctx.cwd, out as string);
   const paths = runPaths(dir);
   const checkpointDir = (o.checkpointDir as string | undefined) ?? paths.checkpoints;
   const savedOptions = Object.fromEntries(Object.entries(o).filter(([k, v]) => !NOT_SAVED.has(k) && v !== undefined));
+  const epochs = o.epochs as number;
+  const previous = o.resume !== undefined && fs.existsSync(checkpointDir) ? await readManifest(checkpointDir) : null;
+  const plan = resumePlan(previous, epochs, o.resume as string | undefined);
 
   progress.info(`loading ${o.dataset}...`);
   const train = await subsetIfAsked(trainFull, o.trainSamples as number, seed, progress, 'training');
@@ -212,11 +223,12 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
       device,
       ...shard,
     });
-    const epochs = o.epochs as number;
     const trainer = new Trainer(model, {
       ...trainerOptions(o, epochs * trainLoader.length),
       ...(rankOf === null ? {} : { distributed: 'env' as const }),
     });
+    if (writer) makeRunFolder(dir);
+    if (plan.extend) await trainer.loadCheckpoint(checkpointDir);
     const config = {
       command: 'train',
       options: savedOptions,
@@ -241,13 +253,19 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
     trainer.on('step', (e: StepEvent) => progress.step({ ...e, epochs }));
     trainer.on('epoch', (e: EpochEvent) => progress.epoch(e));
     const started = new Date();
-    const fit = await trainer.fit(trainLoader, {
-      epochs,
+    const fitted = await trainer.fit(trainLoader, {
+      epochs: plan.fitEpochs,
       validation: o.validation === false ? undefined : testLoader,
       checkpointDir,
       signal: ctx.signal,
       metricsLog: paths.metrics,
     });
+    // The whole run's epochs (earlier invocations' included), and where this one took over.
+    const fit = {
+      ...fitted,
+      history: [...trainer.history],
+      resumedFrom: fitted.resumedFrom ?? previous?.epoch ?? null,
+    };
     if (fit.resumedFrom !== null) progress.info(`resumed from the checkpoint of epoch ${fit.resumedFrom}`);
     let test_: EvalResult | undefined;
     if (!fit.aborted) {
@@ -289,7 +307,7 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
     const { schedule } = trainer.options;
     const trainerShown = {
       ...trainer.options,
-      schedule: { ...schedule, totalSteps: schedule.totalSteps ?? epochs * trainLoader.length },
+      schedule: { ...schedule, totalSteps: schedule.totalSteps ?? plan.fitEpochs * trainLoader.length },
     };
     const flatConfig = {
       model: modelName,

@@ -11,6 +11,7 @@ import {
   rangeError,
   typeError,
 } from '../validate';
+import { expectImageSide } from '../transforms';
 import { Dataset } from './dataset';
 
 export interface ImageFolderOptions {
@@ -27,6 +28,18 @@ export interface ImageFolderOptions {
   fit?: 'cover' | 'fill';
   /** Images decoded at once (sharp runs them on its own threads). Default 8. */
   concurrency?: number;
+  /**
+   * What `load()` does with an image it cannot read (empty, truncated, not an image):
+   * 'throw' (default) rejects, naming the file; 'skip' leaves it out with a process warning,
+   * lists it in `skipped`, and `length` and `samples` shrink to the images kept.
+   */
+  onError?: 'throw' | 'skip';
+}
+
+/** An image ImageFolder left out (`onError: 'skip'`) and why. */
+export interface SkippedImage {
+  readonly path: string;
+  readonly reason: string;
 }
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png']);
@@ -51,32 +64,31 @@ function listImages(dir: string): string[] {
  * sorted order; images are taken in sorted path order (subfolders included), like torchvision.
  *
  * @throws Error when root is missing, has no class folders, or a class folder has no images;
- *   `load()` rejects naming the file when an image cannot be decoded.
+ *   `load()` rejects naming the file when an image is empty or cannot be decoded (unless
+ *   `onError: 'skip'`).
  * @example
  * const ds = new ImageFolder({ root: '/data/imagenette/train', imageSize: 64 });
  * await ds.load();
  */
 export class ImageFolder extends Dataset {
-  readonly length: number;
   readonly classes: readonly string[];
   readonly imageShape: readonly [number, number, number];
-  /** Every image file and its label, in dataset order. */
-  readonly samples: readonly { readonly path: string; readonly label: number }[];
+  readonly #root: string;
   readonly #fit: 'cover' | 'fill';
   readonly #concurrency: number;
+  readonly #onError: 'throw' | 'skip';
+  #samples: readonly { readonly path: string; readonly label: number }[];
+  #skipped: readonly SkippedImage[] = [];
 
   constructor(options: ImageFolderOptions) {
     super();
     const o = expectOptions(options);
-    expectKnownKeys(o, 'options', ['root', 'imageSize', 'channels', 'fit', 'concurrency']);
+    expectKnownKeys(o, 'options', ['root', 'imageSize', 'channels', 'fit', 'concurrency', 'onError']);
     const root = path.resolve(expectNonEmptyString(o.root, 'root'));
     let size: [number, number];
-    if (typeof o.imageSize === 'number') size = [expectPositiveInteger(o.imageSize, 'imageSize'), o.imageSize];
+    if (typeof o.imageSize === 'number') size = [expectImageSide(o.imageSize, 'imageSize'), o.imageSize];
     else if (Array.isArray(o.imageSize) && o.imageSize.length === 2) {
-      size = [
-        expectPositiveInteger(o.imageSize[0], 'imageSize[0]'),
-        expectPositiveInteger(o.imageSize[1], 'imageSize[1]'),
-      ];
+      size = [expectImageSide(o.imageSize[0], 'imageSize[0]'), expectImageSide(o.imageSize[1], 'imageSize[1]')];
     } else if (Array.isArray(o.imageSize))
       throw rangeError('imageSize', 'positive integer or [height, width]', o.imageSize);
     else throw typeError('imageSize', 'positive integer or [height, width]', o.imageSize);
@@ -88,6 +100,7 @@ export class ImageFolder extends Dataset {
     }
     this.#fit = o.fit === undefined ? 'cover' : expectOneOf(o.fit, 'fit', ['cover', 'fill'] as const);
     this.#concurrency = o.concurrency === undefined ? 8 : expectPositiveInteger(o.concurrency, 'concurrency');
+    this.#onError = o.onError === undefined ? 'throw' : expectOneOf(o.onError, 'onError', ['throw', 'skip'] as const);
 
     if (!fs.existsSync(root) || !fs.statSync(root).isDirectory())
       throw new Error(`ImageFolder root ${root} does not exist or is not a folder`);
@@ -106,9 +119,24 @@ export class ImageFolder extends Dataset {
       for (const file of files) samples.push({ path: file, label });
     });
     this.classes = classes;
-    this.samples = samples;
-    this.length = samples.length;
+    this.#root = root;
+    this.#samples = samples;
     this.imageShape = [channels, size[0], size[1]];
+  }
+
+  /** Number of images (after load() with onError 'skip': those that could be read). */
+  get length(): number {
+    return this.#samples.length;
+  }
+
+  /** Every image file and its label, in dataset order. */
+  get samples(): readonly { readonly path: string; readonly label: number }[] {
+    return this.#samples;
+  }
+
+  /** The images load() left out with onError 'skip', and why; empty before load(). */
+  get skipped(): readonly SkippedImage[] {
+    return this.#skipped;
   }
 
   /** @internal */
@@ -118,31 +146,78 @@ export class ImageFolder extends Dataset {
     const sharp = require('sharp') as typeof import('sharp');
     const [c, h, w] = this.imageShape;
     const per = c * h * w;
-    const pixels = new Uint8Array(per * this.length);
-    const labels = Int32Array.from(this.samples, (s) => s.label);
+    const all = this.#samples;
+    const pixels = new Uint8Array(per * all.length);
+    const failed: (SkippedImage & { index: number })[] = [];
+    const decode = async (file: string): Promise<Buffer> => {
+      if (fs.statSync(file).size === 0) throw new Error(`ImageFolder: ${file} is empty (0 bytes)`);
+      let data: Buffer;
+      let info: { width: number; height: number; channels: number };
+      try {
+        let img = sharp(file, { failOn: 'error' }).resize(w, h, { fit: this.#fit });
+        img = c === 1 ? img.greyscale() : img.toColourspace('srgb');
+        ({ data, info } = await img.removeAlpha().raw().toBuffer({ resolveWithObject: true }));
+      } catch (err) {
+        // libvips reports some truncated files only as 'Unknown error'.
+        const message = (err as Error).message;
+        const why = /^\s*(unknown error)?\s*$/i.test(message)
+          ? `the file is truncated or corrupt (sharp: ${message || 'no message'})`
+          : message;
+        throw new Error(`ImageFolder could not decode ${file}: ${why}`);
+      }
+      if (info.width !== w || info.height !== h || info.channels !== c) {
+        throw new Error(
+          `ImageFolder decoded ${file} to ${info.width}x${info.height}x${info.channels}, expected ${w}x${h}x${c}`,
+        );
+      }
+      return data;
+    };
     let next = 0;
     const decodeNext = async (): Promise<void> => {
-      while (next < this.samples.length) {
+      while (next < all.length) {
         const i = next++;
-        const file = this.samples[i].path;
-        let data: Buffer;
-        let info: { width: number; height: number; channels: number };
         try {
-          let img = sharp(file, { failOn: 'error' }).resize(w, h, { fit: this.#fit });
-          img = c === 1 ? img.greyscale() : img.toColourspace('srgb');
-          ({ data, info } = await img.removeAlpha().raw().toBuffer({ resolveWithObject: true }));
+          pixels.set(await decode(all[i].path), i * per);
         } catch (err) {
-          throw new Error(`ImageFolder could not decode ${file}: ${(err as Error).message}`);
+          if (this.#onError === 'throw') throw err;
+          failed.push({ index: i, path: all[i].path, reason: (err as Error).message });
         }
-        if (info.width !== w || info.height !== h || info.channels !== c) {
-          throw new Error(
-            `ImageFolder decoded ${file} to ${info.width}x${info.height}x${info.channels}, expected ${w}x${h}x${c}`,
-          );
-        }
-        pixels.set(data, i * per);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.#concurrency, this.length) }, decodeNext));
-    return binding.datasetFromPixels(pixels, [this.length, h, w, c], labels, this.classes.length);
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, all.length) }, decodeNext));
+    if (failed.length === 0) {
+      const labels = Int32Array.from(all, (s) => s.label);
+      return binding.datasetFromPixels(pixels, [all.length, h, w, c], labels, this.classes.length);
+    }
+    return this.#withoutFailed(pixels, failed);
+  }
+
+  // onError 'skip': the dataset of the images that were read, with a warning about the others.
+  #withoutFailed(pixels: Uint8Array, failed: (SkippedImage & { index: number })[]): Promise<NativeDataset> {
+    const [c, h, w] = this.imageShape;
+    const per = c * h * w;
+    const all = this.#samples;
+    failed.sort((a, b) => a.index - b.index);
+    if (failed.length === all.length) {
+      throw new Error(
+        `ImageFolder could read none of the ${all.length} images under ${this.#root} (first: ${failed[0].reason})`,
+      );
+    }
+    const bad = new Set(failed.map((f) => f.index));
+    const kept = all.filter((_, i) => !bad.has(i));
+    const packed = new Uint8Array(per * kept.length);
+    let k = 0;
+    all.forEach((_, i) => {
+      if (!bad.has(i)) packed.set(pixels.subarray(i * per, (i + 1) * per), per * k++);
+    });
+    this.#samples = kept;
+    this.#skipped = failed.map(({ path: p, reason }) => ({ path: p, reason }));
+    process.emitWarning(
+      `ImageFolder skipped ${failed.length} of ${all.length} images under ${this.#root} that could not be read ` +
+        `(first: ${failed[0].reason}); the dataset's skipped property lists them`,
+      { code: 'NOISYNN_IMAGES_SKIPPED' },
+    );
+    const labels = Int32Array.from(kept, (s) => s.label);
+    return binding.datasetFromPixels(packed, [kept.length, h, w, c], labels, this.classes.length);
   }
 }

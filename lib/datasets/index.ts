@@ -7,7 +7,7 @@ export type { MNISTOptions } from './idx';
 export { CIFAR10, CIFAR100 } from './cifar';
 export type { CIFAR10Options, CIFAR100Options } from './cifar';
 export { ImageFolder } from './image-folder';
-export type { ImageFolderOptions } from './image-folder';
+export type { ImageFolderOptions, SkippedImage } from './image-folder';
 export { TensorDataset } from './tensor-dataset';
 export type { TensorDatasetOptions } from './tensor-dataset';
 export { permutation, randomSubset } from './subset';

@@ -4,6 +4,15 @@ import { handleOf, Tensor } from '../tensor';
 import { expectKnownKeys, expectOptions, rangeError, typeError } from '../validate';
 import { Dataset } from './dataset';
 
+/**
+ * The most classes a TensorDataset takes. Without `classes` it names one class per integer up
+ * to the largest label, so a stray large label (1e8) would build a name list that exhausts the
+ * JS heap. The largest label sets in use (ImageNet-21k: 21,843 classes) are well below this,
+ * and so is anything a model's head can hold (100,000 classes x a 768-wide ViT is already 77M
+ * head parameters).
+ */
+const MAX_CLASSES = 100_000;
+
 export interface TensorDatasetOptions {
   /**
    * The images: a Tensor (uint8 or float32) [N, C, H, W] or [N, H, W], or a Uint8Array /
@@ -13,9 +22,9 @@ export interface TensorDatasetOptions {
   images: Tensor | Uint8Array | Float32Array;
   /** The images' shape, [N, C, H, W] or [N, H, W] (required for a typed array). */
   shape?: readonly number[];
-  /** One integer label per image, in [0, classes.length). */
+  /** One integer label per image, in [0, classes.length) and below 100,000. */
   labels: Tensor | Int32Array | BigInt64Array | Uint8Array | readonly number[];
-  /** Class names. Default: '0', '1', ... up to the largest label. */
+  /** Class names, at most 100,000. Default: '0', '1', ... up to the largest label. */
   classes?: readonly string[];
 }
 
@@ -66,11 +75,20 @@ export class TensorDataset extends Dataset {
     labels.forEach((l) => (max = Math.max(max, l)));
     let classes: readonly string[];
     if (o.classes === undefined) {
+      if (max >= MAX_CLASSES) {
+        const at = labels.indexOf(max);
+        throw new RangeError(
+          `Expected labels below ${MAX_CLASSES} (the most classes a TensorDataset takes) but labels[${at}] is ${max}`,
+        );
+      }
       classes = Array.from({ length: Math.max(1, max + 1) }, (_, i) => String(i));
     } else {
       if (!Array.isArray(o.classes) || o.classes.some((c) => typeof c !== 'string'))
         throw typeError('classes', 'array of strings', o.classes);
       if (o.classes.length === 0) throw rangeError('classes', 'non-empty array of strings', o.classes);
+      if (o.classes.length > MAX_CLASSES) {
+        throw rangeError('classes', `array of at most ${MAX_CLASSES} class names`, o.classes);
+      }
       classes = [...(o.classes as string[])];
       const bad = labels.findIndex((l) => l >= classes.length);
       if (bad >= 0)

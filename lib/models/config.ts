@@ -12,6 +12,7 @@ import {
   typeError,
 } from '../validate';
 import type { ModelNoiseOption } from './noise-site';
+import { expectModelFits, resnetParameterCount, vitParameterCount } from './size';
 
 /**
  * NoisyViT hyper-parameters: timm's VisionTransformer (class token, learned position
@@ -119,6 +120,7 @@ export function normalizeViTConfig(config: Record<string, unknown>): NativeViTCo
   if (Math.trunc(out.embedDim * out.mlpRatio) < 1) {
     throw rangeError('mlpRatio', `number of at least 1/embedDim (1/${out.embedDim})`, out.mlpRatio);
   }
+  expectModelFits('NoisyViT', vitParameterCount(out), 'depth, embedDim, mlpRatio, imageSize / patchSize or numClasses');
   return out;
 }
 
@@ -129,7 +131,7 @@ export function normalizeCNNConfig(config: Record<string, unknown>): NativeCNNCo
   if (!Array.isArray(c.layers)) throw typeError('layers', 'array of 4 positive integers', c.layers);
   if (c.layers.length !== 4) throw rangeError('layers', 'array of 4 positive integers', c.layers);
   const layers = c.layers.map((n, i) => expectPositiveInteger(n, `layers[${i}]`));
-  return {
+  const out: NativeCNNConfig = {
     block: expectOneOf(c.block, 'block', ['basic', 'bottleneck'] as const),
     layers,
     inChannels: expectPositiveInteger(c.inChannels, 'inChannels'),
@@ -137,4 +139,6 @@ export function normalizeCNNConfig(config: Record<string, unknown>): NativeCNNCo
     stem: expectOneOf(c.stem, 'stem', ['imagenet', 'small'] as const),
     initSeed: seedOrRandom(c.initSeed, 'initSeed'),
   };
+  expectModelFits('NoisyCNN', resnetParameterCount(out), 'layers or numClasses');
+  return out;
 }

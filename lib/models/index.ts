@@ -1,6 +1,8 @@
 // NoisyViT and NoisyCNN: the model classes, their noise site, their configs and the registry of named variants.
-export { createModel, NoisyCNN, NoisyModel, NoisyViT } from './model';
-export type { LoadWeightsOptions, LoadWeightsReport, ModelFor } from './model';
+export { NoisyCNN, NoisyModel, NoisyViT } from './model';
+export type { LoadWeightsOptions, LoadWeightsReport } from './model';
+export { createModel } from './create';
+export type { ModelFor } from './create';
 export { MODEL_NOISE_PRESETS, OFFICIAL_CNN_NOISE, OFFICIAL_VIT_NOISE, presetNoiseConfig } from './noise-site';
 export type {
   ModelNoiseConfig,

@@ -1,6 +1,8 @@
 // NoisyViT and NoisyCNN: the model classes (forward, modes, devices, weights, the noise site)
 // and createModel, which builds a registered variant by name.
-import { binding, NativeCNNConfig, NativeModel, NativeViTConfig } from '../binding';
+import { createHash } from 'crypto';
+import { binding, NativeCNNConfig, NativeModel, NativeTensor, NativeViTConfig } from '../binding';
+import { checkOutputFile } from '../output-paths';
 import { Device, handleOf, Tensor } from '../tensor';
 import { expectBoolean, expectDevice, expectKnownKeys, expectNonEmptyString, expectOptions } from '../validate';
 import {
@@ -44,17 +46,27 @@ export interface LoadWeightsReport {
 
 const CONSTRUCT = Symbol('NoisyModel.construct');
 
+const FLOAT_DTYPES = ['float32', 'float64', 'float16', 'bfloat16'];
+
 /**
  * What NoisyViT and NoisyCNN share: asynchronous forward, train/eval, device moves, weights in
  * safetensors, the noise site. Models start in train mode, like PyTorch modules.
+ *
+ * One training or evaluation at a time: while a Trainer's `fit`, `step` or `evaluate` uses the
+ * model, another one (from any Trainer) is refused with an Error, and so are `dispose()`, `to()`,
+ * `setNoise()` and `loadWeights()`, which would change the model under it. `forward()` may run
+ * meanwhile (between two steps, in whatever mode the trainer left the model).
  */
 export abstract class NoisyModel {
   #native: NativeModel | null;
   #noise: SiteNoise;
+  #user: string | null = null;
   /** The registry name the model was created from, or null for a custom config. */
   readonly variant: ModelVariantName | null;
   /** 'vit' (NoisyViT) or 'cnn' (NoisyCNN). */
   abstract readonly family: 'vit' | 'cnn';
+  /** The architecture, every default filled in. */
+  abstract readonly config: ResolvedViTConfig | ResolvedCNNConfig;
 
   /** @internal Use NoisyViT.create, NoisyCNN.create or createModel. */
   protected constructor(token: symbol, native: NativeModel, noise: SiteNoise, variant: ModelVariantName | null) {
@@ -74,10 +86,65 @@ export abstract class NoisyModel {
     return this.#native;
   }
 
+  /**
+   * @internal Marks the model as used by `user` (e.g. 'Trainer.fit') until the returned release
+   * runs. @throws Error when another user holds it, or after dispose.
+   */
+  _claim(user: string): () => void {
+    void this._handle;
+    if (this.#user !== null) {
+      throw new Error(
+        `Cannot run ${user}: the model is in use by ${this.#user} (one training or evaluation at a time per model); await it first`,
+      );
+    }
+    this.#user = user;
+    return () => {
+      this.#user = null;
+    };
+  }
+
+  // Refuses a change of the model while a trainer uses it.
+  #expectIdle(what: string): void {
+    if (this.#user !== null) {
+      throw new Error(
+        `Cannot ${what} while ${this.#user} is using the ${this.constructor.name}; stop it (its signal) and await it first`,
+      );
+    }
+  }
+
+  /**
+   * @internal Throws a RangeError unless `x` can be the model's input: floating point, of the
+   * model's input shape, on its device. `name` names it in messages.
+   */
+  _checkInput(x: NativeTensor, name: string): void {
+    const shape = x.shape();
+    this._checkShape(shape, name);
+    const dtype = x.dtype();
+    if (!FLOAT_DTYPES.includes(dtype)) {
+      throw new RangeError(
+        `Expected a floating-point tensor for ${name} but received dtype ${dtype} (DataLoader batches are float32 in [0, 1])`,
+      );
+    }
+    const device = this._handle.device();
+    if (x.device() !== device) {
+      throw new RangeError(
+        `Expected ${name} on the model's device ${device} but received a tensor on ${x.device()}; move one of them with .to(device)`,
+      );
+    }
+  }
+
+  /**
+   * @internal A digest (sha256, hex) of every parameter and buffer name with its shape: two
+   * models share it exactly when one's weights load strictly into the other.
+   */
+  _stateDigest(): string {
+    return createHash('sha256').update(JSON.stringify(this._handle.stateShapes())).digest('hex');
+  }
+
   /** @internal The architecture the noise layer indices refer to. */
   protected abstract _arch(): NoiseSiteArchitecture;
-  /** @internal Throws a RangeError unless x's shape fits the model. */
-  protected abstract _checkShape(shape: number[]): void;
+  /** @internal Throws a RangeError unless a `name` of this shape fits the model. */
+  protected abstract _checkShape(shape: number[], name: string): void;
 
   /**
    * Runs the model on a batch of images, off the JS thread, without recording gradients.
@@ -93,18 +160,7 @@ export abstract class NoisyModel {
   async forward(x: Tensor): Promise<Tensor> {
     const native = this._handle;
     const handle = handleOf(x, 'x');
-    const shape = handle.shape();
-    this._checkShape(shape);
-    const dtype = handle.dtype();
-    if (!['float32', 'float64', 'float16', 'bfloat16'].includes(dtype)) {
-      throw new RangeError(`Expected a floating-point tensor for x but received dtype ${dtype}`);
-    }
-    const device = native.device();
-    if (handle.device() !== device) {
-      throw new RangeError(
-        `Expected x on the model's device ${device} but received a tensor on ${handle.device()}; move one of them with .to(device)`,
-      );
-    }
+    this._checkInput(handle, 'x');
     return Tensor._fromHandle(await native.forward(handle));
   }
 
@@ -126,7 +182,9 @@ export abstract class NoisyModel {
 
   /** Moves parameters and buffers to 'cpu', 'cuda' or 'cuda:N' in place; returns this. */
   to(device: Device): this {
-    this._handle.to(expectDevice(device));
+    const native = this._handle;
+    this.#expectIdle('move the model');
+    native.to(expectDevice(device));
     return this;
   }
 
@@ -170,6 +228,7 @@ export abstract class NoisyModel {
    */
   setNoise(noise: ModelNoiseOption): this {
     const native = this._handle;
+    this.#expectIdle('change the noise site');
     const n = normalizeModelNoise(noise, this._arch());
     native.setNoise(n);
     native.setNoiseOffset('0');
@@ -182,11 +241,14 @@ export abstract class NoisyModel {
    * (loadable there with `safetensors.torch.load_file` and `load_state_dict`). The file is
    * written to a temporary name and renamed, so a crash never leaves a partial file at `path`.
    *
-   * @throws TypeError for a non-string path; Error when the file cannot be written.
+   * @throws TypeError for a non-string path; Error `Cannot write path <path>: <reason>` before
+   *   anything is written when it is a folder or its folder is missing or read-only.
    */
   async saveWeights(path: string): Promise<void> {
     const native = this._handle;
-    await native.saveWeights(expectNonEmptyString(path, 'path'));
+    const file = expectNonEmptyString(path, 'path');
+    checkOutputFile(file, 'path');
+    await native.saveWeights(file);
   }
 
   /**
@@ -208,12 +270,17 @@ export abstract class NoisyModel {
     const opts = expectOptions(options);
     expectKnownKeys(opts, 'options', ['strict']);
     const strict = opts.strict === undefined ? true : expectBoolean(opts.strict, 'options.strict');
+    this.#expectIdle('load weights');
     return native.loadWeights(p, strict);
   }
 
-  /** Frees the native memory now. Idempotent; any other use afterwards throws. */
+  /**
+   * Frees the native memory now. Idempotent; any other use afterwards throws.
+   * @throws Error while a Trainer's fit, step or evaluate uses the model (stop it first).
+   */
   dispose(): void {
     if (this.#native !== null) {
+      this.#expectIdle('dispose the model');
       this.#native.dispose();
       this.#native = null;
     }
@@ -301,10 +368,10 @@ export class NoisyViT extends NoisyModel {
   }
 
   /** @internal */
-  protected _checkShape(shape: number[]): void {
+  protected _checkShape(shape: number[], name: string): void {
     const { inChannels: c, imageSize: s } = this.config;
     if (shape.length !== 4 || shape[0] < 1 || shape[1] !== c || shape[2] !== s || shape[3] !== s) {
-      throw new RangeError(`Expected x of shape [batch, ${c}, ${s}, ${s}] but received ${describeShape(shape)}`);
+      throw new RangeError(`Expected ${name} of shape [batch, ${c}, ${s}, ${s}] but received ${describeShape(shape)}`);
     }
   }
 }
@@ -365,32 +432,12 @@ export class NoisyCNN extends NoisyModel {
   }
 
   /** @internal */
-  protected _checkShape(shape: number[]): void {
+  protected _checkShape(shape: number[], name: string): void {
     const c = this.config.inChannels;
     if (shape.length !== 4 || shape[0] < 1 || shape[1] !== c || shape[2] < 1 || shape[3] < 1) {
-      throw new RangeError(`Expected x of shape [batch, ${c}, height, width] but received ${describeShape(shape)}`);
+      throw new RangeError(
+        `Expected ${name} of shape [batch, ${c}, height, width] but received ${describeShape(shape)}`,
+      );
     }
   }
-}
-
-/** The class a variant name builds: NoisyViT for ViT names, NoisyCNN for ResNet names. */
-export type ModelFor<N extends ModelVariantName> = N extends ViTVariantName ? NoisyViT : NoisyCNN;
-
-/**
- * Builds a registered variant by name, optionally overriding any config field.
- *
- * @param name One of {@link listModels}().
- * @param overrides Fields of {@link ViTConfig} or {@link CNNConfig} (by the variant's family), e.g. numClasses or noise.
- * @throws RangeError for an unknown name (the message lists the known ones) or a bad override.
- * @example
- * const model = createModel('vit_mini_patch4_28', { noise: 'official' });
- */
-export function createModel<N extends ModelVariantName>(
-  name: N,
-  overrides?: N extends ViTVariantName ? ViTConfig : CNNConfig,
-): ModelFor<N>;
-export function createModel(name: ModelVariantName, overrides?: ViTConfig | CNNConfig): NoisyViT | NoisyCNN {
-  const { name: variantName, variant } = lookupVariant(name);
-  const config = { ...variant.config, ...expectOptions(overrides, 'overrides') };
-  return variant.family === 'vit' ? NoisyViT._build(variantName, config) : NoisyCNN._build(variantName, config);
 }

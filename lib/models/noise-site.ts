@@ -68,7 +68,7 @@ export interface ModelNoiseConfig {
  * - 'official': the paper's official code, which differs by family (see {@link OFFICIAL_PROTOCOLS}):
  *   - NoisyViT: optimal noise along the batch at the last block's attention input, at evaluation
  *     only: the headline protocol, whose accuracy leaks labels through class-sorted test batches
- *     (see DESIGN.md).
+ *     (README, "The method, briefly"; `auditLeakage()` detects it).
  *   - NoisyCNN: linear noise (a = 0.4) along the batch, the noise term detached, in training and
  *     evaluation (`when: 'always'`), at the input of block index 2 of layer4: the last block of
  *     ResNet-34/50/101/152. A ResNet whose layer4 has fewer than 3 blocks (ResNet-18 and its

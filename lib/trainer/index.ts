@@ -1,6 +1,6 @@
 // Training: the Trainer and its options.
 export { Trainer } from './trainer';
-export type { EpochEvent, EvalResult, FitOptions, FitResult, StepEvent, StepResult } from './trainer';
+export type { EpochEvent, EvalResult, FitOptions, FitResult, StepEvent, StepResult } from './types';
 export type {
   OptimizerOptions,
   ResolvedOptimizerOptions,

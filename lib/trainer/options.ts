@@ -14,6 +14,7 @@ import {
   expectOptions,
   expectPositiveInteger,
   expectPositiveNumber,
+  rangeError,
   typeError,
 } from '../validate';
 
@@ -26,7 +27,7 @@ export interface OptimizerOptions {
   weightDecay?: number;
   /** SGD momentum. Default 0.9. */
   momentum?: number;
-  /** SGD Nesterov momentum. Default false. */
+  /** SGD Nesterov momentum (needs momentum > 0). Default false. */
   nesterov?: boolean;
   /** AdamW betas. Default [0.9, 0.999]. */
   betas?: [number, number];
@@ -35,17 +36,26 @@ export interface OptimizerOptions {
 }
 
 export interface ScheduleOptions {
-  /** 'cosine' (default; to minLr at the last step of fit), 'step', or 'constant'. */
+  /**
+   * 'cosine' (default): from the peak rate after warmup down to minLr, reached exactly at the
+   * last step of the schedule's span. 'step': the peak rate times gamma every stepSize steps.
+   * 'constant': the peak rate.
+   */
   name?: 'cosine' | 'step' | 'constant';
-  /** Steps of linear warmup to the peak rate. Default 0. */
+  /** Steps of linear warmup to the peak rate, at the start of the span (peak / warmupSteps first). Default 0. */
   warmupSteps?: number;
-  /** Cosine floor. Default 0. */
+  /** Cosine floor, at most optimizer.lr. Default 0. */
   minLr?: number;
-  /** Step schedule: steps between decays. Default 1000. */
+  /** Step schedule: steps between decays, counted from the first step of the span (warmup included). Default 1000. */
   stepSize?: number;
   /** Step schedule: decay factor. Default 0.1. */
   gamma?: number;
-  /** Steps the cosine spans; fit sets it to epochs x batches per epoch when absent. */
+  /**
+   * The steps the schedule spans, from the trainer's first step; past them the rate stays at
+   * the last step's. When absent, each fit spans its own steps (its epochs x batches per
+   * epoch), from its first: a second fit restarts warmup and decay. A cosine schedule without
+   * it has no span before the first fit (`learningRate()` and `step()` throw until then).
+   */
   totalSteps?: number;
 }
 
@@ -92,7 +102,7 @@ export interface ResolvedScheduleOptions {
   readonly minLr: number;
   readonly stepSize: number;
   readonly gamma: number;
-  /** The steps the cosine spans, or null when not given: each fit then spans epochs x batches per epoch. */
+  /** The steps the schedule spans from step 0, or null when not given: each fit then spans its own steps. */
   readonly totalSteps: number | null;
 }
 
@@ -167,6 +177,14 @@ export function resolveTrainerOptions(options: unknown): ResolvedTrainerOptions 
     stepSize: sch.stepSize === undefined ? 1000 : expectPositiveInteger(sch.stepSize, 'schedule.stepSize'),
     gamma: sch.gamma === undefined ? 0.1 : expectNumberInRange(sch.gamma, 'schedule.gamma', 0, 1),
   };
+  if (optimizer.name === 'sgd' && optimizer.nesterov && optimizer.momentum === 0) {
+    throw new RangeError(
+      'optimizer.nesterov needs optimizer.momentum > 0 (Nesterov momentum is momentum), but it is 0',
+    );
+  }
+  if (schedule.minLr > optimizer.lr) {
+    throw rangeError('schedule.minLr', `number at most optimizer.lr (${optimizer.lr})`, schedule.minLr);
+  }
   return Object.freeze({
     optimizer: Object.freeze(optimizer),
     schedule: Object.freeze(schedule),
@@ -177,7 +195,7 @@ export function resolveTrainerOptions(options: unknown): ResolvedTrainerOptions 
   });
 }
 
-/** The flat struct the native trainer copies (totalSteps 0: set by fit). */
+/** The flat struct the native trainer copies (totalSteps 0: no span until fit sets one). */
 export function nativeTrainerOptions(r: ResolvedTrainerOptions): NativeTrainerOptions {
   const { optimizer: opt, schedule: sch } = r;
   return {

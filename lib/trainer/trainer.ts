@@ -1,14 +1,14 @@
 // Trainer: training steps off the JS thread, epochs with events, evaluation, checkpoints, resume.
 import { EventEmitter } from 'events';
-import { promises as fsp } from 'fs';
+import { existsSync } from 'fs';
 import * as path from 'path';
 import { binding, NativeTrainer } from '../binding';
-import { checkpointFiles, commitManifest, CheckpointManifest, readManifest } from '../checkpoint';
-import { Batch, DataLoader } from '../dataloader';
+import { checkpointFiles, commitManifest, CheckpointFit, CheckpointManifest, readManifest } from '../checkpoint';
+import { DataLoader } from '../dataloader';
 import { resolveDistributed } from '../distributed';
 import { NoisyModel } from '../models';
-import { LogWriter, MetricsLog } from '../run-log';
-import { handleOf } from '../tensor';
+import { prepareOutputDir } from '../output-paths';
+import { LogRecord, LogWriter, MetricsLog } from '../run-log';
 import {
   expectAbortSignal,
   expectKnownKeys,
@@ -16,87 +16,14 @@ import {
   expectNonNegativeInteger,
   expectOptions,
   expectPositiveInteger,
-  rangeError,
   typeError,
 } from '../validate';
 import { TrainerGroup } from './distributed';
+import { disposeBatch, evaluatePass } from './evaluate';
+import { expectBatch, expectLoader } from './inputs';
 import { nativeTrainerOptions, ResolvedTrainerOptions, resolveTrainerOptions, TrainerOptions } from './options';
-
-export interface FitOptions {
-  /** Total epochs (a resumed run continues up to this many). */
-  epochs: number;
-  /** Evaluated after each epoch (loss, top1, top5 in the 'epoch' event and history). */
-  validation?: DataLoader;
-  /** Save a checkpoint after each epoch here, and resume from the one found here. */
-  checkpointDir?: string;
-  /** Abort after the current step; fit resolves with aborted: true. */
-  signal?: AbortSignal;
-  /**
-   * Append step and epoch records (JSON lines) to this file. It is opened before training
-   * starts: fit rejects naming it when it cannot be appended to.
-   */
-  metricsLog?: string;
-}
-
-export interface StepResult {
-  loss: number;
-  lr: number;
-  /**
-   * The global gradient norm before clipping. Computed only when clipping is on
-   * (`clipGradNorm` > 0); 0 otherwise, since the norm costs a pass over every gradient.
-   */
-  gradNorm: number;
-  /** Top-1 accuracy on the batch, in [0, 1]. */
-  top1: number;
-  samples: number;
-}
-
-export interface EvalResult {
-  /** Mean cross-entropy (no label smoothing). */
-  loss: number;
-  /** Fractions in [0, 1]. */
-  top1: number;
-  top5: number;
-  samples: number;
-}
-
-export interface StepEvent {
-  epoch: number;
-  /** Global optimizer step, from 1. */
-  step: number;
-  stepInEpoch: number;
-  stepsPerEpoch: number;
-  loss: number;
-  lr: number;
-  /** The gradient norm before clipping; 0 unless `clipGradNorm` > 0 (see {@link StepResult.gradNorm}). */
-  gradNorm: number;
-  top1: number;
-  imagesPerSecond: number;
-}
-
-export interface EpochEvent {
-  /** From 1. */
-  epoch: number;
-  epochs: number;
-  /** Mean training loss and accuracy over the epoch. */
-  loss: number;
-  top1: number;
-  /** Learning rate at the epoch's last step. */
-  lr: number;
-  imagesPerSecond: number;
-  seconds: number;
-  validation?: EvalResult;
-}
-
-export interface FitResult {
-  /** Epochs completed (including those of a checkpoint resumed from). */
-  epochs: number;
-  steps: number;
-  aborted: boolean;
-  /** Resumed from this epoch's checkpoint, or null. */
-  resumedFrom: number | null;
-  history: EpochEvent[];
-}
+import { checkpointMismatches, describeTrainer, expectSameFit, fitFinished } from './resume';
+import type { EpochEvent, EvalResult, FitOptions, FitResult, StepEvent, StepResult } from './types';
 
 /** Fit options once validated (the metrics log is opened by the caller). */
 interface FitPlan {
@@ -108,22 +35,19 @@ interface FitPlan {
 
 const FIT_KEYS = ['epochs', 'validation', 'checkpointDir', 'signal', 'metricsLog'];
 
-function expectLoader(value: unknown, name: string): DataLoader {
-  if (!(value instanceof DataLoader)) throw typeError(name, 'DataLoader', value);
-  return value;
-}
-
-function expectBatch(value: unknown): Batch {
-  const b = expectOptions(value, 'batch');
-  if (value === undefined) throw typeError('batch', 'object with images and labels', value);
-  handleOf(b.images, 'batch.images');
-  handleOf(b.labels, 'batch.labels');
-  return b as unknown as Batch;
-}
-
 /**
  * Trains a NoisyViT or NoisyCNN. Every step (forward, loss, backward, clip, optimizer step,
  * schedule) runs on a native thread; the JS thread only sequences steps and emits events.
+ *
+ * Each `fit(train, { epochs })` trains `epochs` more epochs; epochs and steps count on across
+ * calls. Unless `schedule.totalSteps` is given, each fit's learning-rate schedule (warmup, then
+ * the decay) spans that fit's own steps, so a second fit restarts it. With `totalSteps`, one
+ * schedule spans steps 0 to totalSteps - 1 of the trainer, whichever fits run them, and stays
+ * at its last rate after them.
+ *
+ * One training or evaluation at a time per model: `step()`, `evaluate()` or another `fit()`
+ * while a fit runs (on this trainer or another one of the same model), and `model.dispose()`,
+ * are refused with an Error.
  *
  * Events: 'step' ({@link StepEvent}) after every step, 'epoch' ({@link EpochEvent}) after each epoch.
  *
@@ -132,16 +56,21 @@ function expectBatch(value: unknown): Batch {
  * const trainer = new Trainer(model, { optimizer: { name: 'adamw', lr: 2e-3 }, schedule: { name: 'cosine', warmupSteps: 100 }, seed: 1 });
  * trainer.on('epoch', (e) => console.log(e.epoch, e.loss, e.validation?.top1));
  * await trainer.fit(trainLoader, { epochs: 5, validation: testLoader, checkpointDir: 'runs/ckpt' });
+ * await trainer.fit(trainLoader, { epochs: 2 }); // epochs 6 and 7, with a schedule of their own
  * const { top1 } = await trainer.evaluate(testLoader);
  */
 export class Trainer extends EventEmitter {
   readonly model: NoisyModel;
-  readonly #native: NativeTrainer;
   #options: ResolvedTrainerOptions;
-  #busy = false;
+  readonly #native: NativeTrainer;
   /** Data-parallel: the group this trainer joins (null when training alone), and the join in flight. */
   readonly #group: TrainerGroup | null = null;
   readonly #ready: Promise<void> = Promise.resolve();
+  #fitting = false;
+  #epochs = 0;
+  #history: EpochEvent[] = [];
+  // The checkpoint this trainer's state equals (written or loaded by it), if any.
+  #checkpoint: { dir: string; step: number } | null = null;
 
   constructor(model: NoisyModel, options?: TrainerOptions) {
     super();
@@ -158,15 +87,16 @@ export class Trainer extends EventEmitter {
     this.#options = resolved;
     this.#native = new binding.NativeTrainer(model._handle, nativeTrainerOptions(resolved));
     if (distributed !== null) {
-      // The rendezvous waits for every rank, off the JS thread; step, evaluate and fit wait for it
-      // (and reject with its error). Rank 0's seeds replace random defaults on the other ranks.
+      // The rendezvous waits for every rank, off the JS thread; step, evaluate, fit and
+      // loadCheckpoint wait for it (and reject with its error). Rank 0's seeds replace random
+      // defaults on the other ranks.
       const group = new TrainerGroup(distributed, model.device);
       this.#group = group;
       this.#ready = group.join(this.#native, model).then(({ seed, noiseSeed }) => {
         if (seed !== this.#options.seed) this.#options = Object.freeze({ ...this.#options, seed });
         model._adoptNoiseSeed(noiseSeed);
       });
-      this.#ready.catch(() => undefined); // surfaced by the first step, evaluate or fit
+      this.#ready.catch(() => undefined); // surfaced by the first step, evaluate, fit or loadCheckpoint
     }
   }
 
@@ -185,33 +115,59 @@ export class Trainer extends EventEmitter {
     return this.#group?.worldSize ?? 1;
   }
 
-  /** Optimizer steps taken so far. */
+  /** Optimizer steps taken so far (by every fit and step, and a loaded checkpoint's). */
   get globalStep(): number {
     return this.#native.getStep();
   }
 
-  /** The learning rate the schedule gives optimizer step `step` (0-based). */
+  /** Epochs completed so far, by every fit (and a loaded checkpoint's). */
+  get completedEpochs(): number {
+    return this.#epochs;
+  }
+
+  /** The record of every completed epoch, earlier fits' and a loaded checkpoint's included. */
+  get history(): readonly EpochEvent[] {
+    return [...this.#history];
+  }
+
+  /**
+   * The learning rate of global optimizer step `step` (0-based). Without `schedule.totalSteps`
+   * the schedule spans the current (or last) fit, from its first step.
+   * @throws RangeError for a step before that span; Error for a cosine schedule without
+   *   `schedule.totalSteps` before any fit (fit sets its span).
+   */
   learningRate(step: number): number {
     return this.#native.lrAt(expectNonNegativeInteger(step, 'step'));
   }
 
   /**
-   * One optimizer step on a batch (train mode), for users who write their own loop.
-   * @throws TypeError unless batch.images and batch.labels are Tensors.
+   * One optimizer step on a batch (train mode), for users who write their own loop. The rate is
+   * that of the last fit's schedule (past its end: its last rate); a cosine schedule needs
+   * `schedule.totalSteps` when no fit has run.
+   * @throws TypeError unless batch.images and batch.labels are Tensors; RangeError for images that
+   *   are not floating point of the model's input shape on its device, for non-integer labels, or
+   *   labels outside [0, numClasses); Error while a fit runs.
    */
   async step(batch: { images: unknown; labels: unknown }): Promise<StepResult> {
-    const b = expectBatch(batch);
+    const b = expectBatch(batch, this.model);
     await this.#ready;
-    const r = await this.#native.step(b.images._handle, b.labels._handle);
-    return { loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, top1: r.correct / r.samples, samples: r.samples };
+    const release = this.model._claim('Trainer.step');
+    try {
+      const r = await this.#native.step(b.images._handle, b.labels._handle);
+      return { loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, top1: r.correct / r.samples, samples: r.samples };
+    } finally {
+      release();
+    }
   }
 
   /**
    * Loss and top-1 / top-5 accuracy over one pass of `loader`, in eval mode (the model's noise
    * applies only if its `when` is 'eval' or 'always'). The model's mode is restored afterwards.
+   * @throws RangeError when the loader's data has more classes than the model's numClasses;
+   *   Error while a fit runs.
    */
   async evaluate(loader: DataLoader): Promise<EvalResult> {
-    const r = await this._evaluate(expectLoader(loader, 'loader'));
+    const r = await this._evaluate(expectLoader(loader, 'loader', this.model));
     return { loss: r.loss, top1: r.top1, top5: r.top5, samples: r.samples };
   }
 
@@ -224,54 +180,37 @@ export class Trainer extends EventEmitter {
     loader: DataLoader,
     options: { localNoise?: boolean } = {},
   ): Promise<EvalResult & { correctByIndex: Uint8Array }> {
+    expectLoader(loader, 'loader', this.model);
     await this.#ready;
-    const wasTraining = this.model.training;
-    let correctByIndex: Uint8Array = new Uint8Array(loader.dataset.length).fill(255);
-    let lossSum = 0;
-    let top1 = 0;
-    let top5 = 0;
-    let samples = 0;
+    const release = this.model._claim('Trainer.evaluate');
     try {
-      this.model.eval();
-      for await (const batch of loader) {
-        try {
-          // A shard's padding (repeats of other samples) is mixed by the noise but not counted.
-          const r = await this.#native.evaluate(
-            batch.images._handle,
-            batch.labels._handle,
-            batch.valid,
-            options.localNoise === true,
-          );
-          lossSum += r.lossSum;
-          top1 += r.top1;
-          top5 += r.top5;
-          samples += r.samples;
-          const idx = batch.indices.toTypedArray() as BigInt64Array;
-          for (let i = 0; i < r.samples; i++) correctByIndex[Number(idx[i])] = r.correct[i];
-        } finally {
-          disposeBatch(batch);
-        }
-      }
+      return (await evaluatePass(this.#native, this.model, loader, undefined, {
+        group: this.#group,
+        localNoise: options.localNoise,
+      }))!;
     } finally {
-      this.model.train(wasTraining);
+      release();
     }
-    // A loader sharded over the group saw 1/worldSize of the data: the totals are the ranks' sums.
-    if (this.#group !== null && loader._shard().worldSize > 1) {
-      [lossSum, top1, top5, samples] = await this.#group.sum([lossSum, top1, top5, samples]);
-      correctByIndex = await this.#group.mergeHits(correctByIndex);
-    }
-    if (samples === 0) throw new RangeError('Cannot evaluate on an empty loader (0 samples)');
-    return { loss: lossSum / samples, top1: top1 / samples, top5: top5 / samples, samples, correctByIndex };
   }
 
   /**
-   * Trains for `epochs` epochs over `train`, evaluating `validation` after each, saving a
-   * checkpoint after each when `checkpointDir` is set. If that directory already holds a
-   * checkpoint, training resumes after its epoch (weights, optimizer, schedule, noise RNG): on
-   * CPU the resumed run's losses equal an uninterrupted run's with the same seeds.
+   * Trains `epochs` more epochs over `train`, evaluating `validation` after each, saving a
+   * checkpoint after each when `checkpointDir` is set.
    *
-   * @throws TypeError / RangeError for bad options; Error when a resume's checkpoint does not fit
-   *   the model, or when `metricsLog` cannot be opened or written (the message names its path).
+   * If that directory already holds a checkpoint, the fit it belongs to is continued after its
+   * epoch (weights, optimizer, schedule, noise RNG), into a trainer that has not trained yet: on
+   * CPU the resumed run's losses equal an uninterrupted run's with the same seeds. The resume
+   * must ask for the same `epochs` and batches per epoch, with the same model, optimizer,
+   * schedule and seed; all of that is checked before anything is loaded. Resuming a finished
+   * fit trains nothing (a script run again does not train again); to train further from a
+   * finished checkpoint, {@link Trainer.loadCheckpoint} it first: fit then trains `epochs` more. A
+   * trainer's own latest checkpoint in the folder is simply continued.
+   *
+   * @throws TypeError / RangeError for bad options, an empty loader, or data with more classes
+   *   than the model's numClasses; Error when a resume's checkpoint does not fit (the message
+   *   says what differs), when this trainer has already trained and the folder holds another
+   *   checkpoint, when a loader is disposed, while another fit or evaluation uses the model, or
+   *   when `metricsLog` or `checkpointDir` cannot be written (the message names the path).
    */
   async fit(train: DataLoader, options: FitOptions): Promise<FitResult> {
     const plan = this.#plan(train, options);
@@ -298,56 +237,136 @@ export class Trainer extends EventEmitter {
     return this.#fit(train, this.#plan(train, options), log);
   }
 
+  /**
+   * Restores the checkpoint in `dir` (weights, optimizer state, step and epoch counters, noise
+   * RNG, history) into this trainer, which must not have trained yet, so that later fits train
+   * on from it: e.g. further epochs after a finished fit, with a schedule of their own. The
+   * model and the optimizer's kind must match the checkpoint's (checked before anything is
+   * loaded); other options may differ.
+   * @throws Error when `dir` holds no checkpoint, when it does not fit (saying what differs), or
+   *   when this trainer has already trained.
+   * @example
+   * const trainer = new Trainer(model, { seed: 1 });
+   * await trainer.loadCheckpoint('runs/ckpt'); // a finished 5-epoch fit
+   * await trainer.fit(train, { epochs: 3, checkpointDir: 'runs/ckpt' }); // epochs 6 to 8
+   */
+  async loadCheckpoint(dir: string): Promise<void> {
+    const d = expectNonEmptyString(dir, 'dir');
+    const manifest = await readManifest(d);
+    if (manifest === null) throw new Error(`Cannot load a checkpoint from ${d}: it holds no checkpoint.json`);
+    await this.#ready; // after rank 0's weights were adopted: every rank then loads the same files
+    const release = this.model._claim('Trainer.loadCheckpoint');
+    try {
+      await this.#restore(d, manifest, false);
+    } finally {
+      release();
+    }
+  }
+
   #plan(train: DataLoader, options: FitOptions): FitPlan {
-    expectLoader(train, 'train');
+    expectLoader(train, 'train', this.model);
     const o = expectOptions(options);
     if (options === undefined) throw typeError('options', 'object with epochs', options);
     expectKnownKeys(o, 'options', FIT_KEYS);
     const plan: FitPlan = {
       epochs: expectPositiveInteger(o.epochs, 'epochs'),
-      validation: o.validation === undefined ? undefined : expectLoader(o.validation, 'validation'),
+      validation: o.validation === undefined ? undefined : expectLoader(o.validation, 'validation', this.model),
       checkpointDir: o.checkpointDir === undefined ? undefined : expectNonEmptyString(o.checkpointDir, 'checkpointDir'),
     };
     if (o.metricsLog !== undefined) expectNonEmptyString(o.metricsLog, 'metricsLog');
     plan.signal = expectAbortSignal(o.signal);
-    if (train.length === 0)
-      throw rangeError('train', 'a loader with at least one batch', `${train.dataset.length} samples`);
     return plan;
   }
 
+  #expectUntrained(dir: string): void {
+    if (this.globalStep > 0 || this.#epochs > 0) {
+      throw new Error(
+        `Cannot resume from ${dir}: this trainer has already trained (${this.globalStep} steps); ` +
+          'load or resume a checkpoint into a new Trainer',
+      );
+    }
+  }
+
+  // Loads a checkpoint into this untrained trainer, after checking everything that must match.
+  async #restore(dir: string, m: CheckpointManifest, sameFit: boolean): Promise<void> {
+    this.#expectUntrained(dir);
+    const differences = checkpointMismatches(m, this.options, this.model, sameFit);
+    if (differences.length > 0) {
+      throw new Error(`Cannot resume from ${dir}: ${differences.join('; ')}. Nothing was loaded`);
+    }
+    for (const file of [m.weights, m.optimizer]) {
+      if (!existsSync(path.join(dir, file))) {
+        throw new Error(`Cannot resume from ${dir}: its checkpoint file ${file} is missing. Nothing was loaded`);
+      }
+    }
+    // The optimizer state first: its load can fail on a damaged file, while a strict loadWeights
+    // either loads everything or changes nothing, so the model is never left half-resumed.
+    await this.#native.loadState(path.join(dir, m.optimizer));
+    // Through the handle: the model is claimed by this trainer's fit or loadCheckpoint.
+    await this.model._handle.loadWeights(path.join(dir, m.weights), true);
+    this.#native.setNoiseOffset(m.noiseOffset);
+    if (this.options.schedule.totalSteps === null) {
+      this.#native.setScheduleSpan(m.fit.startStep, m.fit.epochs * m.fit.stepsPerEpoch);
+    }
+    this.#epochs = m.epoch;
+    this.#history = m.history as EpochEvent[];
+    this.#checkpoint = { dir: path.resolve(dir), step: m.step };
+  }
+
   async #fit(train: DataLoader, plan: FitPlan, log: LogWriter | undefined): Promise<FitResult> {
-    const { epochs, validation, checkpointDir, signal } = plan;
-    if (this.#busy) throw new Error('Trainer.fit is already running on this trainer');
-    this.#busy = true;
+    const { validation, checkpointDir, signal } = plan;
+    if (this.#fitting) throw new Error('Trainer.fit is already running on this trainer');
+    await this.#ready;
+    const release = this.model._claim('Trainer.fit');
+    this.#fitting = true;
     try {
-      await this.#ready;
+      // Datasets load now (ImageFolder may skip images, which changes the batch count), so a
+      // missing or corrupt file fails before the first step.
+      await train._native();
+      await validation?._native();
       const stepsPerEpoch = train.length;
-      if (this.options.schedule.totalSteps === null) this.#native.setTotalSteps(epochs * stepsPerEpoch);
-      let history: EpochEvent[] = [];
-      let startEpoch = 0;
+      if (stepsPerEpoch === 0) {
+        throw new RangeError(
+          `Expected a loader with at least one batch for train but it has none (its dataset has ${train.dataset.length} samples` +
+            `${train.dropLast ? `, fewer than batchSize ${train.batchSize} with dropLast` : ''})`,
+        );
+      }
+      let fit: CheckpointFit = {
+        startEpoch: this.#epochs,
+        startStep: this.globalStep,
+        epochs: plan.epochs,
+        stepsPerEpoch,
+      };
       let previous: CheckpointManifest | null = null;
+      let resumedFrom: number | null = null;
       if (checkpointDir !== undefined) {
-        await fsp.mkdir(checkpointDir, { recursive: true });
+        prepareOutputDir(checkpointDir, 'checkpointDir');
         previous = await readManifest(checkpointDir);
-        if (previous) {
-          if (previous.seed !== this.options.seed) {
-            throw new Error(
-              `Cannot resume from ${checkpointDir}: it was trained with seed ${previous.seed}, this trainer has seed ${this.options.seed}`,
-            );
-          }
-          await this.model.loadWeights(path.join(checkpointDir, previous.weights), { strict: true });
-          await this.#native.loadState(path.join(checkpointDir, previous.optimizer));
-          this.#native.setNoiseOffset(previous.noiseOffset);
-          startEpoch = previous.epoch;
-          history = previous.history as EpochEvent[];
+        const own =
+          previous !== null &&
+          this.#checkpoint?.dir === path.resolve(checkpointDir) &&
+          this.#checkpoint.step === previous.step &&
+          previous.step === this.globalStep;
+        // A checkpoint other than this trainer's own finished one: continue its fit.
+        if (previous !== null && !(own && fitFinished(previous))) {
+          if (!own) this.#expectUntrained(checkpointDir);
+          expectSameFit(checkpointDir, previous.fit, previous.epoch, plan.epochs, stepsPerEpoch);
+          if (!own) await this.#restore(checkpointDir, previous, true);
+          fit = previous.fit;
+          resumedFrom = previous.epoch;
         }
       }
-      const resumedFrom = previous ? previous.epoch : null;
+      if (this.options.schedule.totalSteps === null) {
+        this.#native.setScheduleSpan(fit.startStep, fit.epochs * stepsPerEpoch);
+      }
+      const lastEpoch = fit.startEpoch + fit.epochs;
+      const history = this.#history.filter((e) => e.epoch > fit.startEpoch);
 
       let aborted = signal?.aborted ?? false;
-      for (let epoch = startEpoch; epoch < epochs && !aborted; epoch++) {
+      while (this.#epochs < lastEpoch && !aborted) {
+        const epoch = this.#epochs + 1;
         this.model.train();
-        train.setEpoch(epoch);
+        train.setEpoch(epoch - 1);
         const started = process.hrtime.bigint();
         let lossSum = 0;
         let correct = 0;
@@ -355,6 +374,8 @@ export class Trainer extends EventEmitter {
         let lr = 0;
         let stepInEpoch = 0;
         let windowStart = started;
+        // With checkpoints, an epoch's step records wait for its checkpoint (see FitOptions.metricsLog).
+        const pending: LogRecord[] = [];
         for await (const batch of train) {
           let r;
           try {
@@ -371,7 +392,7 @@ export class Trainer extends EventEmitter {
           samples += r.samples;
           lr = r.lr;
           const event: StepEvent = {
-            epoch: epoch + 1,
+            epoch,
             step: this.#native.getStep(),
             stepInEpoch,
             stepsPerEpoch,
@@ -382,7 +403,8 @@ export class Trainer extends EventEmitter {
             imagesPerSecond: r.samples / (Number(now - windowStart) / 1e9),
           };
           windowStart = now;
-          await log?.write({ type: 'step', ...event });
+          if (checkpointDir === undefined) await log?.write({ type: 'step', ...event });
+          else pending.push({ type: 'step', ...event });
           this.emit('step', event);
           if (this.#group !== null ? r.stop : signal?.aborted) {
             aborted = true;
@@ -392,59 +414,72 @@ export class Trainer extends EventEmitter {
         if (aborted) break;
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const record: EpochEvent = {
-          epoch: epoch + 1,
-          epochs,
+          epoch,
+          epochs: lastEpoch,
           loss: lossSum / samples,
           top1: correct / samples,
           lr,
           imagesPerSecond: samples / seconds,
           seconds,
         };
-        if (validation) record.validation = await this.evaluate(validation);
+        if (validation) {
+          const v = await evaluatePass(this.#native, this.model, validation, signal, { group: this.#group });
+          if (v === null) aborted = true;
+          else record.validation = { loss: v.loss, top1: v.top1, top5: v.top5, samples: v.samples };
+        }
+        this.#epochs = epoch;
+        this.#history.push(record);
         history.push(record);
+        for (const line of pending) await log?.write(line);
         await log?.write({ type: 'epoch', ...record });
-        // Rank 0 writes checkpoints (the ranks hold the same weights and optimizer state).
+        // In a group rank 0 writes the checkpoint (the ranks hold the same state); the others
+        // take it as theirs. The agreement below keeps them from going on before it is committed.
         if (checkpointDir !== undefined && this.rank === 0) {
-          previous = await this.#saveCheckpoint(checkpointDir, epoch + 1, history, previous);
+          previous = await this.#saveCheckpoint(checkpointDir, fit, previous);
+        } else if (checkpointDir !== undefined) {
+          this.#checkpoint = { dir: path.resolve(checkpointDir), step: this.#native.getStep() };
         }
         this.emit('epoch', record);
-        aborted = signal?.aborted ?? false;
+        aborted = aborted || (signal?.aborted ?? false);
         if (this.#group !== null) aborted = await this.#group.any(aborted);
       }
-      return { epochs: history.length, steps: this.#native.getStep(), aborted, resumedFrom, history };
+      return {
+        epochs: this.#epochs,
+        steps: this.#native.getStep(),
+        startEpoch: fit.startEpoch,
+        aborted,
+        resumedFrom,
+        history,
+      };
     } finally {
-      this.#busy = false;
+      this.#fitting = false;
+      release();
     }
   }
 
   async #saveCheckpoint(
     dir: string,
-    epoch: number,
-    history: EpochEvent[],
+    fit: CheckpointFit,
     previous: CheckpointManifest | null,
   ): Promise<CheckpointManifest> {
-    const files = checkpointFiles(epoch);
-    await this.model.saveWeights(path.join(dir, files.weights));
+    const files = checkpointFiles(this.#epochs);
+    await this.model._handle.saveWeights(path.join(dir, files.weights));
     await this.#native.saveState(path.join(dir, files.optimizer));
     const manifest: CheckpointManifest = {
       format: 'noisynn-checkpoint',
-      version: 1,
-      epoch,
+      version: 2,
+      epoch: this.#epochs,
       step: this.#native.getStep(),
+      fit,
       weights: files.weights,
       optimizer: files.optimizer,
       noiseOffset: this.#native.noiseOffset(),
-      seed: this.options.seed,
-      history,
+      ...describeTrainer(this.options, this.model),
+      history: this.#history,
       time: new Date().toISOString(),
     };
     await commitManifest(dir, manifest, previous);
+    this.#checkpoint = { dir: path.resolve(dir), step: manifest.step };
     return manifest;
   }
-}
-
-function disposeBatch(batch: Batch): void {
-  batch.images.dispose();
-  batch.labels.dispose();
-  batch.indices.dispose();
 }

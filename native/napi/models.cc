@@ -88,6 +88,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         InstanceMethod<&ModelWrap::NumParameters>("numParameters"),
         InstanceMethod<&ModelWrap::ParameterNames>("parameterNames"),
         InstanceMethod<&ModelWrap::StateNames>("stateNames"),
+        InstanceMethod<&ModelWrap::StateShapes>("stateShapes"),
         InstanceMethod<&ModelWrap::SetNoise>("setNoise"),
         InstanceMethod<&ModelWrap::NoiseOffset>("noiseOffset"),
         InstanceMethod<&ModelWrap::SetNoiseOffset>("setNoiseOffset"),
@@ -188,6 +189,25 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       std::vector<std::string> names;
       for (const auto& item : Get(info.Env())->named_parameters()) names.push_back(item.key());
       return StringArray(info.Env(), names);
+    });
+  }
+
+  // stateShapes(): [name, shape][] of everything saveWeights writes (what a checkpoint must match).
+  Napi::Value StateShapes(const Napi::CallbackInfo& info) {
+    return Guard(info, [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      const auto state = Get(env)->state_dict();
+      Napi::Array out = Napi::Array::New(env, state.size());
+      for (size_t i = 0; i < state.size(); ++i) {
+        Napi::Array dims = Napi::Array::New(env, state[i].second.dim());
+        for (int64_t d = 0; d < state[i].second.dim(); ++d)
+          dims.Set(static_cast<uint32_t>(d), Napi::Number::New(env, static_cast<double>(state[i].second.size(d))));
+        Napi::Array entry = Napi::Array::New(env, 2);
+        entry.Set(0u, Napi::String::New(env, state[i].first));
+        entry.Set(1u, dims);
+        out.Set(static_cast<uint32_t>(i), entry);
+      }
+      return out;
     });
   }
 

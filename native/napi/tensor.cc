@@ -4,6 +4,7 @@
 #include <torch/cuda.h>
 
 #include <cstring>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,32 @@ at::ScalarType DtypeForTypedArray(napi_typedarray_type t) {
       throw noisynn::TypeError(std::string("Expected ") + kAcceptedArrays + " for data but received " +
                                TypedArrayName(t));
   }
+}
+
+// libtorch converts to integer dtypes as C casts do: out-of-range values wrap (-1.2 -> 255 and
+// 300 -> 44 in uint8) and NaN is undefined. Refuse such a conversion instead; fractions are
+// truncated toward zero, as documented in lib/tensor.ts.
+void CheckFitsDtype(const at::Tensor& t, at::ScalarType dst, const char* what) {
+  if (!at::isIntegralType(dst, /*includeBool=*/false) || t.numel() == 0 || t.scalar_type() == dst) return;
+  // The bounds as doubles (int64's upper one is the largest double below 2^63) and as printed.
+  double lo = 0, hi = 0;
+  const char* range = nullptr;
+  switch (dst) {
+    case at::kByte: lo = 0, hi = 255, range = "[0, 255]"; break;
+    case at::kInt: lo = -2147483648.0, hi = 2147483647.0, range = "[-2147483648, 2147483647]"; break;
+    case at::kLong:
+      lo = -9223372036854775808.0, hi = 9223372036854774784.0;
+      range = "[-9223372036854775808, 9223372036854775807]";
+      break;
+    default: return;
+  }
+  const at::Tensor v = t.detach();
+  const double mn = v.min().item<double>(), mx = v.max().item<double>();
+  if (mn >= lo && mx <= hi) return;
+  std::ostringstream msg;
+  msg << "Cannot convert " << what << " to " << DtypeName(dst) << ": its values span [" << mn << ", " << mx << "] but "
+      << DtypeName(dst) << " holds " << range << " (they would wrap around); clamp or rescale them first";
+  throw noisynn::RangeError(msg.str());
 }
 
 }  // namespace
@@ -209,6 +236,7 @@ Napi::Value TensorWrap::FromTypedArray(const Napi::CallbackInfo& info) {
     at::Device dev = ParseDevice(device);
     auto* base = static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
     at::Tensor view = at::from_blob(base, shape, at::TensorOptions().dtype(src));
+    CheckFitsDtype(view, dst, "data");
     // Always copy: the JS buffer may be mutated or collected after this call returns.
     at::Tensor t = view.to(dev, dst, /*non_blocking=*/false, /*copy=*/true);
     return New(env, std::move(t));
@@ -256,7 +284,9 @@ Napi::Value TensorWrap::To(const Napi::CallbackInfo& info) {
     at::Device dev = ParseDevice(info[0].As<Napi::String>());
     at::Tensor t = Get(env);
     if (info.Length() > 1 && info[1].IsString()) {
-      return New(env, t.to(dev, ParseDtype(info[1].As<Napi::String>()), false, /*copy=*/true));
+      const at::ScalarType dst = ParseDtype(info[1].As<Napi::String>());
+      CheckFitsDtype(t, dst, "the tensor");
+      return New(env, t.to(dev, dst, false, /*copy=*/true));
     }
     return New(env, t.to(dev, /*non_blocking=*/false, /*copy=*/true));
   });

@@ -77,7 +77,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         InstanceMethod<&TrainerWrap::LrAt>("lrAt"),
         InstanceMethod<&TrainerWrap::GetStep>("getStep"),
         InstanceMethod<&TrainerWrap::SetStep>("setStep"),
-        InstanceMethod<&TrainerWrap::SetTotalSteps>("setTotalSteps"),
+        InstanceMethod<&TrainerWrap::SetScheduleSpan>("setScheduleSpan"),
+        InstanceMethod<&TrainerWrap::ScheduleOrigin>("scheduleOrigin"),
         InstanceMethod<&TrainerWrap::NoiseOffset>("noiseOffset"),
         InstanceMethod<&TrainerWrap::SetNoiseOffset>("setNoiseOffset"),
         InstanceMethod<&TrainerWrap::SaveState>("saveState"),
@@ -165,11 +166,16 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     });
   }
 
-  Napi::Value SetTotalSteps(const Napi::CallbackInfo& info) {
+  // setScheduleSpan(origin, total): the schedule restarts at global step `origin` and spans `total` steps.
+  Napi::Value SetScheduleSpan(const Napi::CallbackInfo& info) {
     return Guard(info, [&]() -> Napi::Value {
-      trainer_->set_total_steps(info[0].As<Napi::Number>().Int64Value());
+      trainer_->set_schedule_span(info[0].As<Napi::Number>().Int64Value(), info[1].As<Napi::Number>().Int64Value());
       return info.Env().Undefined();
     });
+  }
+
+  Napi::Value ScheduleOrigin(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(trainer_->schedule_origin()));
   }
 
   Napi::Value NoiseOffset(const Napi::CallbackInfo& info) {

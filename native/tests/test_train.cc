@@ -5,7 +5,9 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -165,5 +167,94 @@ NN_TEST("train: with dropout, steps from a restored step counter replay the same
     NN_EXPECT(a == b, device.str() << ": same step, same dropout: " << a << " vs " << b);
     NN_EXPECT(a != c, device.str() << ": another step draws other dropout masks: " << a << " vs " << c);
   }
+  return true;
+}
+
+NN_TEST("schedule: cosine ends at minLr on its last step, step decays count from 0, spans restart per fit") {
+  train::ScheduleOptions cosine;
+  cosine.kind = train::ScheduleKind::Cosine;
+  cosine.total_steps = 10;
+  cosine.min_lr = 0.1;
+  NN_EXPECT(train::learning_rate(cosine, 1.0, 0) == 1.0, "first step at the peak");
+  NN_EXPECT(std::fabs(train::learning_rate(cosine, 1.0, 9) - 0.1) < 1e-12, "last step at minLr");
+  NN_EXPECT(std::fabs(train::learning_rate(cosine, 1.0, 20) - 0.1) < 1e-12, "past the span: the last step's rate");
+  cosine.total_steps = 1;
+  NN_EXPECT(train::learning_rate(cosine, 1.0, 0) == 1.0, "a one-step span still trains at the peak");
+  cosine.total_steps = 0;
+  bool threw = false;
+  try {
+    train::learning_rate(cosine, 1.0, 0);
+  } catch (const c10::Error& e) {
+    threw = std::string(e.what_without_backtrace()).find("no span yet") != std::string::npos;
+  }
+  NN_EXPECT(threw, "a cosine without a span throws, naming the cause");
+
+  train::ScheduleOptions step;
+  step.kind = train::ScheduleKind::Step;
+  step.warmup_steps = 2;
+  step.step_size = 2;
+  step.gamma = 0.5;
+  const std::vector<double> want = {0.05, 0.1, 0.05, 0.05, 0.025, 0.025};
+  for (int64_t t = 0; t < 6; ++t) {
+    NN_EXPECT(std::fabs(train::learning_rate(step, 0.1, t) - want[t]) < 1e-12,
+              "step " << t << ": " << train::learning_rate(step, 0.1, t) << " vs " << want[t]);
+  }
+
+  // The trainer's span: a second span from step 4 restarts warmup and decay there.
+  train::TrainerOptions o = options(1.0);
+  o.schedule = cosine;
+  o.schedule.warmup_steps = 1;
+  train::Trainer trainer(tiny_vit(NoiseKind::None), o);
+  trainer.set_schedule_span(0, 4);
+  const double first = trainer.lr_at(0), last = trainer.lr_at(3);
+  trainer.set_schedule_span(4, 4);
+  NN_EXPECT(trainer.lr_at(4) == first && trainer.lr_at(7) == last, "the second span repeats the first");
+  threw = false;
+  try {
+    trainer.lr_at(3);
+  } catch (const c10::ValueError&) {
+    threw = true;
+  }
+  NN_EXPECT(threw, "a step before the span's origin is refused");
+  return true;
+}
+
+NN_TEST("train: labels out of [0, numClasses) and another optimizer's state are refused before any change") {
+  auto [images, labels] = toy_batch(8, 5);
+  auto model = tiny_vit(NoiseKind::None);
+  train::Trainer trainer(model, options(1e-3));
+  const at::Tensor before = model->state_dict().front().second.clone();
+  std::string message;
+  try {
+    trainer.step(images, labels.fill_(kClasses));
+  } catch (const c10::ValueError& e) {
+    message = e.what_without_backtrace();
+  }
+  NN_EXPECT(message.find("numClasses 4 but the batch holds label 4") != std::string::npos, message);
+  NN_EXPECT(trainer.global_step() == 0 && model->state_dict().front().second.equal(before), "nothing changed");
+
+  const std::string path = (std::filesystem::temp_directory_path() / "noisynn-test-adamw.optim.pt").string();
+  trainer.step(images, labels.fill_(1));
+  trainer.save_state(path);
+  train::TrainerOptions sgd = options(1e-3);
+  sgd.optimizer.kind = train::OptimizerKind::SGD;
+  train::Trainer other(tiny_vit(NoiseKind::None), sgd);
+  message.clear();
+  try {
+    other.load_state(path);
+  } catch (const c10::ValueError& e) {
+    message = e.what_without_backtrace();
+  }
+  NN_EXPECT(message.find("is of optimizer 'adamw' but this trainer's optimizer is 'sgd'") != std::string::npos,
+            message);
+  NN_EXPECT(other.global_step() == 0, "the step counter is untouched");
+  message.clear();
+  try {
+    other.load_state(path + ".missing");
+  } catch (const c10::Error& e) {
+    message = e.what_without_backtrace();
+  }
+  NN_EXPECT(message.find("Cannot read the optimizer state") != std::string::npos, message);
+  std::filesystem::remove(path);
   return true;
 }

@@ -8,6 +8,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -168,6 +169,32 @@ Trainer::Trainer(std::shared_ptr<models::Model> model, TrainerOptions options)
   }
 }
 
+double Trainer::lr_at(int64_t step) const {
+  TORCH_CHECK_VALUE(step >= schedule_origin_, "Step ", step,
+                    " is before the schedule's current span, which starts at step ", schedule_origin_,
+                    " (each fit restarts the schedule at its first step)");
+  return learning_rate(options_.schedule, options_.optimizer.lr, step - schedule_origin_);
+}
+
+void Trainer::set_schedule_span(int64_t origin, int64_t total) {
+  TORCH_CHECK_VALUE(origin >= 0 && total >= 1, "a schedule span needs origin >= 0 and total >= 1, not ", origin,
+                    " and ", total);
+  schedule_origin_ = origin;
+  options_.schedule.total_steps = total;
+}
+
+void Trainer::check_labels(const at::Tensor& labels) const {
+  if (labels.numel() == 0) return;
+  // One small reduction and one host copy: what libtorch would otherwise report as
+  // "Target 20 is out of bounds" (or, on CUDA, a device-side assert).
+  const auto [lo_t, hi_t] = at::aminmax(labels);
+  const at::Tensor both = at::stack({lo_t, hi_t}).to(at::kCPU);
+  const int64_t lo = both[0].item<int64_t>(), hi = both[1].item<int64_t>();
+  const int64_t classes = model_->num_classes();
+  TORCH_CHECK_VALUE(lo >= 0 && hi < classes, "Expected labels in [0, ", classes, ") for a model of numClasses ",
+                    classes, " but the batch holds label ", lo < 0 ? lo : hi);
+}
+
 void Trainer::apply_lr(double lr) {
   for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
 }
@@ -186,6 +213,7 @@ Trainer::Pass Trainer::forward_backward_locked(const at::Tensor& images_in, cons
   pass.labels = labels_in.to(device, at::kLong);
   TORCH_CHECK_VALUE(pass.labels.dim() == 1 && pass.labels.size(0) == images.size(0), "labels must be [", images.size(0),
                     "] but are ", pass.labels.sizes());
+  check_labels(pass.labels);
 
   model_->train(true);
   {
@@ -306,6 +334,9 @@ EvalResult Trainer::evaluate(const at::Tensor& images_in, const at::Tensor& labe
   const at::Device device = model_->device();
   const at::Tensor images = images_in.to(device);
   const at::Tensor labels = labels_in.to(device, at::kLong);
+  TORCH_CHECK_VALUE(labels.dim() == 1 && labels.size(0) == images.size(0), "labels must be [", images.size(0),
+                    "] but are ", labels.sizes());
+  check_labels(labels);
   model_->train(false);
   at::Tensor logits;
   {
@@ -335,6 +366,7 @@ void Trainer::save_state(const std::string& path) {
   torch::serialize::OutputArchive archive;
   optimizer_->save(archive);
   archive.write("step", torch::tensor(step_, at::kLong));
+  archive.write("optimizer_kind", torch::tensor(static_cast<int64_t>(options_.optimizer.kind), at::kLong));
   const std::string tmp = path + ".tmp";
   archive.save_to(tmp);
   commit_file(tmp, path);
@@ -342,8 +374,22 @@ void Trainer::save_state(const std::string& path) {
 
 void Trainer::load_state(const std::string& path) {
   std::lock_guard<std::mutex> lock(model_->mutex());
+  {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    TORCH_CHECK(f != nullptr, "Cannot read the optimizer state ", path, ": ", std::strerror(errno));
+    std::fclose(f);
+  }
   torch::serialize::InputArchive archive;
   archive.load_from(path, model_->device());
+  // libtorch's optimizers assert (an internal error) on another optimizer's state, after
+  // loading part of it: check the kind first, so a mismatch changes nothing.
+  at::Tensor kind;
+  TORCH_CHECK(archive.try_read("optimizer_kind", kind), "The optimizer state ", path,
+              " does not record its optimizer (written by an older version?)");
+  const auto saved = static_cast<OptimizerKind>(kind.item<int64_t>());
+  auto name = [](OptimizerKind k) { return k == OptimizerKind::AdamW ? "adamw" : "sgd"; };
+  TORCH_CHECK_VALUE(saved == options_.optimizer.kind, "The optimizer state ", path, " is of optimizer '", name(saved),
+                    "' but this trainer's optimizer is '", name(options_.optimizer.kind), "'");
   optimizer_->load(archive);
   at::Tensor step;
   archive.read("step", step);

@@ -3,7 +3,7 @@
 //
 // A native loop needs nothing else:
 //   noisynn::train::Trainer trainer(model, options);
-//   trainer.set_total_steps(epochs * loader.size());
+//   trainer.set_schedule_span(trainer.global_step(), epochs * loader.size());
 //   while (auto batch = loader.next()) trainer.step(batch->images, batch->labels);
 #pragma once
 
@@ -88,15 +88,22 @@ class Trainer {
   // `local_noise`: in a group, mix 'global' noise over this rank's batch only.
   EvalResult evaluate(const at::Tensor& images, const at::Tensor& labels, int64_t valid = -1, bool local_noise = false);
 
-  double lr_at(int64_t step) const { return learning_rate(options_.schedule, options_.optimizer.lr, step); }
+  // The learning rate of global optimizer step `step` (0-based): the schedule's step
+  // `step - schedule_origin()`. Throws c10::ValueError for a step before the span's origin.
+  double lr_at(int64_t step) const;
   int64_t global_step() const { return step_; }
   void set_global_step(int64_t step) { step_ = step; }
-  void set_total_steps(int64_t total) { options_.schedule.total_steps = total; }
+  // The schedule spans `total` steps from global step `origin`: warmup and decay restart there.
+  // lib/trainer sets it to each fit's own steps, unless the user gave schedule.totalSteps (a
+  // single span from step 0, as constructed).
+  void set_schedule_span(int64_t origin, int64_t total);
+  int64_t schedule_origin() const { return schedule_origin_; }
   const TrainerOptions& options() const { return options_; }
   models::Model& model() { return *model_; }
 
-  // Optimizer state (moments, momentum buffers) and the step counter, written atomically
-  // (temporary file, fsync, rename); load restores both.
+  // Optimizer state (moments, momentum buffers), the optimizer's kind and the step counter,
+  // written atomically (temporary file, fsync, rename); load restores state and step, and
+  // refuses a file of another optimizer kind (or none) before changing anything.
   void save_state(const std::string& path);
   void load_state(const std::string& path);
 
@@ -113,12 +120,15 @@ class Trainer {
                                bool stop = false);
   void apply_lr(double lr);
   at::Tensor loss_of(const at::Tensor& logits, const at::Tensor& labels, double smoothing) const;
+  // Throws c10::ValueError naming the label and numClasses unless every label is in [0, numClasses).
+  void check_labels(const at::Tensor& labels) const;
 
   std::shared_ptr<models::Model> model_;
   TrainerOptions options_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<at::Tensor> params_;
   int64_t step_ = 0;
+  int64_t schedule_origin_ = 0;
   std::shared_ptr<dist::Group> group_;
   std::unique_ptr<dist::GradientSync> sync_;  // made at the first step in a group of several ranks
 };
