@@ -5,6 +5,7 @@ import { OFFICIAL_PROTOCOLS } from './defaults';
 import { NoisyModel } from './models';
 import { pairedProportionTest, PairedProportionTest } from './statistics';
 import { EvalResult, Trainer } from './trainer';
+import { distributedOf } from './trainer/distributed';
 import { Transform } from './transforms';
 import {
   expectKnownKeys,
@@ -139,11 +140,26 @@ export async function auditLeakage(model: NoisyModel, dataset: Dataset, options?
   const alpha = o.alpha === undefined ? 0.001 : expectAlpha(o.alpha);
   const transforms = o.transforms as readonly Transform[] | undefined;
 
-  // A trainer only for its batch evaluation: it never steps, so it holds no optimizer state.
-  const evaluator = new Trainer(model, { seed: 0 });
+  // A trainer only for its batch evaluation: it never steps, so it holds no optimizer state. A
+  // model trained data-parallel is audited by all its ranks, each on its shard, in per-rank
+  // batches that keep the global batch (what 'global' noise mixes) at `batchSize`; the
+  // batch-size-1 pass keeps each sample's noise to itself.
+  const distributed = distributedOf(model);
+  const world = distributed?.worldSize ?? 1;
+  const evaluator = new Trainer(model, distributed ? { seed: 0, distributed } : { seed: 0 });
+  const shard = distributed ? { shard: { rank: distributed.rank, worldSize: world } } : {};
   const run = (order: 'classSorted' | 'shuffle' | 'sequential', size: number) =>
     evaluator._evaluate(
-      new DataLoader(dataset, { batchSize: size, order, seed, transforms, numWorkers, device: model.device }),
+      new DataLoader(dataset, {
+        batchSize: Math.ceil(size / world),
+        order,
+        seed,
+        transforms,
+        numWorkers,
+        device: model.device,
+        ...shard,
+      }),
+      { localNoise: size === 1 },
     );
   const sorted = await run('classSorted', batchSize);
   const shuffled = await run('shuffle', batchSize);

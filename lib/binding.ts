@@ -1,5 +1,5 @@
 // The one place that loads the native addon (lib/native-loader.ts) and types its surface, in area
-// order: tensor, ops, models, data, train, info.
+// order: tensor, ops, models, data, train, distributed, info.
 import * as path from 'path';
 import { loadAddon } from './native-loader';
 import type { NoiseKind } from './noise';
@@ -96,6 +96,8 @@ export interface NativeModelNoise {
   axis: 'batch' | 'spatial';
   when: 'train' | 'eval' | 'always';
   site: 'attention' | 'block';
+  /** Data-parallel training: mix over the global batch of every rank, or each rank's own. */
+  scope: 'local' | 'global';
   /** ViT block index. */
   layer: number;
   /** ResNet stage 1..4 and block index within it. */
@@ -172,6 +174,9 @@ export interface NativeLoaderConfig {
   prefetch: number;
   transforms: NativeTransform[];
   device: string;
+  /** DistributedSampler's deal: this loader takes shard shardRank of shardWorld (absent: 0 of 1). */
+  shardRank?: number;
+  shardWorld?: number;
 }
 
 export interface NativeBatch {
@@ -180,6 +185,8 @@ export interface NativeBatch {
   indices: NativeTensor;
   index: number;
   epoch: number;
+  /** The first `valid` samples are the shard's own; the rest pad it (repeats of other samples). */
+  valid: number;
 }
 
 /** The native batch loader: a worker pool assembling transformed batches ahead of the consumer. */
@@ -236,6 +243,8 @@ export interface NativeStepResult {
   gradNorm: number;
   correct: number;
   samples: number;
+  /** In a group: some rank asked to stop after this step (the `stop` argument). */
+  stop: boolean;
 }
 
 export interface NativeEvalResult {
@@ -248,8 +257,13 @@ export interface NativeEvalResult {
 }
 
 export interface NativeTrainer {
-  step(images: NativeTensor, labels: NativeTensor): Promise<NativeStepResult>;
-  evaluate(images: NativeTensor, labels: NativeTensor): Promise<NativeEvalResult>;
+  /** `stop`: this rank's wish to stop after the step (in a group, the result's stop is any rank's). */
+  step(images: NativeTensor, labels: NativeTensor, stop?: boolean): Promise<NativeStepResult>;
+  /**
+   * Counts only the first `valid` samples (all when absent). `localNoise`: in a group, mix
+   * 'global'-scope noise over this rank's batch only.
+   */
+  evaluate(images: NativeTensor, labels: NativeTensor, valid?: number, localNoise?: boolean): Promise<NativeEvalResult>;
   lrAt(step: number): number;
   getStep(): number;
   setStep(step: number): void;
@@ -261,6 +275,35 @@ export interface NativeTrainer {
   setNoiseOffset(offset: string): void;
   saveState(path: string): Promise<void>;
   loadState(path: string): Promise<void>;
+  /**
+   * Collective: checks the model and options agree with every rank's, adopts rank 0's seeds,
+   * parameters and buffers; later steps average gradients over the group. Resolves with the seeds.
+   */
+  joinGroup(group: NativeProcessGroup): Promise<{ seed: string; noiseSeed: string }>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// distributed
+// ---------------------------------------------------------------------------------------------
+
+/** The flat, fully defaulted options lib/distributed.ts resolves. */
+export interface NativeGroupOptions {
+  backend: 'gloo' | 'nccl';
+  rank: number;
+  worldSize: number;
+  masterAddr: string;
+  masterPort: number;
+  timeoutMs: number;
+}
+
+/** A data-parallel process group (c10d's TCPStore and Gloo or NCCL). */
+export interface NativeProcessGroup {
+  rank(): number;
+  worldSize(): number;
+  backend(): 'gloo' | 'nccl';
+  /** Collective: reduces a contiguous `tensor` over every rank, in place. */
+  allReduce(tensor: NativeTensor, op: 'sum' | 'max'): Promise<void>;
+  barrier(): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,6 +358,10 @@ export interface NativeBinding {
   datasetFromTensors(images: NativeTensor, labels: NativeTensor, numClasses: number): NativeDataset;
   // train
   NativeTrainer: new (model: NativeModel, options: NativeTrainerOptions) => NativeTrainer;
+  // distributed
+  /** Joins a group (the rendezvous waits for every rank, off the JS thread). */
+  createProcessGroup(options: NativeGroupOptions): Promise<NativeProcessGroup>;
+  builtWithNccl: boolean;
   // info
   info(): NativeInfo;
   /** The caching CPU allocator's counters (native/common/cpu_allocator.h). */

@@ -95,6 +95,7 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
       signal: io.signal ?? new AbortController().signal,
       cwd: io.cwd ?? process.cwd(),
       commandLine: ['noisynn', ...argv].map(quoteArg).join(' '),
+      argv: rest,
     };
     return await command.run(parsed.options, parsed.given, ctx);
   } catch (err) {

@@ -2,6 +2,7 @@
 import * as os from 'os';
 import { binding, NativeBatch, NativeLoader, NativeLoaderConfig } from './binding';
 import { Dataset } from './datasets';
+import { autoShard, expectShard, Shard } from './distributed';
 import { cudaUnavailableReason, info } from './info';
 import { seedOrRandom } from './seeds';
 import { Device, Tensor } from './tensor';
@@ -46,6 +47,16 @@ export interface DataLoaderOptions {
   transforms?: readonly Transform[];
   /** Where batches are delivered: 'cpu' (default), 'cuda' or 'cuda:N' (only when CUDA is available). */
   device?: Device;
+  /**
+   * Data-parallel training: this process's share of every epoch, with PyTorch's
+   * DistributedSampler's semantics. Each epoch's order (sequential, class-sorted, or the seeded
+   * shuffle, identical on every rank: the seed then defaults to 0) is padded by wrapping around
+   * to a multiple of worldSize (or cut down to one, with `dropLast`), and rank r takes positions
+   * r, r + worldSize, r + 2 worldSize, ... `'auto'` takes the rank and world size of the group a
+   * Trainer of this process joined, else of the environment (RANK, WORLD_SIZE), resolved when the
+   * loader is first used. Default: none (the whole dataset).
+   */
+  shard?: 'auto' | Shard;
 }
 
 /** One batch. */
@@ -60,9 +71,24 @@ export interface Batch {
   index: number;
   /** The epoch it belongs to. */
   epoch: number;
+  /**
+   * How many of its samples, from the first, are this shard's own: the rest pad a sharded epoch
+   * to equal length (repeats of samples another rank has). The batch size without sharding.
+   */
+  valid: number;
 }
 
-const OPTION_KEYS = ['batchSize', 'order', 'seed', 'dropLast', 'numWorkers', 'prefetch', 'transforms', 'device'];
+const OPTION_KEYS = [
+  'batchSize',
+  'order',
+  'seed',
+  'dropLast',
+  'numWorkers',
+  'prefetch',
+  'transforms',
+  'device',
+  'shard',
+];
 
 /**
  * Iterates a dataset in batches. Batches are assembled on native threads (uint8 to float,
@@ -103,6 +129,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** Shape of one transformed sample, [C, H, W]: the model's input. */
   readonly sampleShape: readonly [number, number, number];
   readonly #config: NativeLoaderConfig;
+  readonly #shardOption: 'auto' | Shard | undefined;
+  #shard: Shard | null = null;
   #native: Promise<NativeLoader> | null = null;
   #created: NativeLoader | null = null;
   #disposed = false;
@@ -121,7 +149,9 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.dataset = dataset;
     this.batchSize = o.batchSize === undefined ? 64 : expectPositiveInteger(o.batchSize, 'batchSize');
     this.order = o.order === undefined ? 'shuffle' : expectOneOf(o.order, 'order', ORDERS);
-    const seed = seedOrRandom(o.seed, 'seed');
+    this.#shardOption = expectShard(o.shard);
+    // Every rank must deal the same order: a sharded loader's seed is not random by default.
+    const seed = seedOrRandom(o.seed === undefined && this.#shardOption !== undefined ? 0 : o.seed, 'seed');
     this.seed = BigInt(seed);
     this.dropLast = o.dropLast === undefined ? false : expectBoolean(o.dropLast, 'dropLast');
     this.numWorkers = o.numWorkers === undefined ? 2 : expectInteger(o.numWorkers, 'numWorkers', 0, 64);
@@ -146,10 +176,25 @@ export class DataLoader implements AsyncIterable<Batch> {
     };
   }
 
-  /** Batches per pass: ceil(length / batchSize), or floor with dropLast. */
+  /** Batches per pass: ceil(samples / batchSize), or floor with dropLast (samples: the shard's). */
   get length(): number {
-    const n = this.dataset.length;
+    const { worldSize } = this._shard();
+    const all = this.dataset.length;
+    const n = this.dropLast ? Math.floor(all / worldSize) : Math.ceil(all / worldSize);
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** @internal The shard this loader deals (resolving 'auto' on first use), or {rank: 0, worldSize: 1}. */
+  _shard(): Shard {
+    if (this.#shard === null) {
+      this.#shard =
+        this.#shardOption === undefined
+          ? { rank: 0, worldSize: 1 }
+          : this.#shardOption === 'auto'
+            ? autoShard()
+            : this.#shardOption;
+    }
+    return this.#shard;
   }
 
   /** The epoch the next pass will use. */
@@ -214,7 +259,8 @@ export class DataLoader implements AsyncIterable<Batch> {
     if (this.#native === null) {
       const creating = this.dataset._native().then((ds) => {
         if (this.#disposed) throw new Error('DataLoader has been disposed');
-        this.#created = new binding.NativeLoader(ds, this.#config);
+        const { rank, worldSize } = this._shard();
+        this.#created = new binding.NativeLoader(ds, { ...this.#config, shardRank: rank, shardWorld: worldSize });
         return this.#created;
       });
       this.#native = creating;
@@ -248,5 +294,6 @@ function wrapBatch(b: NativeBatch): Batch {
     indices: Tensor._fromHandle(b.indices),
     index: b.index,
     epoch: b.epoch,
+    valid: b.valid,
   };
 }

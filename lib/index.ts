@@ -81,6 +81,7 @@ export type {
   StepEvent,
   EpochEvent,
 } from './trainer';
+export type { DistributedBackend, DistributedOption, DistributedOptions, Shard } from './distributed';
 export { auditLeakage } from './audit';
 export type { AuditOptions, AuditResult, PairedTest } from './audit';
 export {

@@ -12,6 +12,7 @@ void InitOps(Napi::Env env, Napi::Object exports);
 void InitModels(Napi::Env env, Napi::Object exports);
 void InitData(Napi::Env env, Napi::Object exports);
 void InitTrain(Napi::Env env, Napi::Object exports);
+void InitDist(Napi::Env env, Napi::Object exports);
 void InitTesting(Napi::Env env, Napi::Object exports);  // the `_testing` object (napi/testing.cc)
 }  // namespace napi
 }  // namespace noisynn
@@ -28,6 +29,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitModels(env, exports);
   InitData(env, exports);
   InitTrain(env, exports);
+  InitDist(env, exports);
   InitTesting(env, exports);
   return exports;
 }

@@ -18,7 +18,9 @@ case "$flavour" in
 esac
 [ -n "${LIBTORCH:-}" ] && [ "$flavour" = pip ] && { echo "setup: set LIBTORCH or NOISYNN_TORCH=pip, not both" >&2; exit 2; }
 
-packages=(libopenblas0-openmp dataset-fashion-mnist cmake g++ make ninja-build zlib1g-dev)
+# libgloo-dev: the headers c10d's ProcessGroupGloo.hpp includes (data-parallel training), for both
+# flavours (PyTorch's wheels do not ship them).
+packages=(libopenblas0-openmp dataset-fashion-mnist cmake g++ make ninja-build zlib1g-dev libgloo-dev)
 if [ "$flavour" = debian ] && [ -z "${LIBTORCH:-}" ]; then packages+=(libtorch-dev); fi
 if [ "$flavour" = pip ]; then packages+=(python3-venv); fi
 missing=()

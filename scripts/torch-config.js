@@ -91,6 +91,17 @@ function cxxAbi(t) {
   return '1';
 }
 
+/**
+ * The folder holding nccl.h for a CUDA libtorch: the nvidia-nccl wheel next to torch, else the
+ * CUDA toolkit's or the system's. Null when there is none (c10d's NCCL backend is then left out).
+ */
+function ncclInclude(t, tk) {
+  const candidates = [path.join(t.root, '..', 'nvidia', 'nccl', 'include')];
+  if (tk) candidates.push(path.join(tk.home, 'include'));
+  candidates.push('/usr/include', '/usr/local/cuda/include');
+  return candidates.find((dir) => fs.existsSync(path.join(dir, 'nccl.h'))) || null;
+}
+
 /** The CUDA toolkit: { home, nvcc, lib (the folder of libcudart), cudart (its file name) }. */
 function cudaToolkit(t) {
   const isToolkit = (dir) =>
@@ -203,14 +214,21 @@ function config(what) {
       const runpath = t.system ? [] : [t.lib].concat(tk ? [tk.lib] : []);
       return [`-L${t.lib}`].concat(runpath.length ? ['-Wl,--enable-new-dtags', `-Wl,-rpath,${runpath.join(':')}`] : []);
     }
-    case 'cflags':
-      return [`-D_GLIBCXX_USE_CXX11_ABI=${cxxAbi(t)}`]
+    case 'cflags': {
+      // c10d's headers (ProcessGroupGloo.hpp, ProcessGroupNCCL.hpp) are guarded by these, as
+      // libtorch's CMake targets define them; Gloo's own headers come from Debian's libgloo-dev.
+      const nccl = cuda && ncclInclude(t, tk);
+      return [`-D_GLIBCXX_USE_CXX11_ABI=${cxxAbi(t)}`, '-DUSE_DISTRIBUTED', '-DUSE_C10D_GLOO']
         .concat(cuda ? ['-DNOISYNN_WITH_CUDA=1'] : [])
+        .concat(nccl ? ['-DUSE_C10D_NCCL', '-DNOISYNN_WITH_NCCL=1'] : [])
         .concat(omp ? omp.cflags : []);
+    }
     case 'cuda':
       return [cuda ? '1' : '0'];
-    case 'cuda-include':
-      return tk ? [path.join(tk.home, 'include')] : [];
+    case 'cuda-include': {
+      const nccl = tk && ncclInclude(t, tk);
+      return tk ? [path.join(tk.home, 'include')].concat(nccl ? [nccl] : []) : [];
+    }
     case 'nvcc':
       return [tk ? tk.nvcc : 'nvcc'];
     case 'nvcc-flags':

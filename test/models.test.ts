@@ -271,6 +271,7 @@ describe('noise sites', () => {
       site: 'attention',
       axis: 'batch',
       when: 'eval',
+      scope: 'global',
       layer: 3,
     });
     const d = vit(undefined as unknown as ModelNoiseOption).noise; // omitted: the 'default' preset

@@ -12,4 +12,6 @@ export interface CliContext {
   cwd: string;
   /** The command line as typed, for reports. */
   commandLine: string;
+  /** The arguments after the command's name (the launcher hands them to the ranks it starts). */
+  argv?: readonly string[];
 }

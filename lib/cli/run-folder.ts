@@ -82,7 +82,19 @@ export function readRunOptions(dir: string, command: string): Record<string, unk
  * Options about this invocation (how it prints, where it runs, which folder), not the run itself:
  * a run folder does not record them and --resume does not restore them.
  */
-export const NOT_SAVED = new Set(['resume', 'out', 'json', 'quiet', 'device', 'workers']);
+export const NOT_SAVED = new Set([
+  'resume',
+  'out',
+  'json',
+  'quiet',
+  'device',
+  'workers',
+  'nprocPerNode',
+  'nnodes',
+  'nodeRank',
+  'masterAddr',
+  'masterPort',
+]);
 
 /**
  * The parsed options of a resumed run: the saved ones fill every option not given again (other

@@ -9,6 +9,7 @@ import { EpochEvent, EvalResult, StepEvent, Trainer } from '../trainer';
 import { CommandSpec, UsageError } from './args';
 import type { CliContext } from './context';
 import { trainingPanels } from './curves';
+import { LAUNCH_OPTIONS, launchRanks, rankOfEnvironment } from './launch';
 import { renderChart } from './plot';
 import { describeNoise, formatDuration, percent, Progress } from './progress';
 import { trainingReport } from './report';
@@ -47,7 +48,10 @@ export const TRAIN_COMMAND: CommandSpec = {
   description:
     'The run folder (default runs/train-<timestamp>) receives config.json, metrics.jsonl (a line per step and per epoch), ' +
     'checkpoints/ (after every epoch), model.safetensors (the final weights), results.json, curves.svg and report.html.\n\n' +
-    'Ctrl-C stops after the current step and still writes the folder; --resume DIR continues it from its last checkpoint.',
+    'Ctrl-C stops after the current step and still writes the folder; --resume DIR continues it from its last checkpoint.\n\n' +
+    'Data-parallel: --nproc-per-node N starts N ranks on this host (with --nnodes, --node-rank, --master-addr and ' +
+    '--master-port, on several hosts), each on its shard of the data with a per-rank --batch-size; rank 0 prints ' +
+    'and writes the run folder. Ranks started by torchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) join the same way.',
   options: [
     ...DATA_OPTIONS,
     MODEL_OPTION,
@@ -110,12 +114,14 @@ export const TRAIN_COMMAND: CommandSpec = {
         'Continue the run in DIR from its last checkpoint (its saved options apply unless given again, e.g. more --epochs).',
     },
     { name: 'json', type: 'boolean', description: 'Print the results as JSON on stdout.' },
+    ...LAUNCH_OPTIONS,
   ],
   examples: [
     'noisynn train --epochs 5',
     'noisynn train --noise linear --noise-strength 0.3 --epochs 10 --out runs/linear',
     'noisynn train --resume runs/linear --epochs 20',
     'noisynn train --dataset cifar10 --root ~/data --model vit_mini_patch4_32 --augment',
+    'noisynn train --nproc-per-node 2 --epochs 5',
   ],
 };
 
@@ -132,12 +138,18 @@ async function subsetIfAsked(
 }
 
 export async function runTrain(parsed: Record<string, unknown>, given: Set<string>, ctx: CliContext): Promise<number> {
+  if (parsed.nprocPerNode !== undefined || (parsed.nnodes as number) > 1) {
+    return launchRanks('train', { ...parsed, nprocPerNode: parsed.nprocPerNode ?? 1 }, given, ctx);
+  }
+  // One rank of several (started by the launcher above, or by torchrun): rank 0 prints and writes.
+  const rankOf = rankOfEnvironment();
+  const writer = rankOf === null || rankOf.rank === 0;
   const o =
     parsed.resume === undefined
       ? parsed
       : withSavedOptions(parsed, given, readRunOptions(path.resolve(ctx.cwd, parsed.resume as string), 'train'))
           .options;
-  const progress = new Progress(ctx.stderr, { quiet: o.quiet === true });
+  const progress = new Progress(ctx.stderr, { quiet: o.quiet === true || !writer });
   const device = resolveDevice(o.device as string);
   // Checked before anything is created: a refused command leaves no run folder behind.
   if (o.mixedPrecision === true && !device.startsWith('cuda')) {
@@ -159,11 +171,14 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
   const trainTransforms = datasetTransforms(trainFull, o.augment === true);
   const evalTransforms = datasetTransforms(trainFull, false);
 
-  const dir = planRunFolder('train', {
-    out: (o.resume as string | undefined) ?? (o.out as string | undefined),
-    cwd: ctx.cwd,
-    resume: o.resume !== undefined,
-  });
+  const out = (o.resume as string | undefined) ?? (o.out as string | undefined);
+  if (rankOf !== null && out === undefined) {
+    throw new UsageError('With several ranks, give --out DIR: every rank must name the same run folder');
+  }
+  // Rank 0 plans (and later makes) the folder; the others only name it (rank 0 may have written it).
+  const dir = writer
+    ? planRunFolder('train', { out, cwd: ctx.cwd, resume: o.resume !== undefined })
+    : path.resolve(ctx.cwd, out as string);
   const paths = runPaths(dir);
   const checkpointDir = (o.checkpointDir as string | undefined) ?? paths.checkpoints;
   const savedOptions = Object.fromEntries(Object.entries(o).filter(([k, v]) => !NOT_SAVED.has(k) && v !== undefined));
@@ -189,6 +204,7 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
     }
     const workers = o.workers as number;
     const batchSize = o.batchSize as number;
+    const shard = rankOf === null ? {} : { shard: 'auto' as const };
     const trainLoader = new DataLoader(train, {
       batchSize,
       order: 'shuffle',
@@ -196,6 +212,7 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
       transforms: trainTransforms,
       numWorkers: workers,
       device,
+      ...shard,
     });
     const testLoader = new DataLoader(test, {
       batchSize: o.evalBatchSize as number,
@@ -204,9 +221,13 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
       transforms: evalTransforms,
       numWorkers: workers,
       device,
+      ...shard,
     });
-    const trainer = new Trainer(model, trainerOptions(o, epochs * trainLoader.length));
-    makeRunFolder(dir);
+    const trainer = new Trainer(model, {
+      ...trainerOptions(o, epochs * trainLoader.length),
+      ...(rankOf === null ? {} : { distributed: 'env' as const }),
+    });
+    if (writer) makeRunFolder(dir);
     if (plan.extend) await trainer.loadCheckpoint(checkpointDir);
     const config = {
       command: 'train',
@@ -220,9 +241,10 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
       },
       trainer: trainer.options,
       device,
+      ...(rankOf === null ? {} : { ranks: rankOf.worldSize }),
       started: new Date().toISOString(),
     };
-    writeJson(paths.config, config);
+    if (writer) writeJson(paths.config, config);
 
     progress.info(
       `training ${modelName} (${model.numParameters().toLocaleString('en-US')} parameters, noise ${describeNoise(model.noise)}) ` +
@@ -250,11 +272,12 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
       testLoader.setEpoch(0);
       const last = fit.history[fit.history.length - 1];
       test_ = last?.validation ?? (await trainer.evaluate(testLoader));
-    } else {
+    } else if (writer) {
       progress.log(
         `interrupted after ${fit.steps} steps; continue with: noisynn train --resume ${displayPath(dir, ctx.cwd)}`,
       );
     }
+    if (!writer) return fit.aborted ? 130 : 0;
     await model.saveWeights(paths.weights);
     const seconds = (Date.now() - started.getTime()) / 1000;
     const nfo = info();

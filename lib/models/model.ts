@@ -208,6 +208,11 @@ export abstract class NoisyModel {
     return this._handle.stateNames();
   }
 
+  /** @internal Data-parallel: the noise seed rank 0's trainer handed this model (already set natively). */
+  _adoptNoiseSeed(seed: string): void {
+    this.#noise = { ...this.#noise, seed };
+  }
+
   /** The noise site with every default filled in. */
   get noise(): ResolvedModelNoise {
     void this._handle;

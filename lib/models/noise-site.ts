@@ -50,6 +50,15 @@ export interface ModelNoiseConfig {
    * the paper's headline protocol) or 'always'.
    */
   when?: 'train' | 'eval' | 'always';
+  /**
+   * Data-parallel training (a Trainer with `distributed`): 'global' (default) mixes over the
+   * global batch of all ranks, exactly as one process holding that batch would (optimal, linear
+   * and saltPepper through collectives; gaussian and the saltPepper mask drawn by global sample),
+   * so results do not depend on the number of ranks. 'local' mixes each rank's own batch (no
+   * communication, but the noise then changes with the world size). Without a group both are the
+   * batch itself. See docs/distributed.md for the cost.
+   */
+  scope?: 'local' | 'global';
 }
 
 /**
@@ -107,6 +116,7 @@ export interface ResolvedModelNoise {
   site: 'attention' | 'block';
   axis: 'batch' | 'spatial';
   when: 'train' | 'eval' | 'always';
+  scope: 'local' | 'global';
   /** ViT: the block index (non-negative). CNN: stage 1..4 and block index (non-negative). */
   layer: number | { stage: number; block: number };
   /** Why a preset resolved as it did, when that is not obvious (the 'official' preset on a ResNet-18). */
@@ -164,8 +174,8 @@ export function normalizeModelNoise(option: unknown, arch: NoiseSiteArchitecture
   }
 
   // Model-level keys are validated here; the rest is injectNoise's config.
-  const { layer, site, axis, when, ...opConfig } = config;
-  const op = normalizeNoiseConfig(opConfig, 'noise', ['layer', 'site', 'when']);
+  const { layer, site, axis, when, scope, ...opConfig } = config;
+  const op = normalizeNoiseConfig(opConfig, 'noise', ['layer', 'site', 'when', 'scope']);
   const out: SiteNoise = {
     kind: op.kind,
     strength: op.strength,
@@ -175,6 +185,7 @@ export function normalizeModelNoise(option: unknown, arch: NoiseSiteArchitecture
     detach: op.detach,
     axis: axis === undefined ? 'batch' : expectOneOf(axis, 'noise.axis', ['batch', 'spatial'] as const),
     when: when === undefined ? 'train' : expectOneOf(when, 'noise.when', ['train', 'eval', 'always'] as const),
+    scope: scope === undefined ? 'global' : expectOneOf(scope, 'noise.scope', ['local', 'global'] as const),
     site: arch.family === 'vit' ? 'attention' : 'block',
     layer: 0,
     stage: lastStage,
@@ -212,6 +223,7 @@ export function resolvedNoise(n: SiteNoise, family: 'vit' | 'cnn'): ResolvedMode
     site: n.site,
     axis: n.axis,
     when: n.when,
+    scope: n.scope,
     layer: family === 'vit' ? n.layer : { stage: n.stage, block: n.block },
     ...(n.note !== undefined ? { note: n.note } : {}),
   };

@@ -2,6 +2,7 @@
 // (`trainer.options`), and the flat struct the native trainer copies.
 import type { NativeTrainerOptions } from '../binding';
 import { OPTIMIZER_DEFAULTS } from '../defaults';
+import type { DistributedOption } from '../distributed';
 import { seedOrRandom } from '../seeds';
 import {
   expectBoolean,
@@ -69,6 +70,14 @@ export interface TrainerOptions {
   mixedPrecision?: boolean;
   /** Seeds dropout/drop-path per step, so a resumed run replays an uninterrupted one. Default: random. */
   seed?: number | bigint;
+  /**
+   * Data-parallel training over several processes (and machines), on PyTorch's c10d: 'env' joins
+   * the group that torchrun's variables describe (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), an
+   * object names it explicitly. Every rank runs the same program; rank 0's weights and seeds are
+   * adopted, gradients are averaged over the ranks in every step, and W ranks with batches of b
+   * train as one process with batches of W x b. See docs/distributed.md. Default: none.
+   */
+  distributed?: DistributedOption;
 }
 
 /** {@link OptimizerOptions} with every default filled in. */
@@ -108,7 +117,15 @@ export interface ResolvedTrainerOptions {
   readonly seed: string;
 }
 
-const TRAINER_KEYS = ['optimizer', 'schedule', 'labelSmoothing', 'clipGradNorm', 'mixedPrecision', 'seed'];
+const TRAINER_KEYS = [
+  'optimizer',
+  'schedule',
+  'labelSmoothing',
+  'clipGradNorm',
+  'mixedPrecision',
+  'seed',
+  'distributed',
+];
 const OPTIMIZER_KEYS = ['name', 'lr', 'weightDecay', 'momentum', 'nesterov', 'betas', 'eps'];
 const SCHEDULE_KEYS = ['name', 'warmupSteps', 'minLr', 'stepSize', 'gamma', 'totalSteps'];
 

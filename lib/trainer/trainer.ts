@@ -5,6 +5,7 @@ import * as path from 'path';
 import { binding, NativeTrainer } from '../binding';
 import { checkpointFiles, commitManifest, CheckpointFit, CheckpointManifest, readManifest } from '../checkpoint';
 import { DataLoader } from '../dataloader';
+import { resolveDistributed } from '../distributed';
 import { NoisyModel } from '../models';
 import { prepareOutputDir } from '../output-paths';
 import { LogRecord, LogWriter, MetricsLog } from '../run-log';
@@ -17,6 +18,7 @@ import {
   expectPositiveInteger,
   typeError,
 } from '../validate';
+import { TrainerGroup } from './distributed';
 import { disposeBatch, evaluatePass } from './evaluate';
 import { expectBatch, expectLoader } from './inputs';
 import { nativeTrainerOptions, ResolvedTrainerOptions, resolveTrainerOptions, TrainerOptions } from './options';
@@ -59,9 +61,11 @@ const FIT_KEYS = ['epochs', 'validation', 'checkpointDir', 'signal', 'metricsLog
  */
 export class Trainer extends EventEmitter {
   readonly model: NoisyModel;
-  /** The options with every default filled in (e.g. `options.optimizer.betas`). */
-  readonly options: ResolvedTrainerOptions;
+  #options: ResolvedTrainerOptions;
   readonly #native: NativeTrainer;
+  /** Data-parallel: the group this trainer joins (null when training alone), and the join in flight. */
+  readonly #group: TrainerGroup | null = null;
+  readonly #ready: Promise<void> = Promise.resolve();
   #fitting = false;
   #epochs = 0;
   #history: EpochEvent[] = [];
@@ -77,9 +81,38 @@ export class Trainer extends EventEmitter {
         `mixedPrecision (bf16 autocast) needs the model on a CUDA device, but it is on ${model.device}`,
       );
     }
+    const distributed =
+      options?.distributed === undefined ? null : resolveDistributed(options.distributed, model.device);
     this.model = model;
-    this.options = resolved;
+    this.#options = resolved;
     this.#native = new binding.NativeTrainer(model._handle, nativeTrainerOptions(resolved));
+    if (distributed !== null) {
+      // The rendezvous waits for every rank, off the JS thread; step, evaluate, fit and
+      // loadCheckpoint wait for it (and reject with its error). Rank 0's seeds replace random
+      // defaults on the other ranks.
+      const group = new TrainerGroup(distributed, model.device);
+      this.#group = group;
+      this.#ready = group.join(this.#native, model).then(({ seed, noiseSeed }) => {
+        if (seed !== this.#options.seed) this.#options = Object.freeze({ ...this.#options, seed });
+        model._adoptNoiseSeed(noiseSeed);
+      });
+      this.#ready.catch(() => undefined); // surfaced by the first step, evaluate, fit or loadCheckpoint
+    }
+  }
+
+  /** The options with every default filled in (e.g. `options.optimizer.betas`). */
+  get options(): ResolvedTrainerOptions {
+    return this.#options;
+  }
+
+  /** This process's rank in its data-parallel group (0 when training alone). */
+  get rank(): number {
+    return this.#group?.rank ?? 0;
+  }
+
+  /** Processes in the data-parallel group (1 when training alone). */
+  get worldSize(): number {
+    return this.#group?.worldSize ?? 1;
   }
 
   /** Optimizer steps taken so far (by every fit and step, and a loaded checkpoint's). */
@@ -117,6 +150,7 @@ export class Trainer extends EventEmitter {
    */
   async step(batch: { images: unknown; labels: unknown }): Promise<StepResult> {
     const b = expectBatch(batch, this.model);
+    await this.#ready;
     const release = this.model._claim('Trainer.step');
     try {
       const r = await this.#native.step(b.images._handle, b.labels._handle);
@@ -137,12 +171,23 @@ export class Trainer extends EventEmitter {
     return { loss: r.loss, top1: r.top1, top5: r.top5, samples: r.samples };
   }
 
-  /** @internal evaluate() plus the per-sample top-1 hits, indexed by dataset index (255 = not seen). */
-  async _evaluate(loader: DataLoader): Promise<EvalResult & { correctByIndex: Uint8Array }> {
+  /**
+   * @internal evaluate() plus the per-sample top-1 hits, indexed by dataset index (255 = not seen).
+   * `localNoise`: in a group, 'global' noise mixes each rank's batch only (auditLeakage's
+   * batch-size-1 pass, where the batch must be the sample itself).
+   */
+  async _evaluate(
+    loader: DataLoader,
+    options: { localNoise?: boolean } = {},
+  ): Promise<EvalResult & { correctByIndex: Uint8Array }> {
     expectLoader(loader, 'loader', this.model);
+    await this.#ready;
     const release = this.model._claim('Trainer.evaluate');
     try {
-      return (await evaluatePass(this.#native, this.model, loader))!;
+      return (await evaluatePass(this.#native, this.model, loader, undefined, {
+        group: this.#group,
+        localNoise: options.localNoise,
+      }))!;
     } finally {
       release();
     }
@@ -171,7 +216,8 @@ export class Trainer extends EventEmitter {
     const plan = this.#plan(train, options);
     const metricsLog =
       options.metricsLog === undefined ? undefined : expectNonEmptyString(options.metricsLog, 'metricsLog');
-    const log = metricsLog === undefined ? undefined : await MetricsLog.open(metricsLog);
+    // In a group only rank 0 writes the log (every rank's records are the global batch's).
+    const log = metricsLog === undefined || this.rank !== 0 ? undefined : await MetricsLog.open(metricsLog);
     try {
       return await this.#fit(train, plan, log);
     } finally {
@@ -208,6 +254,7 @@ export class Trainer extends EventEmitter {
     const d = expectNonEmptyString(dir, 'dir');
     const manifest = await readManifest(d);
     if (manifest === null) throw new Error(`Cannot load a checkpoint from ${d}: it holds no checkpoint.json`);
+    await this.#ready; // after rank 0's weights were adopted: every rank then loads the same files
     const release = this.model._claim('Trainer.loadCheckpoint');
     try {
       await this.#restore(d, manifest, false);
@@ -269,6 +316,7 @@ export class Trainer extends EventEmitter {
   async #fit(train: DataLoader, plan: FitPlan, log: LogWriter | undefined): Promise<FitResult> {
     const { validation, checkpointDir, signal } = plan;
     if (this.#fitting) throw new Error('Trainer.fit is already running on this trainer');
+    await this.#ready;
     const release = this.model._claim('Trainer.fit');
     this.#fitting = true;
     try {
@@ -331,7 +379,9 @@ export class Trainer extends EventEmitter {
         for await (const batch of train) {
           let r;
           try {
-            r = await this.#native.step(batch.images._handle, batch.labels._handle);
+            // In a group every rank stops after the same step: the one in which any rank was aborted.
+            const stop = this.#group !== null && (signal?.aborted ?? false);
+            r = await this.#native.step(batch.images._handle, batch.labels._handle, stop);
           } finally {
             disposeBatch(batch);
           }
@@ -356,7 +406,7 @@ export class Trainer extends EventEmitter {
           if (checkpointDir === undefined) await log?.write({ type: 'step', ...event });
           else pending.push({ type: 'step', ...event });
           this.emit('step', event);
-          if (signal?.aborted) {
+          if (this.#group !== null ? r.stop : signal?.aborted) {
             aborted = true;
             break;
           }
@@ -373,7 +423,7 @@ export class Trainer extends EventEmitter {
           seconds,
         };
         if (validation) {
-          const v = await evaluatePass(this.#native, this.model, validation, signal);
+          const v = await evaluatePass(this.#native, this.model, validation, signal, { group: this.#group });
           if (v === null) aborted = true;
           else record.validation = { loss: v.loss, top1: v.top1, top5: v.top5, samples: v.samples };
         }
@@ -382,11 +432,16 @@ export class Trainer extends EventEmitter {
         history.push(record);
         for (const line of pending) await log?.write(line);
         await log?.write({ type: 'epoch', ...record });
-        if (checkpointDir !== undefined) {
+        // In a group rank 0 writes the checkpoint (the ranks hold the same state); the others
+        // take it as theirs. The agreement below keeps them from going on before it is committed.
+        if (checkpointDir !== undefined && this.rank === 0) {
           previous = await this.#saveCheckpoint(checkpointDir, fit, previous);
+        } else if (checkpointDir !== undefined) {
+          this.#checkpoint = { dir: path.resolve(checkpointDir), step: this.#native.getStep() };
         }
         this.emit('epoch', record);
         aborted = aborted || (signal?.aborted ?? false);
+        if (this.#group !== null) aborted = await this.#group.any(aborted);
       }
       return {
         epochs: this.#epochs,

@@ -37,5 +37,32 @@ inline void for_each_random(int64_t e0, int64_t e1, uint64_t seed, uint64_t offs
   }
 }
 
+// The batch interleave of data-parallel ranks (ops/noise.h, NoiseParams): local element e, in
+// sample j = e / per_sample, is element (j * world + rank) * per_sample + e % per_sample of the
+// global batch, whose counter it takes.
+struct Interleave {
+  int64_t per_sample = 1;
+  int64_t rank = 0;
+  int64_t world = 1;
+  int64_t global(int64_t e) const {
+    if (world == 1) return e;
+    const int64_t j = e / per_sample;
+    return (j * world + rank) * per_sample + (e - j * per_sample);
+  }
+};
+
+// for_each_random under an interleave: visits every local index e in [e0, e1) with the number of
+// its global element (each sample's elements are contiguous in both, so a run per sample).
+template <bool Normal, typename F>
+inline void for_each_random(int64_t e0, int64_t e1, const Interleave& il, uint64_t seed, uint64_t offset, F f) {
+  if (il.world == 1) return for_each_random<Normal>(e0, e1, seed, offset, f);
+  while (e0 < e1) {
+    const int64_t stop = std::min(e1, (e0 / il.per_sample + 1) * il.per_sample);
+    const int64_t shift = il.global(e0) - e0;
+    for_each_random<Normal>(e0 + shift, stop + shift, seed, offset, [&](int64_t g, float v) { f(g - shift, v); });
+    e0 = stop;
+  }
+}
+
 }  // namespace rng
 }  // namespace noisynn

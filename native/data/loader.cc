@@ -34,6 +34,24 @@ std::vector<int64_t> epoch_order(const Dataset& dataset, Order order, uint64_t s
   return idx;
 }
 
+std::vector<int64_t> shard_of(const std::vector<int64_t>& order, int64_t rank, int64_t world, bool drop_last,
+                              int64_t* own) {
+  TORCH_CHECK_VALUE(world >= 1 && rank >= 0 && rank < world, "shard rank ", rank, " out of range for ", world,
+                    " shards");
+  const int64_t n = static_cast<int64_t>(order.size());
+  const int64_t per_shard = drop_last ? n / world : (n + world - 1) / world;
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(per_shard));
+  int64_t mine = 0;
+  for (int64_t i = 0; i < per_shard; ++i) {
+    const int64_t position = i * world + rank;  // in the order padded by wrapping around
+    if (position < n) ++mine;
+    if (n > 0) out.push_back(order[static_cast<size_t>(position % n)]);
+  }
+  if (own != nullptr) *own = mine;
+  return out;
+}
+
 BatchLoader::BatchLoader(DatasetPtr dataset, LoaderOptions options)
     : dataset_(std::move(dataset)), options_(std::move(options)) {
   TORCH_CHECK_VALUE(dataset_ != nullptr, "BatchLoader needs a dataset");
@@ -41,7 +59,16 @@ BatchLoader::BatchLoader(DatasetPtr dataset, LoaderOptions options)
   TORCH_CHECK_VALUE(options_.num_workers >= 0 && options_.num_workers <= 256, "number of workers must be in [0, 256]");
   TORCH_CHECK_VALUE(options_.prefetch >= 1, "prefetch must be positive, got ", options_.prefetch);
   pipeline_ = TransformPipeline(options_.transforms, dataset_->channels(), dataset_->height(), dataset_->width());
-  const int64_t n = dataset_->size();
+  TORCH_CHECK_VALUE(options_.shard_world >= 1 && options_.shard_rank >= 0 && options_.shard_rank < options_.shard_world,
+                    "shard rank ", options_.shard_rank, " out of range for ", options_.shard_world, " shards");
+  // The shard's length and how much of it is padding depend on the dataset's size only.
+  const std::vector<int64_t> positions = [&] {
+    std::vector<int64_t> all(static_cast<size_t>(dataset_->size()));
+    std::iota(all.begin(), all.end(), int64_t(0));
+    return all;
+  }();
+  const int64_t n = static_cast<int64_t>(
+      shard_of(positions, options_.shard_rank, options_.shard_world, options_.drop_last, &shard_own_).size());
   num_batches_ = options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
 }
 
@@ -57,8 +84,11 @@ BatchLoader::~BatchLoader() {
 }
 
 uint64_t BatchLoader::reset(int64_t epoch) {
-  auto order =
-      std::make_shared<const std::vector<int64_t>>(epoch_order(*dataset_, options_.order, options_.seed, epoch));
+  std::vector<int64_t> full = epoch_order(*dataset_, options_.order, options_.seed, epoch);
+  if (options_.shard_world > 1) {
+    full = shard_of(full, options_.shard_rank, options_.shard_world, options_.drop_last);
+  }
+  auto order = std::make_shared<const std::vector<int64_t>>(std::move(full));
   std::map<int64_t, Slot> stale;  // freed after the lock is released
   uint64_t generation;
   {
@@ -211,6 +241,7 @@ Batch BatchLoader::build(const std::vector<int64_t>& order, int64_t b, int64_t e
   Batch batch;
   batch.index = b;
   batch.epoch = epoch;
+  batch.valid = std::max<int64_t>(0, std::min(n, shard_own_ - begin));
   batch.images = at::empty({n, shape[0], shape[1], shape[2]}, host.dtype(at::kFloat));
   batch.labels = at::empty({n}, host.dtype(at::kLong));
   batch.indices = at::empty({n}, at::TensorOptions().dtype(at::kLong));

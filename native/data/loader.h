@@ -51,6 +51,11 @@ struct LoaderOptions {
   int64_t prefetch = 4;
   std::vector<TransformSpec> transforms;
   at::Device device = at::Device(at::kCPU);
+  // A data-parallel shard, with DistributedSampler's semantics: each epoch's order (identical on
+  // every rank: the same seed) is padded by wrapping to a multiple of shard_world (cut down to one
+  // under drop_last), and this shard takes its positions shard_rank, shard_rank + shard_world, ...
+  int64_t shard_rank = 0;
+  int64_t shard_world = 1;
 };
 
 struct Batch {
@@ -59,6 +64,7 @@ struct Batch {
   at::Tensor indices;  // int64 [B] on the CPU: the dataset index of each sample
   int64_t index = 0;   // position of this batch in the epoch
   int64_t epoch = 0;
+  int64_t valid = 0;  // its first `valid` samples are the shard's own; the rest repeat others (padding)
 };
 
 // Thrown by next() when reset() or stop() started over while it waited.
@@ -68,6 +74,12 @@ struct SupersededError : std::runtime_error {
 
 // The order in which an epoch visits the dataset's samples.
 std::vector<int64_t> epoch_order(const Dataset& dataset, Order order, uint64_t seed, int64_t epoch);
+
+// DistributedSampler's deal of an epoch's order to shard `rank` of `world` (see LoaderOptions).
+// `*own` receives how many of the returned positions are the shard's own (the rest are padding,
+// always at the end).
+std::vector<int64_t> shard_of(const std::vector<int64_t>& order, int64_t rank, int64_t world, bool drop_last,
+                              int64_t* own = nullptr);
 
 class BatchLoader {
  public:
@@ -121,6 +133,7 @@ class BatchLoader {
   LoaderOptions options_;
   TransformPipeline pipeline_;
   int64_t num_batches_ = 0;
+  int64_t shard_own_ = 0;  // samples of the shard that are not padding
 
   std::mutex mu_;
   std::condition_variable work_cv_;   // workers wait here for claimable batches

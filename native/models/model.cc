@@ -5,6 +5,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "distributed/global_noise.h"
+
 namespace noisynn {
 namespace models {
 
@@ -27,6 +29,12 @@ NoiseSiteKind parse_noise_site(const std::string& s) {
   TORCH_CHECK_VALUE(false, "Expected one of 'attention', 'block' for noise.site but received '", s, "'");
 }
 
+NoiseScope parse_noise_scope(const std::string& s) {
+  if (s == "local") return NoiseScope::Local;
+  if (s == "global") return NoiseScope::Global;
+  TORCH_CHECK_VALUE(false, "Expected one of 'local', 'global' for noise.scope but received '", s, "'");
+}
+
 const char* noise_site_name(NoiseSiteKind s) { return s == NoiseSiteKind::Attention ? "attention" : "block"; }
 
 // ---- the noise site ----
@@ -43,10 +51,13 @@ bool NoiseSite::active(bool training) const {
 at::Tensor NoiseSite::inject(const at::Tensor& x, int64_t axis) {
   NoiseParams p = config_.params;
   p.axis = axis;
+  const bool global = config_.scope == NoiseScope::Global && group_ != nullptr && group_->world_size() > 1;
   // Each element index is added to the Philox counter, so reserving numel() per call keeps
-  // the streams of successive forwards disjoint.
-  p.offset = offset_.fetch_add(static_cast<uint64_t>(x.numel()));
-  return inject_noise(x, p);
+  // the streams of successive forwards disjoint. Over a global batch every rank reserves the
+  // whole batch's span (all ranks' offsets stay equal), as one process holding it would.
+  const uint64_t span = static_cast<uint64_t>(x.numel()) * static_cast<uint64_t>(global ? group_->world_size() : 1);
+  p.offset = offset_.fetch_add(span);
+  return global ? dist::inject_noise_global(x, p, group_) : inject_noise(x, p);
 }
 
 at::Tensor NoiseSite::apply_to_tokens(const at::Tensor& tokens, int64_t grid_h, int64_t grid_w) {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -16,6 +17,9 @@
 #include "ops/noise.h"
 
 namespace noisynn {
+namespace dist {
+class Group;
+}
 namespace models {
 
 // The modes in which the noise is applied: module.train(true), module.train(false), or both.
@@ -24,10 +28,14 @@ enum class NoiseWhen { Train, Eval, Always };
 enum class NoiseAxis { Batch, Spatial };
 // ViT only: on the LayerNorm output feeding qkv (official), or on the tokens entering the block.
 enum class NoiseSiteKind { Attention, Block };
+// Data-parallel training: mix over the global batch of all ranks (as one process with the whole
+// batch would) or over each rank's local batch. Without a process group both are the local batch.
+enum class NoiseScope { Local, Global };
 
 NoiseWhen parse_noise_when(const std::string& s);
 NoiseAxis parse_noise_axis(const std::string& s);
 NoiseSiteKind parse_noise_site(const std::string& s);
+NoiseScope parse_noise_scope(const std::string& s);
 const char* noise_site_name(NoiseSiteKind s);
 
 // Where and when a model injects noise. `params.axis` and `params.offset` are filled per call.
@@ -36,9 +44,10 @@ struct NoiseSiteConfig {
   NoiseAxis axis = NoiseAxis::Batch;
   NoiseWhen when = NoiseWhen::Train;
   NoiseSiteKind site = NoiseSiteKind::Attention;  // ViT only; ResNets inject at a block's input
-  int64_t layer = 0;                              // ViT: block index in [0, depth)
-  int64_t stage = 4;                              // ResNet: stage 1..4 (torchvision's layer1..layer4)
-  int64_t block = 0;                              // ResNet: block index within the stage
+  NoiseScope scope = NoiseScope::Global;
+  int64_t layer = 0;  // ViT: block index in [0, depth)
+  int64_t stage = 4;  // ResNet: stage 1..4 (torchvision's layer1..layer4)
+  int64_t block = 0;  // ResNet: block index within the stage
 };
 
 // Applies the configured noise to one tensor and advances the Philox offset by the number of
@@ -58,11 +67,17 @@ class NoiseSite {
   uint64_t offset() const { return offset_.load(); }
   void set_offset(uint64_t offset) { offset_.store(offset); }
 
+  // The data-parallel group that 'global' scope mixes over. The trainer sets it for the span of
+  // its collective calls (a step, a batch evaluation), which every rank makes; any other forward
+  // (model.forward, probes) mixes the local batch.
+  void set_group(std::shared_ptr<dist::Group> group) { group_ = std::move(group); }
+
  private:
   at::Tensor inject(const at::Tensor& x, int64_t axis);
 
   NoiseSiteConfig config_;
   std::atomic<uint64_t> offset_{0};
+  std::shared_ptr<dist::Group> group_;
 };
 
 // Seconds of each of `iterations` forward + backward passes of `site` alone on tokens

@@ -10,6 +10,7 @@ struct AddonData {
   Napi::FunctionReference tensorCtor;
   Napi::FunctionReference modelCtor;
   Napi::FunctionReference datasetCtor;
+  Napi::FunctionReference groupCtor;
 };
 
 inline AddonData* GetAddonData(Napi::Env env) { return env.GetInstanceData<AddonData>(); }

@@ -57,6 +57,8 @@ ConfigReader::ConfigReader(const Napi::Value& value, std::string name) : name_(s
 
 Napi::Value ConfigReader::Field(const char* key) const { return object_.Get(key); }
 
+bool ConfigReader::Has(const char* key) const { return !Field(key).IsUndefined(); }
+
 int64_t ConfigReader::Int(const char* key) const { return IntOf(Field(key), PathOf(key)); }
 
 double ConfigReader::Double(const char* key) const {

@@ -23,6 +23,8 @@ class ConfigReader {
   // Throws a TypeError naming `name` unless `value` is an object.
   ConfigReader(const Napi::Value& value, std::string name);
 
+  // Whether the field is present (not undefined): for fields newer callers add.
+  bool Has(const char* key) const;
   int64_t Int(const char* key) const;  // a safe integer
   double Double(const char* key) const;
   std::string String(const char* key) const;

@@ -289,6 +289,10 @@ class LoaderWrap : public Napi::ObjectWrap<LoaderWrap> {
       o.num_workers = c.Int("numWorkers");
       o.prefetch = c.Int("prefetch");
       o.device = ParseDevice(c.String("device"));
+      if (c.Has("shardWorld")) {
+        o.shard_rank = c.Int("shardRank");
+        o.shard_world = c.Int("shardWorld");
+      }
       for (const ConfigReader& t : c.Objects("transforms")) o.transforms.push_back(ReadTransform(t));
       loader_ = std::make_shared<data::BatchLoader>(std::move(dataset), std::move(o));
       return info.Env().Undefined();
@@ -325,6 +329,7 @@ class LoaderWrap : public Napi::ObjectWrap<LoaderWrap> {
     out.Set("indices", TensorWrap::New(env, std::move(b.indices)));
     out.Set("index", Napi::Number::New(env, static_cast<double>(b.index)));
     out.Set("epoch", Napi::Number::New(env, static_cast<double>(b.epoch)));
+    out.Set("valid", Napi::Number::New(env, static_cast<double>(b.valid)));
     result.reset();
     return out;
   }

@@ -70,6 +70,7 @@ models::NoiseSiteConfig ReadNoiseSite(const ConfigReader& r) {
   c.layer = r.Int("layer");
   c.stage = r.Int("stage");
   c.block = r.Int("block");
+  if (r.Has("scope")) c.scope = models::parse_noise_scope(r.String("scope"));
   return c;
 }
 

@@ -7,8 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "distributed/group.h"
 #include "napi/async.h"
 #include "napi/config.h"
+#include "napi/distributed.h"
 #include "napi/errors.h"
 #include "napi/models.h"
 #include "napi/tensor.h"
@@ -50,6 +52,7 @@ Napi::Object StepValue(Napi::Env env, const train::StepResult& r) {
   o.Set("gradNorm", r.grad_norm);
   o.Set("correct", static_cast<double>(r.correct));
   o.Set("samples", static_cast<double>(r.samples));
+  o.Set("stop", r.stop);
   return o;
 }
 
@@ -80,6 +83,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         InstanceMethod<&TrainerWrap::SetNoiseOffset>("setNoiseOffset"),
         InstanceMethod<&TrainerWrap::SaveState>("saveState"),
         InstanceMethod<&TrainerWrap::LoadState>("loadState"),
+        InstanceMethod<&TrainerWrap::JoinGroup>("joinGroup"),
     };
     return DefineClass(env, "NativeTrainer", methods);
   }
@@ -94,18 +98,29 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
  private:
+  // step(images, labels, stop?) -> Promise<StepResult>
   Napi::Value Step(const Napi::CallbackInfo& info) {
-    return RunOnBatch(info, "noisynn.trainStep", &train::Trainer::step, StepValue);
+    const bool stop = info.Length() > 2 && info[2].ToBoolean().Value();
+    return RunOnBatch<train::StepResult>(
+        info, "noisynn.trainStep",
+        [stop](train::Trainer& t, const at::Tensor& x, const at::Tensor& y) { return t.step(x, y, stop); }, StepValue);
   }
 
+  // evaluate(images, labels, valid?, localNoise?) -> Promise<EvalResult>, counting the first `valid` samples.
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
-    return RunOnBatch(info, "noisynn.evaluate", &train::Trainer::evaluate, EvalValue);
+    const int64_t valid = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : -1;
+    const bool local_noise = info.Length() > 3 && info[3].ToBoolean().Value();
+    return RunOnBatch<train::EvalResult>(
+        info, "noisynn.evaluate",
+        [valid, local_noise](train::Trainer& t, const at::Tensor& x, const at::Tensor& y) {
+          return t.evaluate(x, y, valid, local_noise);
+        },
+        EvalValue);
   }
 
-  // (images, labels) -> Promise: `run` on this trainer's executor, its result converted by `value`.
-  template <typename Result>
-  Napi::Value RunOnBatch(const Napi::CallbackInfo& info, const char* name,
-                         Result (train::Trainer::*run)(const at::Tensor&, const at::Tensor&),
+  // (images, labels, ...) -> Promise: `run` on this trainer's executor, its result converted by `value`.
+  template <typename Result, typename Run>
+  Napi::Value RunOnBatch(const Napi::CallbackInfo& info, const char* name, Run run,
                          Napi::Object (*value)(Napi::Env, const Result&)) {
     return Guard(info, [&]() -> Napi::Value {
       auto trainer = trainer_;
@@ -113,8 +128,24 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       at::Tensor labels = UnwrapTensor(info[1], "labels");
       auto result = std::make_shared<Result>();
       return executor_->Run(
-          info.Env(), name, [=] { *result = ((*trainer).*run)(images, labels); },
+          info.Env(), name, [=] { *result = run(*trainer, images, labels); },
           [=](Napi::Env env) -> Napi::Value { return value(env, *result); });
+    });
+  }
+
+  // joinGroup(group) -> Promise<{ seed, noiseSeed }>: rank 0's seeds, now this trainer's and its model's.
+  Napi::Value JoinGroup(const Napi::CallbackInfo& info) {
+    return Guard(info, [&]() -> Napi::Value {
+      auto trainer = trainer_;
+      std::shared_ptr<dist::Group> group = UnwrapGroup(info[0], "group");
+      return executor_->Run(
+          info.Env(), "noisynn.joinGroup", [=] { trainer->join_group(group); },
+          [=](Napi::Env env) -> Napi::Value {
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("seed", std::to_string(trainer->options().seed));
+            o.Set("noiseSeed", std::to_string(trainer->model().noise().params.seed));
+            return o;
+          });
     });
   }
 

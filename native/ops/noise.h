@@ -27,6 +27,14 @@ struct NoiseParams {
   uint64_t seed = 0;
   uint64_t offset = 0;
   bool detach = false;
+  // The batch interleave of data-parallel ranks (DistributedSampler's round-robin deal): sample j
+  // of this tensor (along dim 0) is sample j * batch_world + batch_rank of the global batch, and
+  // gaussian and saltPepper draw that sample's Philox numbers. (0, 1): the tensor is the batch.
+  int64_t batch_rank = 0;
+  int64_t batch_world = 1;
+  // saltPepper: {salt, pepper} ([2], x's dtype and device) instead of x's own max and min, e.g.
+  // the global batch's. Undefined: x's own.
+  at::Tensor extremes;
 };
 
 // The fused op (dispatched to the CPU or CUDA kernel, differentiable). Returns a new tensor.
@@ -37,9 +45,13 @@ at::Tensor inject_noise(const at::Tensor& x, const NoiseParams& p);
 // fused kernels. Used by the tests and the benchmark as the ground truth.
 at::Tensor inject_noise_reference(const at::Tensor& x, const NoiseParams& p);
 
-// The raw random streams the kernels use, materialised (for tests and the reference).
-at::Tensor philox_normal(at::IntArrayRef shape, uint64_t seed, uint64_t offset, at::ScalarType dtype);
-at::Tensor philox_uniform(at::IntArrayRef shape, uint64_t seed, uint64_t offset, at::ScalarType dtype);
+// The raw random streams the kernels use, materialised (for tests and the reference). With a
+// batch interleave (rank, world), row j of the result is row j * world + rank of the stream
+// materialised for a batch `world` times as large.
+at::Tensor philox_normal(at::IntArrayRef shape, uint64_t seed, uint64_t offset, at::ScalarType dtype,
+                         int64_t batch_rank = 0, int64_t batch_world = 1);
+at::Tensor philox_uniform(at::IntArrayRef shape, uint64_t seed, uint64_t offset, at::ScalarType dtype,
+                          int64_t batch_rank = 0, int64_t batch_world = 1);
 
 // Whether this build carries the CUDA kernels, and the names of the visible GPUs.
 bool built_with_cuda();

@@ -143,11 +143,11 @@ void optimal_rows(const scalar_t* x, scalar_t* out, const Geometry& g) {
 
 template <typename scalar_t>
 void gaussian_all(const scalar_t* x, scalar_t* out, int64_t n, double s, double m, double d, uint64_t seed,
-                  uint64_t offset) {
+                  uint64_t offset, const rng::Interleave& il) {
   using acc_t = at::opmath_type<scalar_t>;
   const acc_t sa = static_cast<acc_t>(s), ma = static_cast<acc_t>(m), da = static_cast<acc_t>(d);
   at::parallel_for(0, (n + 3) / 4, 2048, [&](int64_t b0, int64_t b1) {
-    rng::for_each_random<true>(b0 * 4, std::min(n, b1 * 4), seed, offset, [&](int64_t e, float z) {
+    rng::for_each_random<true>(b0 * 4, std::min(n, b1 * 4), il, seed, offset, [&](int64_t e, float z) {
       out[e] = static_cast<scalar_t>(static_cast<acc_t>(x[e]) + sa * (ma + da * static_cast<acc_t>(z)));
     });
   });
@@ -182,14 +182,22 @@ Extremes<scalar_t> global_extremes(const scalar_t* x, int64_t n) {
       });
 }
 
+// `given`: {salt, pepper} from the caller (the global batch's), or null for x's own.
 template <typename scalar_t>
-void salt_pepper_all(const scalar_t* x, scalar_t* out, int64_t n, double p, uint64_t seed, uint64_t offset) {
+void salt_pepper_all(const scalar_t* x, scalar_t* out, int64_t n, double p, uint64_t seed, uint64_t offset,
+                     const rng::Interleave& il, const scalar_t* given) {
   const float half_p = static_cast<float>(p * 0.5), pf = static_cast<float>(p);
-  const Extremes<scalar_t> ex = global_extremes(x, n);
-  const scalar_t salt = ex.nan ? std::numeric_limits<scalar_t>::quiet_NaN() : ex.hi;
-  const scalar_t pepper = ex.nan ? std::numeric_limits<scalar_t>::quiet_NaN() : ex.lo;
+  scalar_t salt, pepper;
+  if (given != nullptr) {
+    salt = given[0];
+    pepper = given[1];
+  } else {
+    const Extremes<scalar_t> ex = global_extremes(x, n);
+    salt = ex.nan ? std::numeric_limits<scalar_t>::quiet_NaN() : ex.hi;
+    pepper = ex.nan ? std::numeric_limits<scalar_t>::quiet_NaN() : ex.lo;
+  }
   at::parallel_for(0, (n + 3) / 4, 2048, [&](int64_t b0, int64_t b1) {
-    rng::for_each_random<false>(b0 * 4, std::min(n, b1 * 4), seed, offset, [&](int64_t e, float u) {
+    rng::for_each_random<false>(b0 * 4, std::min(n, b1 * 4), il, seed, offset, [&](int64_t e, float u) {
       // Two plain selects (not nested) so the loop vectorizes: u < p/2 takes the salt,
       // p/2 <= u < p the pepper, the rest keep x.
       const scalar_t v = u < pf ? pepper : x[e];
@@ -199,10 +207,11 @@ void salt_pepper_all(const scalar_t* x, scalar_t* out, int64_t n, double p, uint
 }
 
 template <typename scalar_t>
-void salt_pepper_grad(const scalar_t* gr, scalar_t* gx, int64_t n, double p, uint64_t seed, uint64_t offset) {
+void salt_pepper_grad(const scalar_t* gr, scalar_t* gx, int64_t n, double p, uint64_t seed, uint64_t offset,
+                      const rng::Interleave& il) {
   const float pf = static_cast<float>(p);
   at::parallel_for(0, (n + 3) / 4, 4096, [&](int64_t b0, int64_t b1) {
-    rng::for_each_random<false>(b0 * 4, std::min(n, b1 * 4), seed, offset, [&](int64_t e, float u) {
+    rng::for_each_random<false>(b0 * 4, std::min(n, b1 * 4), il, seed, offset, [&](int64_t e, float u) {
       const scalar_t gv = gr[e];  // load, then select: vectorizes
       gx[e] = u < pf ? scalar_t(0) : gv;
     });
@@ -212,21 +221,26 @@ void salt_pepper_grad(const scalar_t* gr, scalar_t* gx, int64_t n, double p, uin
 }  // namespace
 
 at::Tensor forward_cpu(const at::Tensor& x_in, int64_t kind, int64_t axis, double strength, double mean, double std,
-                       int64_t seed, int64_t offset, bool detach) {
+                       int64_t seed, int64_t offset, bool detach, int64_t batch_rank, int64_t batch_world,
+                       const c10::optional<at::Tensor>& extremes) {
   const Geometry g = check_and_geometry(x_in, axis, "inject_noise");
   check_kind(kind, "inject_noise");
+  const rng::Interleave il{check_interleave(x_in, batch_rank, batch_world, extremes, "inject_noise"), batch_rank,
+                           batch_world};
   const at::Tensor x = x_in.contiguous();
   at::Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
   const auto k = static_cast<NoiseKind>(kind);
   const uint64_t useed = static_cast<uint64_t>(seed), uoff = static_cast<uint64_t>(offset);
+  const at::Tensor given = extremes.has_value() && extremes->defined() ? extremes->contiguous() : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "inject_noise_cpu", [&] {
     const scalar_t* xp = x.data_ptr<scalar_t>();
     scalar_t* op = out.data_ptr<scalar_t>();
+    const scalar_t* ex = given.defined() ? given.data_ptr<scalar_t>() : nullptr;
     switch (k) {
       case NoiseKind::Linear: linear_rows(xp, op, g, strength, /*transpose=*/false); break;
       case NoiseKind::Optimal: optimal_rows(xp, op, g); break;
-      case NoiseKind::Gaussian: gaussian_all(xp, op, x.numel(), strength, mean, std, useed, uoff); break;
-      case NoiseKind::SaltPepper: salt_pepper_all(xp, op, x.numel(), strength, useed, uoff); break;
+      case NoiseKind::Gaussian: gaussian_all(xp, op, x.numel(), strength, mean, std, useed, uoff, il); break;
+      case NoiseKind::SaltPepper: salt_pepper_all(xp, op, x.numel(), strength, useed, uoff, il, ex); break;
       case NoiseKind::None: out.copy_(x); break;
     }
   });
@@ -234,9 +248,11 @@ at::Tensor forward_cpu(const at::Tensor& x_in, int64_t kind, int64_t axis, doubl
 }
 
 at::Tensor backward_cpu(const at::Tensor& grad_in, int64_t kind, int64_t axis, double strength, int64_t seed,
-                        int64_t offset, bool detach) {
+                        int64_t offset, bool detach, int64_t batch_rank, int64_t batch_world) {
   const Geometry g = check_and_geometry(grad_in, axis, "inject_noise_backward");
   check_kind(kind, "inject_noise_backward");
+  const rng::Interleave il{check_interleave(grad_in, batch_rank, batch_world, c10::nullopt, "inject_noise_backward"),
+                           batch_rank, batch_world};
   const at::Tensor grad = grad_in.contiguous();
   const auto k = static_cast<NoiseKind>(kind);
   // The noise term carries no gradient under detach; gaussian noise is additive: identity.
@@ -249,7 +265,8 @@ at::Tensor backward_cpu(const at::Tensor& grad_in, int64_t kind, int64_t axis, d
       case NoiseKind::Linear: linear_rows(gp, op, g, strength, /*transpose=*/true); break;
       case NoiseKind::Optimal: optimal_rows(gp, op, g); break;
       case NoiseKind::SaltPepper:
-        salt_pepper_grad(gp, op, grad.numel(), strength, static_cast<uint64_t>(seed), static_cast<uint64_t>(offset));
+        salt_pepper_grad(gp, op, grad.numel(), strength, static_cast<uint64_t>(seed), static_cast<uint64_t>(offset),
+                         il);
         break;
       default: break;
     }
@@ -265,16 +282,18 @@ bool cpu_kernels_parallel() {
 #endif
 }
 
-void philox_fill_cpu(at::Tensor& out, bool normal, uint64_t seed, uint64_t offset) {
+void philox_fill_cpu(at::Tensor& out, bool normal, uint64_t seed, uint64_t offset, int64_t per_sample,
+                     int64_t batch_rank, int64_t batch_world) {
   TORCH_CHECK(out.scalar_type() == at::kFloat && out.is_contiguous() && out.is_cpu(),
               "philox_fill_cpu: contiguous float CPU tensor expected");
   float* p = out.data_ptr<float>();
   const int64_t n = out.numel();
+  const rng::Interleave il{std::max<int64_t>(per_sample, 1), batch_rank, batch_world};
   at::parallel_for(0, (n + 3) / 4, 4096, [&](int64_t b0, int64_t b1) {
     if (normal) {
-      rng::for_each_random<true>(b0 * 4, std::min(n, b1 * 4), seed, offset, [&](int64_t e, float v) { p[e] = v; });
+      rng::for_each_random<true>(b0 * 4, std::min(n, b1 * 4), il, seed, offset, [&](int64_t e, float v) { p[e] = v; });
     } else {
-      rng::for_each_random<false>(b0 * 4, std::min(n, b1 * 4), seed, offset, [&](int64_t e, float v) { p[e] = v; });
+      rng::for_each_random<false>(b0 * 4, std::min(n, b1 * 4), il, seed, offset, [&](int64_t e, float v) { p[e] = v; });
     }
   });
 }

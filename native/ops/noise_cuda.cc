@@ -30,7 +30,7 @@ cuda::DType kernel_dtype(at::ScalarType t) {
 }
 
 cuda::Launch make_launch(const impl::Geometry& g, int64_t kind, double strength, double mean, double std, int64_t seed,
-                         int64_t offset) {
+                         int64_t offset, int64_t per_sample, int64_t batch_rank, int64_t batch_world) {
   cuda::Launch l;
   l.outer = g.outer;
   l.k = g.k;
@@ -41,23 +41,29 @@ cuda::Launch make_launch(const impl::Geometry& g, int64_t kind, double strength,
   l.std = std;
   l.seed = static_cast<uint64_t>(seed);
   l.offset = static_cast<uint64_t>(offset);
+  l.per_sample = per_sample;
+  l.batch_rank = batch_rank;
+  l.batch_world = batch_world;
   return l;
 }
 
 // Runs one launch on the current stream with its scratch: the {max, min} of x for saltPepper
-// (reduced by ATen, so NaN propagates as in torch.max), the sums' workspace for optimal.
+// (reduced by ATen, so NaN propagates as in torch.max) unless the caller gave them, the sums'
+// workspace for optimal.
 at::Tensor run(const at::Tensor& in, int64_t kind, int64_t axis, double strength, double mean, double std, int64_t seed,
-               int64_t offset, bool backward, const char* what) {
+               int64_t offset, int64_t batch_rank, int64_t batch_world, const c10::optional<at::Tensor>& given,
+               bool backward, const char* what) {
   const impl::Geometry g = impl::check_and_geometry(in, axis, what);
   impl::check_kind(kind, what);
+  const int64_t per_sample = impl::check_interleave(in, batch_rank, batch_world, given, what);
   c10::cuda::CUDAGuard device_guard(in.device());
   const at::Tensor x = in.contiguous();
   at::Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
-  cuda::Launch l = make_launch(g, kind, strength, mean, std, seed, offset);
+  cuda::Launch l = make_launch(g, kind, strength, mean, std, seed, offset, per_sample, batch_rank, batch_world);
   const cuda::DType dtype = kernel_dtype(x.scalar_type());
   at::Tensor extremes, workspace;
   if (!backward && kind == static_cast<int64_t>(NoiseKind::SaltPepper)) {
-    extremes = at::stack({x.max(), x.min()});
+    extremes = given.has_value() && given->defined() ? given->contiguous() : at::stack({x.max(), x.min()});
     l.extremes = extremes.data_ptr();
   }
   if (const size_t bytes = cuda::workspace_bytes(dtype, l)) {
@@ -73,17 +79,20 @@ at::Tensor run(const at::Tensor& in, int64_t kind, int64_t axis, double strength
 }
 
 at::Tensor forward_cuda(const at::Tensor& x, int64_t kind, int64_t axis, double strength, double mean, double std,
-                        int64_t seed, int64_t offset, bool detach) {
-  return run(x, kind, axis, strength, mean, std, seed, offset, /*backward=*/false, "inject_noise");
+                        int64_t seed, int64_t offset, bool detach, int64_t batch_rank, int64_t batch_world,
+                        const c10::optional<at::Tensor>& extremes) {
+  return run(x, kind, axis, strength, mean, std, seed, offset, batch_rank, batch_world, extremes, /*backward=*/false,
+             "inject_noise");
 }
 
 at::Tensor backward_cuda(const at::Tensor& grad, int64_t kind, int64_t axis, double strength, int64_t seed,
-                         int64_t offset, bool detach) {
+                         int64_t offset, bool detach, int64_t batch_rank, int64_t batch_world) {
   if (impl::backward_is_identity(kind, detach)) {
     impl::check_and_geometry(grad, axis, "inject_noise_backward");
     return grad.clone();
   }
-  return run(grad, kind, axis, strength, 0.0, 1.0, seed, offset, /*backward=*/true, "inject_noise_backward");
+  return run(grad, kind, axis, strength, 0.0, 1.0, seed, offset, batch_rank, batch_world, c10::nullopt,
+             /*backward=*/true, "inject_noise_backward");
 }
 
 }  // namespace

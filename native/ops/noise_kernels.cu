@@ -243,10 +243,44 @@ int launch_optimal(const T* x, T* out, const Launch& l, cudaStream_t stream) {
   });
 }
 
+// ---- the random kinds' numbers under a batch interleave (Launch::per_sample, batch_rank,
+// batch_world): each thread owns four local elements; without an interleave (world 1) they are
+// one Philox block, otherwise each takes its global element's block (usually still one block:
+// the four share it whenever per_sample is a multiple of four). -----------------------------------
+struct Interleave {
+  int64_t per_sample, rank, world;
+};
+
+__device__ __forceinline__ int64_t global_element(int64_t e, const Interleave& il) {
+  if (il.world == 1) return e;
+  const int64_t j = e / il.per_sample;
+  return (j * il.world + il.rank) * il.per_sample + (e - j * il.per_sample);
+}
+
+// The number of local element e (normals or uniforms), drawing a block only when e's global block
+// differs from the one cached in (block, r).
+template <bool Normal>
+__device__ __forceinline__ float draw(int64_t e, const Interleave& il, uint64_t seed, uint64_t offset, uint64_t* block,
+                                      float r[4]) {
+  const int64_t g = global_element(e, il);
+  const uint64_t gb = static_cast<uint64_t>(g) >> 2;
+  if (gb != *block) {
+    const rng::Block bits = rng::philox4x32_10(gb, offset, seed);
+    if (Normal) {
+      rng::normal4(bits, r);
+    } else {
+      rng::uniform4(bits, r);
+    }
+    *block = gb;
+  }
+  return r[g & 3];
+}
+
 // ---- gaussian: out = x + s (m + d z); each thread owns one Philox block = four elements ----------
 template <typename T>
 __global__ void gaussian_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t n, float s_f, float m_f,
-                                float d_f, double s_d, double m_d, double d_d, uint64_t seed, uint64_t offset) {
+                                float d_f, double s_d, double m_d, double d_d, uint64_t seed, uint64_t offset,
+                                Interleave il) {
   using A = typename Acc<T>::type;
   const bool dbl = sizeof(A) == sizeof(double);
   const A s = dbl ? static_cast<A>(s_d) : static_cast<A>(s_f);
@@ -256,12 +290,15 @@ __global__ void gaussian_kernel(const T* __restrict__ x, T* __restrict__ out, in
   for (int64_t b = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; b < blocks;
        b += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     float z[4];
-    rng::normal4(rng::philox4x32_10(static_cast<uint64_t>(b), offset, seed), z);
+    uint64_t cached = ~uint64_t{0};
     const int64_t e0 = b * 4;
 #pragma unroll
     for (int l = 0; l < 4; ++l) {
       const int64_t e = e0 + l;
-      if (e < n) store(out + e, load(x + e) + s * (m + d * static_cast<A>(z[l])));
+      if (e < n) {
+        const float v = draw<true>(e, il, seed, offset, &cached, z);
+        store(out + e, load(x + e) + s * (m + d * static_cast<A>(v)));
+      }
     }
   }
 }
@@ -271,19 +308,23 @@ __global__ void gaussian_kernel(const T* __restrict__ x, T* __restrict__ out, in
 // them as from torch.max). Each thread owns one Philox block = four elements. --------------------
 template <typename T>
 __global__ void salt_pepper_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t n,
-                                   const T* __restrict__ extremes, float p, uint64_t seed, uint64_t offset) {
+                                   const T* __restrict__ extremes, float p, uint64_t seed, uint64_t offset,
+                                   Interleave il) {
   const T salt = extremes[0], pepper = extremes[1];
   const float half_p = p * 0.5f;
   const int64_t blocks = (n + 3) / 4;
   for (int64_t b = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; b < blocks;
        b += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     float u[4];
-    rng::uniform4(rng::philox4x32_10(static_cast<uint64_t>(b), offset, seed), u);
+    uint64_t cached = ~uint64_t{0};
     const int64_t e0 = b * 4;
 #pragma unroll
     for (int l = 0; l < 4; ++l) {
       const int64_t e = e0 + l;
-      if (e < n) out[e] = u[l] < half_p ? salt : (u[l] < p ? pepper : x[e]);
+      if (e < n) {
+        const float v = draw<false>(e, il, seed, offset, &cached, u);
+        out[e] = v < half_p ? salt : (v < p ? pepper : x[e]);
+      }
     }
   }
 }
@@ -291,18 +332,18 @@ __global__ void salt_pepper_kernel(const T* __restrict__ x, T* __restrict__ out,
 // saltPepper backward: replaced elements pass no gradient.
 template <typename T>
 __global__ void salt_pepper_grad_kernel(const T* __restrict__ g, T* __restrict__ gx, int64_t n, float p, uint64_t seed,
-                                        uint64_t offset) {
+                                        uint64_t offset, Interleave il) {
   const int64_t blocks = (n + 3) / 4;
   for (int64_t b = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; b < blocks;
        b += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     float u[4];
-    rng::uniform4(rng::philox4x32_10(static_cast<uint64_t>(b), offset, seed), u);
+    uint64_t cached = ~uint64_t{0};
     const int64_t e0 = b * 4;
 #pragma unroll
     for (int l = 0; l < 4; ++l) {
       const int64_t e = e0 + l;
       if (e < n) {
-        if (u[l] < p) store(gx + e, typename Acc<T>::type(0));
+        if (draw<false>(e, il, seed, offset, &cached, u) < p) store(gx + e, typename Acc<T>::type(0));
         else gx[e] = g[e];
       }
     }
@@ -314,6 +355,7 @@ int launch(const T* x, T* out, const Launch& l, bool backward, cudaStream_t stre
   const int64_t n = l.outer * l.k * l.inner;
   if (n == 0) return 0;
   const float pf = static_cast<float>(l.strength);
+  const Interleave il{l.per_sample < 1 ? 1 : l.per_sample, l.batch_rank, l.batch_world < 1 ? 1 : l.batch_world};
   switch (l.kind) {
     case kLinear:
       return by_index(n, [&](auto tag) {
@@ -325,18 +367,19 @@ int launch(const T* x, T* out, const Launch& l, bool backward, cudaStream_t stre
     case kOptimal: return launch_optimal<T>(x, out, l, stream);  // symmetric: the backward is the same map
     case kSaltPepper:
       if (backward) {
-        salt_pepper_grad_kernel<T><<<flat_grid((n + 3) / 4), kThreads, 0, stream>>>(x, out, n, pf, l.seed, l.offset);
+        salt_pepper_grad_kernel<T>
+            <<<flat_grid((n + 3) / 4), kThreads, 0, stream>>>(x, out, n, pf, l.seed, l.offset, il);
         return 0;
       }
       if (l.extremes == nullptr) return static_cast<int>(cudaErrorInvalidValue);
       salt_pepper_kernel<T><<<flat_grid((n + 3) / 4), kThreads, 0, stream>>>(
-          x, out, n, static_cast<const T*>(l.extremes), pf, l.seed, l.offset);
+          x, out, n, static_cast<const T*>(l.extremes), pf, l.seed, l.offset, il);
       return 0;
     case kGaussian:
       if (backward) return static_cast<int>(cudaErrorInvalidValue);  // the identity: never launched
       gaussian_kernel<T><<<flat_grid((n + 3) / 4), kThreads, 0, stream>>>(x, out, n, pf, static_cast<float>(l.mean),
                                                                           static_cast<float>(l.std), l.strength, l.mean,
-                                                                          l.std, l.seed, l.offset);
+                                                                          l.std, l.seed, l.offset, il);
       return 0;
     case kNone: return static_cast<int>(cudaMemcpyAsync(out, x, n * sizeof(T), cudaMemcpyDeviceToDevice, stream));
     default: return static_cast<int>(cudaErrorInvalidValue);

@@ -16,6 +16,10 @@ struct Launch {
   int kind = 0;
   double strength = 0, mean = 0, std = 1;
   uint64_t seed = 0, offset = 0;
+  // gaussian, saltPepper: the batch interleave of data-parallel ranks (ops/noise.h): local element
+  // e of sample j = e / per_sample takes the counter of element (j * batch_world + batch_rank) *
+  // per_sample + e % per_sample.
+  int64_t per_sample = 1, batch_rank = 0, batch_world = 1;
   // saltPepper: device pointer to {max, min} of the whole tensor, in its dtype (the caller
   // reduces, so the kernel stays one elementwise pass).
   const void* extremes = nullptr;

@@ -13,7 +13,9 @@
 #include <torch/autograd.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "common/philox.h"
 #include "ops/noise.h"
@@ -59,6 +61,19 @@ Geometry check_and_geometry(const at::Tensor& x, int64_t axis, const char* what)
   return g;
 }
 
+int64_t check_interleave(const at::Tensor& x, int64_t batch_rank, int64_t batch_world,
+                         const c10::optional<at::Tensor>& extremes, const char* what) {
+  TORCH_CHECK_VALUE(batch_world >= 1 && batch_rank >= 0 && batch_rank < batch_world, what, ": batch rank ", batch_rank,
+                    " out of range for a batch interleave of ", batch_world);
+  if (extremes.has_value() && extremes->defined()) {
+    TORCH_CHECK_VALUE(
+        extremes->numel() == 2 && extremes->scalar_type() == x.scalar_type() && extremes->device() == x.device(), what,
+        ": extremes must be [2] {salt, pepper} of x's dtype ", x.scalar_type(), " on ", x.device().str(), " but are ",
+        extremes->sizes(), " ", extremes->scalar_type(), " on ", extremes->device().str());
+  }
+  return x.dim() == 0 || x.size(0) == 0 ? 1 : std::max<int64_t>(1, x.numel() / x.size(0));
+}
+
 void check_kind(int64_t kind, const char* what) {
   TORCH_CHECK_VALUE(
       kind >= static_cast<int64_t>(NoiseKind::None) && kind <= static_cast<int64_t>(NoiseKind::SaltPepper), what,
@@ -70,32 +85,37 @@ void check_kind(int64_t kind, const char* what) {
 namespace {
 
 at::Tensor dispatch_forward(const at::Tensor& x, int64_t kind, int64_t axis, double strength, double mean, double std,
-                            int64_t seed, int64_t offset, bool detach) {
+                            int64_t seed, int64_t offset, bool detach, int64_t batch_rank, int64_t batch_world,
+                            const c10::optional<at::Tensor>& extremes) {
   static auto op =
       c10::Dispatcher::singleton().findSchemaOrThrow("noisynn::inject_noise", "").typed<decltype(dispatch_forward)>();
-  return op.call(x, kind, axis, strength, mean, std, seed, offset, detach);
+  return op.call(x, kind, axis, strength, mean, std, seed, offset, detach, batch_rank, batch_world, extremes);
 }
 
 at::Tensor dispatch_backward(const at::Tensor& grad, int64_t kind, int64_t axis, double strength, int64_t seed,
-                             int64_t offset, bool detach) {
+                             int64_t offset, bool detach, int64_t batch_rank, int64_t batch_world) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("noisynn::inject_noise_backward", "")
                        .typed<decltype(dispatch_backward)>();
-  return op.call(grad, kind, axis, strength, seed, offset, detach);
+  return op.call(grad, kind, axis, strength, seed, offset, detach, batch_rank, batch_world);
 }
 
 class NoiseFunction : public torch::autograd::Function<NoiseFunction> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, int64_t kind, int64_t axis,
-                            double strength, double mean, double std, int64_t seed, int64_t offset, bool detach) {
+                            double strength, double mean, double std, int64_t seed, int64_t offset, bool detach,
+                            int64_t batch_rank, int64_t batch_world, const c10::optional<at::Tensor>& extremes) {
     ctx->saved_data["kind"] = kind;
     ctx->saved_data["axis"] = axis;
     ctx->saved_data["strength"] = strength;
     ctx->saved_data["seed"] = seed;
     ctx->saved_data["offset"] = offset;
     ctx->saved_data["detach"] = detach;
+    ctx->saved_data["batch_rank"] = batch_rank;
+    ctx->saved_data["batch_world"] = batch_world;
     at::AutoDispatchBelowADInplaceOrView guard;
-    return dispatch_forward(x, kind, axis, strength, mean, std, seed, offset, detach);
+    return dispatch_forward(x, kind, axis, strength, mean, std, seed, offset, detach, batch_rank, batch_world,
+                            extremes);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -107,16 +127,20 @@ class NoiseFunction : public torch::autograd::Function<NoiseFunction> {
       gx = grads[0];  // the identity: hand the gradient on instead of copying it (as autograd's own Add does)
     } else {
       gx = dispatch_backward(grads[0], kind, ctx->saved_data["axis"].toInt(), ctx->saved_data["strength"].toDouble(),
-                             ctx->saved_data["seed"].toInt(), ctx->saved_data["offset"].toInt(), detach);
+                             ctx->saved_data["seed"].toInt(), ctx->saved_data["offset"].toInt(), detach,
+                             ctx->saved_data["batch_rank"].toInt(), ctx->saved_data["batch_world"].toInt());
     }
-    return {gx,           at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    torch::autograd::variable_list out(12);  // x's gradient; none for the other arguments
+    out[0] = gx;
+    return out;
   }
 };
 
 at::Tensor forward_autograd(const at::Tensor& x, int64_t kind, int64_t axis, double strength, double mean, double std,
-                            int64_t seed, int64_t offset, bool detach) {
-  return NoiseFunction::apply(x, kind, axis, strength, mean, std, seed, offset, detach);
+                            int64_t seed, int64_t offset, bool detach, int64_t batch_rank, int64_t batch_world,
+                            const c10::optional<at::Tensor>& extremes) {
+  return NoiseFunction::apply(x, kind, axis, strength, mean, std, seed, offset, detach, batch_rank, batch_world,
+                              extremes);
 }
 
 }  // namespace
@@ -124,10 +148,10 @@ at::Tensor forward_autograd(const at::Tensor& x, int64_t kind, int64_t axis, dou
 TORCH_LIBRARY(noisynn, m) {
   m.def(
       "inject_noise(Tensor x, int kind, int axis, float strength, float mean, float std, int seed, int offset, bool "
-      "detach) -> Tensor");
+      "detach, int batch_rank=0, int batch_world=1, Tensor? extremes=None) -> Tensor");
   m.def(
-      "inject_noise_backward(Tensor grad, int kind, int axis, float strength, int seed, int offset, bool detach) -> "
-      "Tensor");
+      "inject_noise_backward(Tensor grad, int kind, int axis, float strength, int seed, int offset, bool detach, int "
+      "batch_rank=0, int batch_world=1) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(noisynn, CPU, m) {
@@ -139,20 +163,42 @@ TORCH_LIBRARY_IMPL(noisynn, Autograd, m) { m.impl("inject_noise", &forward_autog
 
 at::Tensor inject_noise(const at::Tensor& x, const NoiseParams& p) {
   const int64_t axis = p.axis < 0 ? p.axis + x.dim() : p.axis;
+  const c10::optional<at::Tensor> extremes =
+      p.extremes.defined() ? c10::optional<at::Tensor>(p.extremes) : c10::optional<at::Tensor>();
   return dispatch_forward(x, static_cast<int64_t>(p.kind), axis, p.strength, p.mean, p.std,
-                          static_cast<int64_t>(p.seed), static_cast<int64_t>(p.offset), p.detach);
+                          static_cast<int64_t>(p.seed), static_cast<int64_t>(p.offset), p.detach, p.batch_rank,
+                          p.batch_world, extremes);
 }
 
-at::Tensor philox_normal(at::IntArrayRef shape, uint64_t seed, uint64_t offset, at::ScalarType dtype) {
-  at::Tensor out = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
-  impl::philox_fill_cpu(out, /*normal=*/true, seed, offset);
+namespace {
+
+// The stream materialised for a batch `world` times as large, rows j * world + rank kept: the
+// literal meaning of the interleave, which the kernels compute without the other rows.
+at::Tensor philox_rows(at::IntArrayRef shape, uint64_t seed, uint64_t offset, at::ScalarType dtype, int64_t rank,
+                       int64_t world, bool normal) {
+  TORCH_CHECK_VALUE(world >= 1 && rank >= 0 && rank < world, "philox: batch rank ", rank,
+                    " out of range for a batch interleave of ", world);
+  std::vector<int64_t> full(shape.begin(), shape.end());
+  if (world > 1) {
+    TORCH_CHECK_VALUE(!full.empty(), "philox: a batch interleave needs a batch dimension");
+    full[0] *= world;
+  }
+  at::Tensor out = at::empty(full, at::TensorOptions().dtype(at::kFloat));
+  impl::philox_fill_cpu(out, normal, seed, offset);
+  if (world > 1) out = out.slice(0, rank, c10::nullopt, world).contiguous();
   return out.to(dtype);
 }
 
-at::Tensor philox_uniform(at::IntArrayRef shape, uint64_t seed, uint64_t offset, at::ScalarType dtype) {
-  at::Tensor out = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
-  impl::philox_fill_cpu(out, /*normal=*/false, seed, offset);
-  return out.to(dtype);
+}  // namespace
+
+at::Tensor philox_normal(at::IntArrayRef shape, uint64_t seed, uint64_t offset, at::ScalarType dtype,
+                         int64_t batch_rank, int64_t batch_world) {
+  return philox_rows(shape, seed, offset, dtype, batch_rank, batch_world, /*normal=*/true);
+}
+
+at::Tensor philox_uniform(at::IntArrayRef shape, uint64_t seed, uint64_t offset, at::ScalarType dtype,
+                          int64_t batch_rank, int64_t batch_world) {
+  return philox_rows(shape, seed, offset, dtype, batch_rank, batch_world, /*normal=*/false);
 }
 
 at::Tensor inject_noise_reference(const at::Tensor& x, const NoiseParams& p) {
@@ -180,16 +226,18 @@ at::Tensor inject_noise_reference(const at::Tensor& x, const NoiseParams& p) {
       break;
     }
     case NoiseKind::Gaussian: {
-      at::Tensor z = philox_normal(x.sizes(), p.seed, p.offset, x.scalar_type()).to(x.device());
+      at::Tensor z =
+          philox_normal(x.sizes(), p.seed, p.offset, x.scalar_type(), p.batch_rank, p.batch_world).to(x.device());
       out = x + p.strength * (p.mean + p.std * z);
       break;
     }
     case NoiseKind::SaltPepper: {
       // The official rule (ViT.py, CNNs.py): one salt (the max) and one pepper (the min) of the
-      // whole tensor, detached; the mixing axis plays no part.
-      at::Tensor u = philox_uniform(x.sizes(), p.seed, p.offset, at::kFloat).to(x.device());
-      at::Tensor hi = x.max().detach().expand_as(x);
-      at::Tensor lo = x.min().detach().expand_as(x);
+      // whole tensor (or the values given: the global batch's), detached; the mixing axis plays no part.
+      at::Tensor u =
+          philox_uniform(x.sizes(), p.seed, p.offset, at::kFloat, p.batch_rank, p.batch_world).to(x.device());
+      at::Tensor hi = (p.extremes.defined() ? p.extremes[0] : x.max()).detach().expand_as(x);
+      at::Tensor lo = (p.extremes.defined() ? p.extremes[1] : x.min()).detach().expand_as(x);
       out = at::where(u < p.strength * 0.5, hi, at::where(u < p.strength, lo, x));
       break;
     }

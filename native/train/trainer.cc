@@ -2,15 +2,19 @@
 #include "train/trainer.h"
 
 #include "common/durable_file.h"
+#include "distributed/gradient_sync.h"
+#include "distributed/group.h"
 
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <sstream>
 
 namespace noisynn {
 namespace train {
@@ -73,7 +77,67 @@ class AutocastScope {
   bool on_;
 };
 
+// Points the model's noise site at the trainer's group for the span of one collective call.
+class SiteGroup {
+ public:
+  SiteGroup(models::Model& model, const std::shared_ptr<dist::Group>& group)
+      : site_(model.noise_site()), on_(group != nullptr) {
+    if (on_) site_.set_group(group);
+  }
+  ~SiteGroup() {
+    if (on_) site_.set_group(nullptr);
+  }
+  SiteGroup(const SiteGroup&) = delete;
+  SiteGroup& operator=(const SiteGroup&) = delete;
+
+ private:
+  models::NoiseSite& site_;
+  bool on_;
+};
+
+// What every rank of a group must agree on, as text (the error message shows both sides).
+std::string model_digest(const models::Model& model) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over "name[sizes]dtype;" of every tensor
+  int64_t tensors = 0, values = 0;
+  for (const auto& kv : model.state_dict()) {
+    std::ostringstream os;
+    os << kv.first << kv.second.sizes() << kv.second.scalar_type() << ';';
+    for (const unsigned char c : os.str()) h = (h ^ c) * 1099511628211ull;
+    ++tensors;
+    values += kv.second.numel();
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return std::to_string(tensors) + " tensors of " + std::to_string(values) + " values (names, shapes and dtypes " +
+         hex + ")";
+}
+
+std::string noise_summary(const models::NoiseSiteConfig& c) {
+  std::ostringstream os;
+  os << "kind " << noise_kind_name(c.params.kind) << ", strength " << c.params.strength << ", mean " << c.params.mean
+     << ", std " << c.params.std << ", detach " << c.params.detach << ", axis "
+     << (c.axis == models::NoiseAxis::Batch ? "batch" : "spatial") << ", when " << static_cast<int>(c.when) << ", site "
+     << models::noise_site_name(c.site) << ", layer " << c.layer << ", stage " << c.stage << ", block " << c.block
+     << ", scope " << (c.scope == models::NoiseScope::Global ? "global" : "local");
+  return os.str();
+}
+
+std::string options_summary(const TrainerOptions& o) {
+  std::ostringstream os;
+  os.precision(17);
+  const OptimizerOptions& p = o.optimizer;
+  os << "optimizer " << (p.kind == OptimizerKind::AdamW ? "adamw" : "sgd") << ", lr " << p.lr << ", weightDecay "
+     << p.weight_decay << ", momentum " << p.momentum << ", nesterov " << p.nesterov << ", betas " << p.beta1 << " "
+     << p.beta2 << ", eps " << p.eps << ", schedule " << static_cast<int>(o.schedule.kind) << " warmup "
+     << o.schedule.warmup_steps << " minLr " << o.schedule.min_lr << " stepSize " << o.schedule.step_size << " gamma "
+     << o.schedule.gamma << ", labelSmoothing " << o.label_smoothing << ", clipGradNorm " << o.clip_grad_norm
+     << ", mixedPrecision " << o.mixed_precision;
+  return os.str();
+}
+
 }  // namespace
+
+Trainer::~Trainer() = default;
 
 Trainer::Trainer(std::shared_ptr<models::Model> model, TrainerOptions options)
     : model_(std::move(model)), options_(std::move(options)) {
@@ -139,7 +203,8 @@ at::Tensor Trainer::loss_of(const at::Tensor& logits, const at::Tensor& labels, 
   return F::cross_entropy(logits.to(at::kFloat), labels, F::CrossEntropyFuncOptions().label_smoothing(smoothing));
 }
 
-Trainer::Pass Trainer::forward_backward_locked(const at::Tensor& images_in, const at::Tensor& labels_in) {
+Trainer::Pass Trainer::forward_backward_locked(const at::Tensor& images_in, const at::Tensor& labels_in,
+                                               dist::GradientSync* sync, bool stop) {
   const at::Device device = model_->device();
   TORCH_CHECK_VALUE(!options_.mixed_precision || device.is_cuda(),
                     "mixedPrecision (bf16 autocast) needs the model on a CUDA device, but it is on ", device.str());
@@ -157,7 +222,9 @@ Trainer::Pass Trainer::forward_backward_locked(const at::Tensor& images_in, cons
     // an uninterrupted one would.
     auto gen = device.is_cpu() ? at::detail::getDefaultCPUGenerator() : at::globalContext().defaultGenerator(device);
     std::lock_guard<std::mutex> glock(gen.mutex());
-    gen.set_current_seed(mix(options_.seed, static_cast<uint64_t>(step_)));
+    // Each rank of a group draws its own masks (rank 0 the same as a lone process).
+    const uint64_t rank = group_ ? static_cast<uint64_t>(group_->rank()) : 0;
+    gen.set_current_seed(mix(options_.seed ^ (rank * 0xD1B54A32D192ED03ull), static_cast<uint64_t>(step_)));
   }
   optimizer_->zero_grad();
   {
@@ -166,9 +233,26 @@ Trainer::Pass Trainer::forward_backward_locked(const at::Tensor& images_in, cons
   }
   at::Tensor loss = loss_of(pass.logits, pass.labels, options_.label_smoothing);
   pass.loss = loss.item<double>();  // one host sync for the check and the report
-  TORCH_CHECK(std::isfinite(pass.loss), "training diverged: the loss is ", pass.loss, " at step ", step_,
-              " (lower the learning rate or set clipGradNorm)");
+  if (sync == nullptr) {
+    TORCH_CHECK(std::isfinite(pass.loss), "training diverged: the loss is ", pass.loss, " at step ", step_,
+                " (lower the learning rate or set clipGradNorm)");
+    loss.backward();
+    return pass;
+  }
+  // Data-parallel: the batch's loss, hits and size (and the wish to stop) are summed over the
+  // ranks while backward runs, and the gradients averaged bucket by bucket as it produces them.
+  const auto n = static_cast<double>(pass.labels.size(0));
+  const auto hits = static_cast<double>(pass.logits.detach().argmax(1).eq(pass.labels).sum().item<int64_t>());
+  sync->begin({pass.loss * n, hits, n, stop ? 1.0 : 0.0});
   loss.backward();
+  const std::vector<double> total = sync->finish();
+  pass.loss = total[0] / total[2];
+  pass.correct = std::llround(total[1]);
+  pass.samples = std::llround(total[2]);
+  pass.stop = total[3] > 0;
+  // Checked after the exchange, so that every rank throws together instead of leaving the others waiting.
+  TORCH_CHECK(std::isfinite(pass.loss), "training diverged: the loss of the global batch is ", pass.loss, " at step ",
+              step_, " (lower the learning rate or set clipGradNorm)");
   return pass;
 }
 
@@ -177,24 +261,74 @@ double Trainer::forward_backward(const at::Tensor& images, const at::Tensor& lab
   return forward_backward_locked(images, labels).loss;
 }
 
-StepResult Trainer::step(const at::Tensor& images, const at::Tensor& labels) {
+void Trainer::join_group(std::shared_ptr<dist::Group> group) {
+  TORCH_CHECK(group != nullptr, "join_group: no process group");
+  std::lock_guard<std::mutex> lock(model_->mutex());
+  TORCH_CHECK(group_ == nullptr, "this trainer already belongs to a process group");
+  group->agree("the model (its parameter and buffer names, shapes and dtypes)", model_digest(*model_));
+  group->agree("the model's noise (all but its seed)", noise_summary(model_->noise()));
+  group->agree("the trainer's options (all but its seed)", options_summary(options_));
+  at::NoGradGuard no_grad;
+  const at::Device device = model_->device();
+  // Rank 0's seeds: 'global' noise is one stream over the global batch, and every rank's dropout
+  // derives from one seed; then rank 0's parameters and buffers.
+  models::NoiseSiteConfig noise = model_->noise();
+  at::Tensor seeds =
+      at::tensor(std::vector<int64_t>{static_cast<int64_t>(options_.seed), static_cast<int64_t>(noise.params.seed)},
+                 at::TensorOptions().dtype(at::kLong))
+          .to(device);
+  group->broadcast(seeds, 0, "broadcast of rank 0's seeds").wait();
+  seeds = seeds.to(at::kCPU);
+  options_.seed = static_cast<uint64_t>(seeds[0].item<int64_t>());
+  noise.params.seed = static_cast<uint64_t>(seeds[1].item<int64_t>());
+  model_->noise_site().configure(noise);
+  std::vector<at::Tensor> state;
+  for (auto& kv : model_->state_dict()) state.push_back(kv.second);
+  std::vector<dist::Work> works;
+  for (at::Tensor& t : state) works.push_back(group->broadcast(t, 0, "broadcast of rank 0's parameters and buffers"));
+  for (dist::Work& w : works) w.wait();
+  group_ = std::move(group);
+}
+
+StepResult Trainer::step(const at::Tensor& images, const at::Tensor& labels, bool stop) {
   std::lock_guard<std::mutex> lock(model_->mutex());
   StepResult r;
   r.lr = lr_at(step_);
   apply_lr(r.lr);
-  const Pass pass = forward_backward_locked(images, labels);
+  dist::GradientSync* sync = nullptr;
+  if (group_ && group_->world_size() > 1) {
+    if (!sync_) sync_ = std::make_unique<dist::GradientSync>(group_, params_);
+    sync = sync_.get();
+    group_->set_progress(step_);
+    // BatchNorm statistics follow rank 0's, as in PyTorch's DDP (broadcast_buffers).
+    std::vector<at::Tensor> buffers;
+    for (const auto& item : model_->named_buffers(/*recurse=*/true)) buffers.push_back(item.value());
+    std::vector<dist::Work> works;
+    for (at::Tensor& b : buffers) works.push_back(group_->broadcast(b, 0, "broadcast of rank 0's buffers"));
+    for (dist::Work& w : works) w.wait();
+  }
+  const SiteGroup in_group(*model_, group_);
+  const Pass pass = forward_backward_locked(images, labels, sync, stop);
   r.loss = pass.loss;
   if (options_.clip_grad_norm > 0) {
     r.grad_norm = torch::nn::utils::clip_grad_norm_(params_, options_.clip_grad_norm);
   }
   optimizer_->step();
   ++step_;
-  r.correct = pass.logits.detach().argmax(1).eq(pass.labels).sum().item<int64_t>();
-  r.samples = pass.labels.size(0);
+  if (pass.correct >= 0) {
+    r.correct = pass.correct;
+    r.samples = pass.samples;
+    r.stop = pass.stop;
+  } else {
+    r.correct = pass.logits.detach().argmax(1).eq(pass.labels).sum().item<int64_t>();
+    r.samples = pass.labels.size(0);
+    r.stop = stop;
+  }
   return r;
 }
 
-EvalResult Trainer::evaluate(const at::Tensor& images_in, const at::Tensor& labels_in) {
+EvalResult Trainer::evaluate(const at::Tensor& images_in, const at::Tensor& labels_in, int64_t valid,
+                             bool local_noise) {
   std::lock_guard<std::mutex> lock(model_->mutex());
   at::NoGradGuard no_grad;
   const at::Device device = model_->device();
@@ -206,18 +340,24 @@ EvalResult Trainer::evaluate(const at::Tensor& images_in, const at::Tensor& labe
   model_->train(false);
   at::Tensor logits;
   {
+    const SiteGroup in_group(*model_, local_noise ? nullptr : group_);
     AutocastScope autocast(options_.mixed_precision && device.is_cuda());
     logits = model_->forward(images).to(at::kFloat);
   }
+  const int64_t batch = images.size(0);
+  const int64_t n = valid < 0 ? batch : std::min(valid, batch);
   EvalResult r;
-  r.samples = images.size(0);
-  r.loss_sum = F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+  r.samples = n;
   at::Tensor hit1 = logits.argmax(1).eq(labels);
-  r.top1 = hit1.sum().item<int64_t>();
-  const int64_t k = std::min<int64_t>(5, logits.size(1));
-  at::Tensor topk = std::get<1>(logits.topk(k, 1));
-  r.top5 = topk.eq(labels.unsqueeze(1)).any(1).sum().item<int64_t>();
-  r.correct = hit1.to(at::kCPU, at::kByte);
+  if (n > 0) {
+    const at::Tensor l = logits.narrow(0, 0, n), y = labels.narrow(0, 0, n);
+    r.loss_sum = F::cross_entropy(l, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+    r.top1 = hit1.narrow(0, 0, n).sum().item<int64_t>();
+    const int64_t k = std::min<int64_t>(5, logits.size(1));
+    at::Tensor topk = std::get<1>(l.topk(k, 1));
+    r.top5 = topk.eq(y.unsqueeze(1)).any(1).sum().item<int64_t>();
+  }
+  r.correct = hit1.narrow(0, 0, n).to(at::kCPU, at::kByte).contiguous();
   return r;
 }
 

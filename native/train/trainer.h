@@ -18,6 +18,10 @@
 #include "train/schedule.h"
 
 namespace noisynn {
+namespace dist {
+class Group;
+class GradientSync;
+}  // namespace dist
 namespace train {
 
 enum class OptimizerKind { AdamW, SGD };
@@ -46,6 +50,7 @@ struct StepResult {
   double grad_norm = 0;  // before clipping (0 when clipping is off)
   int64_t correct = 0;
   int64_t samples = 0;
+  bool stop = false;  // some rank asked to stop after this step (always the caller's wish alone)
 };
 
 struct EvalResult {
@@ -59,15 +64,29 @@ OptimizerKind parse_optimizer_kind(const std::string& name);
 class Trainer {
  public:
   Trainer(std::shared_ptr<models::Model> model, TrainerOptions options);
+  ~Trainer();
+
+  // Makes this trainer one rank of a data-parallel group; every rank calls it (it is collective).
+  // Checks that all ranks hold the same model (parameter and buffer names, shapes, dtypes), noise
+  // and trainer options, and adopts rank 0's seeds and its parameters and buffers. From then on
+  // every step averages the gradients over the ranks (and reports the loss and hits of the global
+  // batch), and steps and evaluations mix 'global'-scope noise over the global batch.
+  void join_group(std::shared_ptr<dist::Group> group);
+  const std::shared_ptr<dist::Group>& group() const { return group_; }
 
   // One optimizer step on a batch: forward (train mode), loss, backward, clip, step, schedule.
-  StepResult step(const at::Tensor& images, const at::Tensor& labels);
+  // In a group, `stop` is this rank's wish to stop after this step, and the result's stop is
+  // true on every rank when any rank wished it (so that all stop after the same step).
+  StepResult step(const at::Tensor& images, const at::Tensor& labels, bool stop = false);
   // The first half of step(), alone: train mode, zero grads, forward, loss, backward, with the
   // dropout seed of the current step. No clipping, optimizer step or schedule; nothing advances
   // but the model's noise offset. Returns the loss. What the benchmarks time (see below).
   double forward_backward(const at::Tensor& images, const at::Tensor& labels);
-  // Loss and top-1/top-5 hits of a batch in eval mode, without gradients.
-  EvalResult evaluate(const at::Tensor& images, const at::Tensor& labels);
+  // Loss and top-1/top-5 hits of a batch in eval mode, without gradients, counting only its
+  // first `valid` samples (all when negative): a sharded loader pads the last batch of some
+  // ranks with repeats, which the noise mixes but the metrics must not count.
+  // `local_noise`: in a group, mix 'global' noise over this rank's batch only.
+  EvalResult evaluate(const at::Tensor& images, const at::Tensor& labels, int64_t valid = -1, bool local_noise = false);
 
   // The learning rate of global optimizer step `step` (0-based): the schedule's step
   // `step - schedule_origin()`. Throws c10::ValueError for a step before the span's origin.
@@ -93,8 +112,12 @@ class Trainer {
   struct Pass {
     at::Tensor logits, labels;
     double loss = 0;
+    int64_t correct = -1, samples = 0;  // set by a synchronised pass: the global batch's
+    bool stop = false;
   };
-  Pass forward_backward_locked(const at::Tensor& images, const at::Tensor& labels);
+  // With `sync`, the gradients are averaged over the group during backward.
+  Pass forward_backward_locked(const at::Tensor& images, const at::Tensor& labels, dist::GradientSync* sync = nullptr,
+                               bool stop = false);
   void apply_lr(double lr);
   at::Tensor loss_of(const at::Tensor& logits, const at::Tensor& labels, double smoothing) const;
   // Throws c10::ValueError naming the label and numClasses unless every label is in [0, numClasses).
@@ -106,6 +129,8 @@ class Trainer {
   std::vector<at::Tensor> params_;
   int64_t step_ = 0;
   int64_t schedule_origin_ = 0;
+  std::shared_ptr<dist::Group> group_;
+  std::unique_ptr<dist::GradientSync> sync_;  // made at the first step in a group of several ranks
 };
 
 // Seconds of each of `iterations` forward_backward() calls on one batch, timed natively: the
