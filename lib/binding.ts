@@ -32,8 +32,16 @@ export interface NativeTensor {
   detach(): NativeTensor;
 }
 
+/** Live tensor handles of the process and the bytes they hold; V8's external-memory total. */
+export interface NativeMemoryStats {
+  handles: number;
+  bytes: number;
+  external: number;
+}
+
 export interface NativeTensorStatic {
   fromTypedArray(data: ArrayBufferView, shape: number[], dtype: NativeDType, device: string): NativeTensor;
+  memoryStats(): NativeMemoryStats;
 }
 
 // ---------------------------------------------------------------------------------------------
