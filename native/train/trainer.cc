@@ -2,10 +2,12 @@
 #include "train/trainer.h"
 
 #include "common/durable_file.h"
+#include "train/optimizer_state.h"
 
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -81,6 +83,7 @@ Trainer::Trainer(std::shared_ptr<models::Model> model, TrainerOptions options)
   for (const auto& item : model_->named_parameters(/*recurse=*/true)) {
     if (!item.value().requires_grad()) continue;
     params_.push_back(item.value());
+    param_names_.push_back(item.key());
     (decays(item.key(), item.value()) ? decay : no_decay).push_back(item.value());
   }
   const OptimizerOptions& o = options_.optimizer;
@@ -192,16 +195,25 @@ EvalResult Trainer::evaluate(const at::Tensor& images_in, const at::Tensor& labe
 
 void Trainer::save_state(const std::string& path) {
   std::lock_guard<std::mutex> lock(model_->mutex());
-  torch::serialize::OutputArchive archive;
-  optimizer_->save(archive);
-  archive.write("step", torch::tensor(step_, at::kLong));
-  const std::string tmp = path + ".tmp";
-  archive.save_to(tmp);
-  commit_file(tmp, path);
+  write_optimizer_state(path, *optimizer_, options_.optimizer.kind, {param_names_, params_}, step_);
 }
 
 void Trainer::load_state(const std::string& path) {
   std::lock_guard<std::mutex> lock(model_->mutex());
+  char magic[4] = {0, 0, 0, 0};
+  {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) throw std::runtime_error("Cannot open optimizer state '" + path + "': " + std::strerror(errno));
+    const size_t got = std::fread(magic, 1, 4, f);
+    std::fclose(f);
+    (void)got;
+  }
+  if (std::memcmp(magic, "PK\x03\x04", 4) != 0) {
+    step_ = read_optimizer_state(path, *optimizer_, options_.optimizer.kind, {param_names_, params_});
+    return;
+  }
+  // A checkpoint written before the safetensors format: libtorch's own archive (a TorchScript zip,
+  // parsed by libtorch and not fuzzed by us), read as it always was.
   torch::serialize::InputArchive archive;
   archive.load_from(path, model_->device());
   optimizer_->load(archive);
