@@ -147,7 +147,10 @@ NN_TEST("train cuda: bf16 autocast steps train (ViT with optimal noise, ResNet w
 }
 
 NN_TEST("train: with dropout, steps from a restored step counter replay the same losses (cpu, and cuda when present)") {
-  auto [images, labels] = toy_batch(32, 4);
+  // Not a structured binding: the lambda below captures them, which C++17 (the clang build) refuses.
+  const auto batch = toy_batch(32, 4);
+  const at::Tensor& images = batch.first;
+  const at::Tensor& labels = batch.second;
   std::vector<at::Device> devices = {at::Device(at::kCPU)};
   if (cuda()) devices.emplace_back(at::kCUDA, 0);
   for (const auto& device : devices) {
