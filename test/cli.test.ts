@@ -387,8 +387,9 @@ describe('train, eval and audit on a small Fashion-MNIST subset', () => {
       order: 'shuffle',
       noise: { kind: 'optimal', when: 'train' },
     });
-    expect(j.top1).toBeGreaterThanOrEqual(0);
-    expect(j.top1).toBeLessThanOrEqual(1);
+    // The JSON figure is the text one, a whole number of the 256 images.
+    expect(`${(100 * j.top1).toFixed(2)}%`).toBe(/^top-1 (\d+\.\d\d%)/.exec(r.stdout)![1]);
+    expect(Math.abs(j.top1 * 256 - Math.round(j.top1 * 256))).toBeLessThan(1e-9);
   });
 
   test('audit runs the three evaluations under the official noise', async () => {
@@ -397,8 +398,14 @@ describe('train, eval and audit on a small Fashion-MNIST subset', () => {
     const a = JSON.parse(r.stdout);
     expect(a.noise).toMatchObject({ kind: 'optimal', when: 'eval' });
     expect(a.samples).toBe(128);
-    expect(typeof a.leakSuspected).toBe('boolean');
     expect(a.tests).toHaveLength(3);
+    // Each pair's discordant counts b and c are what separates the two top-1 figures.
+    const byPair = Object.fromEntries(a.tests.map((t: { pair: string }) => [t.pair, t]));
+    const gap = (t: { b: number; c: number }) => (t.b - t.c) / a.samples;
+    expect(a.sortedTop1 - a.shuffledTop1).toBeCloseTo(gap(byPair['sorted-shuffled']), 12);
+    expect(a.sortedTop1 - a.singleTop1).toBeCloseTo(gap(byPair['sorted-single']), 12);
+    expect(a.shuffledTop1 - a.singleTop1).toBeCloseTo(gap(byPair['shuffled-single']), 12);
+    expect(a.leakSuspected).toBe(a.tests.some((t: { z: number }) => t.z > 3.29));
     const text = await cli(['audit', '--weights', runDir, '--samples', '64', '--noise', 'none', '-q']);
     expect(text.stdout).toContain('top-1 on 64 images:');
     expect(text.stdout).toMatch(/class-sorted batches of 64\s+\d+\.\d\d%/);

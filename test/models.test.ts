@@ -745,18 +745,19 @@ describe('model API', () => {
     expect(await logits(model, x64)).toEqual(values[0]);
   });
 
-  test('to(cuda) without CUDA, or CUDA logits equal to CPU ones', async () => {
+  (info().cuda ? test.skip : test)('to(cuda) without CUDA is a RangeError and the model stays on the CPU', () => {
+    const model = createModel('vit_mini_patch4_28', { noise: 'none', initSeed: 3 }).eval();
+    expectThrows(
+      () => model.to('cuda'),
+      RangeError,
+      "device 'cuda' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)",
+    );
+    expect(model.device).toBe('cpu');
+  });
+
+  (info().cuda ? test : test.skip)('CUDA logits equal the CPU ones', async () => {
     const model = createModel('vit_mini_patch4_28', { noise: 'none', initSeed: 3 }).eval();
     const x = images([2, 1, 28, 28], 10);
-    if (!info().cuda) {
-      expectThrows(
-        () => model.to('cuda'),
-        RangeError,
-        "device 'cuda' requested but CUDA is not available (this build or machine is CPU-only; see noisynn info)",
-      );
-      expect(model.device).toBe('cpu');
-      return;
-    }
     const cpu = await logits(model, x);
     model.to('cuda');
     expect(model.device).toBe('cuda:0');

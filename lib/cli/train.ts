@@ -136,6 +136,12 @@ export async function runTrain(parsed: Record<string, unknown>, given: Set<strin
           .options;
   const progress = new Progress(ctx.stderr, { quiet: o.quiet === true });
   const device = resolveDevice(o.device as string);
+  // Refused before any data is read or a run folder made: bf16 autocast exists on CUDA only.
+  if (o.mixedPrecision === true && device === 'cpu') {
+    throw new UsageError(
+      '--mixed-precision (bf16 autocast) needs a CUDA device, but this run is on cpu (see --device)',
+    );
+  }
   const dataOptions = {
     dataset: o.dataset as DatasetName,
     root: o.root as string | undefined,
