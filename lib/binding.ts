@@ -344,6 +344,10 @@ export interface NativeTestingBinding {
   ): NativeTensor;
   /** Timed training steps (zero grads, forward, cross-entropy, backward: the trainer's own); seconds per step. */
   benchTrainStep(model: NativeModel, x: NativeTensor, labels: NativeTensor, iterations: number): Promise<number[]>;
+  /** glibc's heap figures (mallinfo2), or null on another C library. */
+  mallocStats(): { arenaBytes: number; mmappedBytes: number; inUseBytes: number; freeHeldBytes: number } | null;
+  /** glibc's malloc_trim(0): whether memory went back to the system. */
+  mallocTrim(): boolean;
   /** A noise site alone on tokens [B, 1 + gridH*gridW, C], forward and backward; seconds per iteration. */
   benchNoiseSite(
     x: NativeTensor,

@@ -5,6 +5,10 @@
 // adds nothing of its own but the calling convention.
 #include <napi.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -126,6 +130,32 @@ Napi::Value BenchTrainStep(const Napi::CallbackInfo& info) {
   });
 }
 
+// mallocStats(): glibc's heap figures (mallinfo2), to tell a leak (bytes in use grow) from
+// fragmentation or retention (in use flat, free bytes held by the arenas grow); null elsewhere.
+Napi::Value MallocStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  const struct mallinfo2 m = mallinfo2();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("arenaBytes", static_cast<double>(m.arena));     // sbrk'd main arena + other arenas' heaps
+  out.Set("mmappedBytes", static_cast<double>(m.hblkhd));  // blocks mapped on their own
+  out.Set("inUseBytes", static_cast<double>(m.uordblks + m.hblkhd));
+  out.Set("freeHeldBytes", static_cast<double>(m.fordblks));  // free, but kept by the arenas
+  return out;
+#else
+  return env.Null();
+#endif
+}
+
+// mallocTrim(): glibc's malloc_trim(0), returning whether it gave memory back; false elsewhere.
+Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 }  // namespace
 
 void InitTesting(Napi::Env env, Napi::Object exports) {
@@ -136,6 +166,8 @@ void InitTesting(Napi::Env env, Napi::Object exports) {
   testing.Set("noiseSiteProbe", Napi::Function::New(env, NoiseSiteProbe, "noiseSiteProbe"));
   testing.Set("benchNoiseSite", Napi::Function::New(env, BenchNoiseSite, "benchNoiseSite"));
   testing.Set("benchTrainStep", Napi::Function::New(env, BenchTrainStep, "benchTrainStep"));
+  testing.Set("mallocStats", Napi::Function::New(env, MallocStats, "mallocStats"));
+  testing.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
   exports.Set("_testing", testing);
 }
 
