@@ -49,8 +49,14 @@ async function addonSeeds(): Promise<Record<string, Record<string, Buffer>>> {
     safetensors: { 'vit-tiny-weights': fs.readFileSync(weights) },
     checkpoint: {
       // [mode, file]: mode 0 AdamW, 1 SGD (native/fuzz/fuzz_checkpoint.cc).
-      'adamw-one-epoch': Buffer.concat([Buffer.from([0]), fs.readFileSync(path.join(dir, 'epoch-0001.optim.safetensors'))]),
-      'sgd-one-epoch': Buffer.concat([Buffer.from([1]), fs.readFileSync(path.join(sgdDir, 'epoch-0001.optim.safetensors'))]),
+      'adamw-one-epoch': Buffer.concat([
+        Buffer.from([0]),
+        fs.readFileSync(path.join(dir, 'epoch-0001.optim.safetensors')),
+      ]),
+      'sgd-one-epoch': Buffer.concat([
+        Buffer.from([1]),
+        fs.readFileSync(path.join(sgdDir, 'epoch-0001.optim.safetensors')),
+      ]),
     },
   };
 }
