@@ -3,7 +3,9 @@
 # (Debian's libtorch-dev by default, $LIBTORCH otherwise). When that libtorch carries CUDA, the
 # [cuda] sources are added: .cu files through an nvcc rule (CUDA toolkit from $CUDA_HOME or PATH,
 # architectures from $TORCH_CUDA_ARCH_LIST), the rest with the C++ compiler. C++20 as in
-# CMakeLists.txt: recent PyTorch releases' headers require it.
+# CMakeLists.txt: recent PyTorch releases' headers require it. The experimental
+# Node-API version as in CMakeLists.txt: finalizers run inside the GC, so undisposed tensors free
+# their memory there.
 {
   "targets": [
     {
@@ -14,7 +16,7 @@
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node scripts/torch-config.js include)"
       ],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NOISYNN_HAVE_ZLIB=1"],
+      "defines": ["NAPI_EXPERIMENTAL", "NAPI_VERSION=2147483647", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NOISYNN_HAVE_ZLIB=1"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
       "cflags_cc": ["-std=gnu++20", "-fexceptions", "-frtti", "-O3", "-fno-math-errno", "-ffp-contract=off", "-Wno-unused-parameter", "-Wno-sign-compare", "<!@(node scripts/torch-config.js cflags)"],

@@ -32,8 +32,16 @@ export interface NativeTensor {
   detach(): NativeTensor;
 }
 
+/** Live tensor handles of the process and the bytes they hold; V8's external-memory total. */
+export interface NativeMemoryStats {
+  handles: number;
+  bytes: number;
+  external: number;
+}
+
 export interface NativeTensorStatic {
   fromTypedArray(data: ArrayBufferView, shape: number[], dtype: NativeDType, device: string): NativeTensor;
+  memoryStats(): NativeMemoryStats;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,6 +412,10 @@ export interface NativeTestingBinding {
   benchTrainStep(model: NativeModel, x: NativeTensor, labels: NativeTensor, iterations: number): Promise<number[]>;
   /** Seconds of each of `iterations` calls of the op on this thread (no autograd; each output freed before the next). */
   benchNoiseOp(x: NativeTensor, config: NativeNoiseConfig, iterations: number): number[];
+  /** glibc's heap figures (mallinfo2), or null on another C library. */
+  mallocStats(): { arenaBytes: number; mmappedBytes: number; inUseBytes: number; freeHeldBytes: number } | null;
+  /** glibc's malloc_trim(0): whether memory went back to the system. */
+  mallocTrim(): boolean;
   /** A noise site alone on tokens [B, 1 + gridH*gridW, C], forward and backward; seconds per iteration. */
   benchNoiseSite(
     x: NativeTensor,

@@ -1,6 +1,6 @@
 // Training checkpoints: weights + optimizer state + a manifest, committed atomically.
 //
-// A checkpoint directory holds epoch-NNNN.safetensors and epoch-NNNN.optim.pt files and one
+// A checkpoint directory holds epoch-NNNN.safetensors and epoch-NNNN.optim.safetensors files and one
 // checkpoint.json manifest naming the current pair. Each file is written to a temporary name,
 // fsynced and renamed; the manifest is replaced last. A crash at any point leaves the previous
 // manifest, and the files it names, intact.
@@ -103,7 +103,7 @@ export async function readManifest(dir: string): Promise<CheckpointManifest | nu
 
 export function checkpointFiles(epoch: number): { weights: string; optimizer: string } {
   const tag = `epoch-${String(epoch).padStart(4, '0')}`;
-  return { weights: `${tag}.safetensors`, optimizer: `${tag}.optim.pt` };
+  return { weights: `${tag}.safetensors`, optimizer: `${tag}.optim.safetensors` };
 }
 
 /**
@@ -130,7 +130,8 @@ export async function commitManifest(
     keep.add(previous.optimizer);
   }
   for (const name of await fsp.readdir(dir)) {
-    if (/^epoch-\d+\.(safetensors|optim\.pt)$/.test(name) && !keep.has(name)) {
+    // .optim.pt: the optimizer state of checkpoints written before it moved to safetensors.
+    if (/^epoch-\d+\.(safetensors|optim\.safetensors|optim\.pt)$/.test(name) && !keep.has(name)) {
       await fsp.rm(path.join(dir, name), { force: true });
     }
   }

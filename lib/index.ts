@@ -1,6 +1,8 @@
 // noisynn-native: NoisyNN vision models on libtorch for Node.js. The public API.
 export { Tensor } from './tensor';
 export type { DType, Device, FromTypedArrayOptions, TypedArrayLike } from './tensor';
+export { tidy, keep, memory } from './scope';
+export type { MemoryInfo } from './scope';
 export { DEFAULT_STRENGTH, injectNoise, NOISE_KINDS } from './noise';
 export type { NoiseConfig, NoiseKind } from './noise';
 export { info, cpuMemory, emptyCache } from './info';

@@ -32,7 +32,14 @@ export function makeFolders(dir: string): void {
     missing.push(p);
     if (path.dirname(p) === p) break;
   }
-  for (const p of missing.reverse()) fs.mkdirSync(p);
+  for (const p of missing.reverse()) {
+    try {
+      fs.mkdirSync(p);
+    } catch (err) {
+      // Another process (a rank of the same run, a parallel job) made it in the meantime.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.statSync(p).isDirectory()) throw err;
+    }
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 // Tensor: a typed handle on native (libtorch) memory; copies only on request.
 import { binding, NativeTensor } from './binding';
+import { trackTensor } from './scope';
 import {
   expectBoolean,
   expectDevice,
@@ -51,8 +52,10 @@ let makingFromHandle = false;
 /**
  * An n-dimensional array held by libtorch, on CPU or a CUDA device.
  *
- * Tensors are native memory reported to the garbage collector; call `dispose()` to free one
- * now. Any use after `dispose()` throws.
+ * Tensors are native memory reported to the garbage collector, which frees a tensor it finds
+ * unreachable (on Node 20.10 and later, inside that collection, even in a loop that never
+ * yields); call `dispose()` to free one now, or run the work in `tidy()`. Any use after
+ * `dispose()` throws.
  *
  * Autograd: a tensor made with `requiresGrad` (or given it by `setRequiresGrad()`) records the
  * differentiable ops applied to it (`injectNoise`, `to`); `backward()` on a result then
@@ -82,11 +85,14 @@ export class Tensor {
   /** @internal Wraps a native handle returned by the addon. */
   static _fromHandle(handle: NativeTensor): Tensor {
     makingFromHandle = true;
+    let t: Tensor;
     try {
-      return new Tensor(handle);
+      t = new Tensor(handle);
     } finally {
       makingFromHandle = false;
     }
+    trackTensor(t);
+    return t;
   }
 
   /**

@@ -421,8 +421,9 @@ describe('train, eval and audit on a small Fashion-MNIST subset', () => {
       order: 'shuffle',
       noise: { kind: 'optimal', when: 'train' },
     });
-    expect(j.top1).toBeGreaterThanOrEqual(0);
-    expect(j.top1).toBeLessThanOrEqual(1);
+    // The JSON figure is the text one, a whole number of the 256 images.
+    expect(`${(100 * j.top1).toFixed(2)}%`).toBe(/^top-1 (\d+\.\d\d%)/.exec(r.stdout)![1]);
+    expect(Math.abs(j.top1 * 256 - Math.round(j.top1 * 256))).toBeLessThan(1e-9);
   });
 
   test("eval --noise official reads the official protocol's test batches: class-sorted, 10 for a ViT", async () => {

@@ -337,14 +337,14 @@ describe('DataLoader passes', () => {
     }
   });
 
-  test('cuda only when available', () => {
-    if (info().cuda) {
-      expect(new DataLoader(ds, { device: 'cuda' }).device).toBe('cuda');
-    } else {
-      expectError(() => new DataLoader(ds, { device: 'cuda' })).toThrow(
-        new RangeError(`device 'cuda' requested but ${CUDA_UNAVAILABLE}`),
-      );
-    }
+  (info().cuda ? test : test.skip)('a CUDA device when there is one', () => {
+    expect(new DataLoader(ds, { device: 'cuda' }).device).toBe('cuda');
+  });
+
+  (info().cuda ? test.skip : test)('cuda without a GPU is a RangeError', () => {
+    expectError(() => new DataLoader(ds, { device: 'cuda' })).toThrow(
+      new RangeError(`device 'cuda' requested but ${CUDA_UNAVAILABLE}`),
+    );
   });
 });
 
@@ -860,7 +860,7 @@ describe('bad options', () => {
     );
     expectError(make({ shuffle: true })).toThrow(
       new RangeError(
-        "Unknown option 'shuffle' in options; expected one of batchSize, order, seed, dropLast, numWorkers, prefetch, transforms, device",
+        "Unknown option 'shuffle' in options; expected one of batchSize, order, seed, dropLast, numWorkers, prefetch, transforms, device, shard",
       ),
     );
     expectError(make(5)).toThrow(new TypeError('Expected object for options but received 5 (number)'));

@@ -238,6 +238,7 @@ describe('noise sites', () => {
       site: 'block',
       axis: 'batch',
       when: 'always',
+      scope: 'global',
       layer: { stage: 4, block: 2 }, // sub_noisy_layer - 1 with the script's 3: the last of resnet50's 3 blocks
     });
     r50.dispose();
@@ -774,14 +775,15 @@ describe('model API', () => {
     expect(await logits(model, x64)).toEqual(values[0]);
   });
 
-  test('to(cuda) without CUDA, or CUDA logits equal to CPU ones', async () => {
+  (info().cuda ? test.skip : test)('to(cuda) without CUDA is a RangeError and the model stays on the CPU', () => {
+    const model = createModel('vit_mini_patch4_28', { noise: 'none', initSeed: 3 }).eval();
+    expectThrows(() => model.to('cuda'), RangeError, `device 'cuda' requested but ${CUDA_UNAVAILABLE}`);
+    expect(model.device).toBe('cpu');
+  });
+
+  (info().cuda ? test : test.skip)('CUDA logits equal the CPU ones', async () => {
     const model = createModel('vit_mini_patch4_28', { noise: 'none', initSeed: 3 }).eval();
     const x = images([2, 1, 28, 28], 10);
-    if (!info().cuda) {
-      expectThrows(() => model.to('cuda'), RangeError, `device 'cuda' requested but ${CUDA_UNAVAILABLE}`);
-      expect(model.device).toBe('cpu');
-      return;
-    }
     const cpu = await logits(model, x);
     model.to('cuda');
     expect(model.device).toBe('cuda:0');
@@ -979,7 +981,7 @@ describe('bad configs throw with the option named', () => {
       'unknown noise key',
       () => createModel('vit_mini_patch4_28', { noise: { kind: 'linear', stage: 1 } as never }),
       RangeError,
-      "Unknown option 'stage' in noise; expected one of kind, axis, strength, mean, std, seed, detach, layer, site, when",
+      "Unknown option 'stage' in noise; expected one of kind, axis, strength, mean, std, seed, detach, layer, site, when, scope",
     ],
     [
       'bad strength',

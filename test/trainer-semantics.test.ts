@@ -231,12 +231,14 @@ describe('resume', () => {
     // A damaged optimizer file fails its load, and the model is still untouched.
     const damaged = tinyVit(6);
     const before = await weightDigest(damaged);
-    fs.writeFileSync(path.join(dir, 'epoch-0001.optim.pt'), 'not a libtorch archive');
-    await expect(new Trainer(damaged, { seed: 1 }).fit(loader(), { epochs: 3, checkpointDir: dir })).rejects.toThrow();
+    fs.writeFileSync(path.join(dir, 'epoch-0001.optim.safetensors'), 'not a safetensors file');
+    await expect(new Trainer(damaged, { seed: 1 }).fit(loader(), { epochs: 3, checkpointDir: dir })).rejects.toThrow(
+      `Cannot load optimizer state from '${path.join(dir, 'epoch-0001.optim.safetensors')}'`,
+    );
     expect(await weightDigest(damaged)).toEqual(before);
-    fs.rmSync(path.join(dir, 'epoch-0001.optim.pt'));
+    fs.rmSync(path.join(dir, 'epoch-0001.optim.safetensors'));
     await expect(new Trainer(tinyVit(6), { seed: 1 }).fit(loader(), { epochs: 3, checkpointDir: dir })).rejects.toThrow(
-      `Cannot resume from ${dir}: its checkpoint file epoch-0001.optim.pt is missing. Nothing was loaded`,
+      `Cannot resume from ${dir}: its checkpoint file epoch-0001.optim.safetensors is missing. Nothing was loaded`,
     );
   });
 

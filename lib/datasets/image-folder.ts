@@ -15,7 +15,10 @@ import { expectImageSide } from '../transforms';
 import { Dataset } from './dataset';
 
 export interface ImageFolderOptions {
-  /** root/<class>/**\/*.{jpg,jpeg,png}: one subfolder per class, classes sorted by name. */
+  /**
+   * root/<class>/**\/*.{jpg,jpeg,png}: one subfolder per class, classes sorted by name (code
+   * points, as torchvision sorts them). Symlinks are followed; names starting with '.' are skipped.
+   */
   root: string;
   /** Every image is resized to this at decode time: a number for a square, or [height, width]. */
   imageSize: number | readonly [number, number];
@@ -44,24 +47,75 @@ export interface SkippedImage {
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png']);
 
-function listImages(dir: string): string[] {
-  const out: string[] = [];
-  const entries = fs
-    .readdirSync(dir, { withFileTypes: true })
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...listImages(p));
-    else if (e.isFile() && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) out.push(p);
+/**
+ * Code-point order, as Python sorts str (and so torchvision sorts classes and files). JavaScript's
+ * `<` compares UTF-16 code units instead, which puts an astral character (an emoji, say) before
+ * U+E000..U+FFFF (fullwidth forms, say): class indices would then differ from torchvision's.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const sx = x >= 0xd800 && x <= 0xdfff;
+    const sy = y >= 0xd800 && y <= 0xdfff;
+    // A surrogate starts a code point above U+FFFF: above every unit that is not one.
+    if (sx !== sy) return sx ? 1 : -1;
+    return x - y;
   }
+  return a.length - b.length;
+}
+
+/** The folder `p` leads to (following symlinks), or null for a dangling or unreadable entry. */
+function statOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The images under a class folder in torchvision's order (`sorted(os.walk(..., followlinks=True))`,
+ * then sorted file names): folder by folder in path order, each folder's files by name. Symlinks
+ * are followed, as torchvision does; a link back to a folder on the current path (a loop) and a
+ * dangling link are skipped. Names starting with '.' are skipped (torchvision keeps them, and
+ * with them macOS '._x.jpg' files and '.ipynb_checkpoints' folders).
+ */
+function listImages(classDir: string): string[] {
+  const folders: { dir: string; files: string[] }[] = [];
+  const visit = (dir: string, onPath: ReadonlySet<string>): void => {
+    const real = fs.realpathSync(dir);
+    if (onPath.has(real)) return;
+    const inner = new Set(onPath).add(real);
+    const files: string[] = [];
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const name = entry.name;
+      if (name.startsWith('.')) continue;
+      const p = path.join(dir, name);
+      // The entry's own type, without a stat per file; a symlink is resolved (null: dangling).
+      const st = entry.isSymbolicLink() ? statOrNull(p) : entry;
+      if (st === null) continue;
+      if (st.isDirectory()) visit(p, inner);
+      else if (st.isFile() && IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase())) files.push(p);
+    }
+    folders.push({ dir, files: files.sort(compareCodePoints) });
+  };
+  visit(classDir, new Set());
+  folders.sort((a, b) => compareCodePoints(a.dir, b.dir));
+  // A loop, not push(...files): spreading a folder of ~100k files overflows the call stack.
+  const out: string[] = [];
+  for (const f of folders) for (const file of f.files) out.push(file);
   return out;
 }
 
 /**
  * Images in class subfolders (root/<class>/<image>.jpg), decoded with sharp off the JS thread,
  * resized to `imageSize` and kept in native memory as uint8. Classes are the subfolder names in
- * sorted order; images are taken in sorted path order (subfolders included), like torchvision.
+ * sorted order; images are taken as torchvision takes them: folder by folder in sorted path
+ * order (subfolders included), each folder's files sorted by name. Symlinks are followed
+ * (loops and dangling links skipped); names starting with '.' are skipped.
  *
  * @throws Error when root is missing, has no class folders, or a class folder has no images;
  *   `load()` rejects naming the file when an image is empty or cannot be decoded (unless
@@ -106,9 +160,10 @@ export class ImageFolder extends Dataset {
       throw new Error(`ImageFolder root ${root} does not exist or is not a folder`);
     const classes = fs
       .readdirSync(root, { withFileTypes: true })
-      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+      .filter((e) => !e.name.startsWith('.'))
+      .filter((e) => (e.isSymbolicLink() ? statOrNull(path.join(root, e.name)) : e)?.isDirectory() === true)
       .map((e) => e.name)
-      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      .sort(compareCodePoints);
     if (classes.length === 0)
       throw new Error(`ImageFolder found no class folders in ${root} (expected ${root}/<class>/<image>.jpg)`);
     const samples: { path: string; label: number }[] = [];

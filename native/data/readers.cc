@@ -22,6 +22,14 @@ constexpr int kIdxUnsignedByte = 0x08;
 // Sanity bound on one file's payload: far above any image dataset, far below what a corrupt
 // header could otherwise make us allocate before noticing the file is too short.
 constexpr uint64_t kMaxPayloadBytes = uint64_t(1) << 34;
+// Deflate expands at most 1032:1 (zlib's technical details: a 258-byte match per two bits, at
+// best), so a gzip file of S bytes holds at most 1032 S bytes of data: a header declaring more is
+// refused before anything is allocated for it.
+constexpr uint64_t kMaxDeflateRatio = 1032;
+// A gzip file's data is read into a buffer that starts this large (or at the declared size, if
+// smaller) and doubles as the data arrives, so memory follows the bytes actually decompressed,
+// not the header's claim.
+constexpr uint64_t kFirstGzipChunk = uint64_t(1) << 20;
 
 [[noreturn]] void Fail(const std::string& path, const std::string& what) {
   throw std::runtime_error(path + ": " + what);
@@ -187,27 +195,41 @@ at::Tensor read_idx(const std::string& path) {
   GzFile f(path);
   IdxHeader h = ParseIdxHeader(f, path);
   const uint64_t bytes = Product(h.dims, path);
-  if (!f.compressed()) {
-    // A plain file's size is known up front: refuse a short one before allocating for it.
-    std::ifstream probe(path, std::ios::binary | std::ios::ate);
-    const uint64_t have = probe ? uint64_t(probe.tellg()) : 0;
-    const uint64_t header = 4 + 4 * h.dims.size();
-    if (have < header + bytes) {
-      Fail(path, "truncated: the header declares " + DimsString(h.dims) + " = " + std::to_string(bytes) +
-                     " bytes of data but the file holds " + std::to_string(have - std::min(have, header)));
-    }
-  }
-  at::Tensor out = at::empty(h.dims, at::TensorOptions().dtype(at::kByte));
-  const size_t got = f.Read(out.data_ptr(), bytes);
-  if (got < bytes) {
+  const auto truncated = [&](uint64_t have) {
     Fail(path, "truncated: the header declares " + DimsString(h.dims) + " = " + std::to_string(bytes) +
-                   " bytes of data but the file holds " + std::to_string(got));
+                   " bytes of data but the file holds " + std::to_string(have));
+  };
+  // The file's size bounds what it can hold: refuse a header that claims more before allocating.
+  std::ifstream probe(path, std::ios::binary | std::ios::ate);
+  const uint64_t file_size = probe ? uint64_t(probe.tellg()) : 0;
+  const uint64_t header = 4 + 4 * h.dims.size();
+  if (!f.compressed() && file_size < header + bytes) truncated(file_size - std::min(file_size, header));
+  if (f.compressed() && bytes / kMaxDeflateRatio > file_size) {
+    Fail(path, "truncated or corrupt: the header declares " + DimsString(h.dims) + " = " + std::to_string(bytes) +
+                   " bytes of data, more than a " + std::to_string(file_size) + "-byte gzip file can hold");
+  }
+  at::Tensor out;
+  if (!f.compressed()) {
+    out = at::empty({static_cast<int64_t>(bytes)}, at::TensorOptions().dtype(at::kByte));
+    const size_t got = f.Read(out.data_ptr(), bytes);
+    if (got < bytes) truncated(got);
+  } else {
+    // Grow with the data: a lying header costs at most twice what the stream really holds.
+    uint64_t capacity = std::min(bytes, kFirstGzipChunk), got = 0;
+    out = at::empty({static_cast<int64_t>(capacity)}, at::TensorOptions().dtype(at::kByte));
+    while (true) {
+      got += f.Read(out.data_ptr<uint8_t>() + got, capacity - got);
+      if (got < capacity) truncated(got);
+      if (capacity == bytes) break;
+      capacity = std::min(bytes, 2 * capacity);
+      out.resize_({static_cast<int64_t>(capacity)});  // keeps the bytes read so far
+    }
   }
   uint8_t extra[1];
   if (f.Read(extra, 1) != 0) {
     Fail(path, "holds more data than its header declares (" + DimsString(h.dims) + "); wrong or corrupt file?");
   }
-  return out;
+  return out.view(h.dims);
 }
 
 DatasetPtr load_idx_dataset(const std::string& images_path, const std::string& labels_path, int64_t num_classes) {

@@ -3,6 +3,7 @@
 
 #include <torch/cuda.h>
 
+#include <atomic>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -16,6 +17,11 @@ namespace noisynn {
 namespace napi {
 
 namespace {
+
+// The tensor handles of the process (all environments) that hold a tensor, and their bytes:
+// what memoryStats() reports.
+std::atomic<int64_t> g_live_handles{0};
+std::atomic<int64_t> g_live_bytes{0};
 
 int64_t StorageBytes(const at::Tensor& t) {
   return t.defined() ? static_cast<int64_t>(t.numel() * t.element_size()) : 0;
@@ -157,6 +163,7 @@ std::string DeviceString(const at::Device& d) {
 void TensorWrap::Init(Napi::Env env, Napi::Object exports) {
   const std::vector<PropertyDescriptor> methods = {
       StaticMethod<&TensorWrap::FromTypedArray>("fromTypedArray"),
+      StaticMethod<&TensorWrap::MemoryStats>("memoryStats"),
       InstanceMethod<&TensorWrap::Shape>("shape"),
       InstanceMethod<&TensorWrap::Dtype>("dtype"),
       InstanceMethod<&TensorWrap::Device>("device"),
@@ -200,7 +207,12 @@ at::Tensor UnwrapTensor(Napi::Value v, const char* what) {
 TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {}
 
 TensorWrap::~TensorWrap() {
-  // Finalizers run on the JS thread; the external-memory report is settled in Reset.
+  // Runs inside the garbage collection that found the handle unreachable (the addon is built
+  // with NAPI_EXPERIMENTAL, whose finalizers Node runs from the GC), or in a later tick on Node
+  // releases without that: so only what a GC-time finalizer may do (free native memory, adjust
+  // the external-memory count), nothing that touches JS.
+  if (tensor_.defined()) --g_live_handles;
+  g_live_bytes -= reported_;
   if (reported_ != 0) {
     Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_);
   }
@@ -208,10 +220,28 @@ TensorWrap::~TensorWrap() {
 
 void TensorWrap::Reset(at::Tensor t) {
   int64_t bytes = StorageBytes(t);
+  // Live handles: those holding a tensor (a disposed one waits for the GC with none).
+  g_live_handles += int64_t(t.defined()) - int64_t(tensor_.defined());
   tensor_ = std::move(t);
   int64_t delta = bytes - reported_;
+  // The report is what makes V8 collect: native bytes count towards its heap-growth decisions.
   if (delta != 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), delta);
+  g_live_bytes += delta;
   reported_ = bytes;
+}
+
+// memoryStats() -> {handles, bytes, external}: live tensor handles and the bytes they report, and
+// V8's running total of external memory (napi_adjust_external_memory's, which Node's
+// process.memoryUsage().external does not show: that field counts ArrayBuffer memory only).
+Napi::Value TensorWrap::MemoryStats(const Napi::CallbackInfo& info) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("handles", static_cast<double>(g_live_handles.load()));
+    out.Set("bytes", static_cast<double>(g_live_bytes.load()));
+    out.Set("external", static_cast<double>(Napi::MemoryManagement::AdjustExternalMemory(env, 0)));
+    return out;
+  });
 }
 
 const at::Tensor& TensorWrap::Get(Napi::Env env) const {

@@ -23,6 +23,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
 
  private:
   static Napi::Value FromTypedArray(const Napi::CallbackInfo& info);
+  static Napi::Value MemoryStats(const Napi::CallbackInfo& info);
   Napi::Value Shape(const Napi::CallbackInfo& info);
   Napi::Value Dtype(const Napi::CallbackInfo& info);
   Napi::Value Device(const Napi::CallbackInfo& info);

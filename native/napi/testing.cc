@@ -6,6 +6,10 @@
 #include <napi.h>
 
 #include <chrono>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -147,6 +151,32 @@ Napi::Value BenchNoiseOp(const Napi::CallbackInfo& info) {
   });
 }
 
+// mallocStats(): glibc's heap figures (mallinfo2), to tell a leak (bytes in use grow) from
+// fragmentation or retention (in use flat, free bytes held by the arenas grow); null elsewhere.
+Napi::Value MallocStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  const struct mallinfo2 m = mallinfo2();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("arenaBytes", static_cast<double>(m.arena));     // sbrk'd main arena + other arenas' heaps
+  out.Set("mmappedBytes", static_cast<double>(m.hblkhd));  // blocks mapped on their own
+  out.Set("inUseBytes", static_cast<double>(m.uordblks + m.hblkhd));
+  out.Set("freeHeldBytes", static_cast<double>(m.fordblks));  // free, but kept by the arenas
+  return out;
+#else
+  return env.Null();
+#endif
+}
+
+// mallocTrim(): glibc's malloc_trim(0), returning whether it gave memory back; false elsewhere.
+Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 }  // namespace
 
 void InitTesting(Napi::Env env, Napi::Object exports) {
@@ -158,6 +188,8 @@ void InitTesting(Napi::Env env, Napi::Object exports) {
   testing.Set("benchNoiseSite", Napi::Function::New(env, BenchNoiseSite, "benchNoiseSite"));
   testing.Set("benchTrainStep", Napi::Function::New(env, BenchTrainStep, "benchTrainStep"));
   testing.Set("benchNoiseOp", Napi::Function::New(env, BenchNoiseOp, "benchNoiseOp"));
+  testing.Set("mallocStats", Napi::Function::New(env, MallocStats, "mallocStats"));
+  testing.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
   exports.Set("_testing", testing);
 }
 

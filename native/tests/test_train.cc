@@ -149,7 +149,10 @@ NN_TEST("train cuda: bf16 autocast steps train (ViT with optimal noise, ResNet w
 }
 
 NN_TEST("train: with dropout, steps from a restored step counter replay the same losses (cpu, and cuda when present)") {
-  auto [images, labels] = toy_batch(32, 4);
+  // Not a structured binding: the lambda below captures them, which C++17 (the clang build) refuses.
+  const auto batch = toy_batch(32, 4);
+  const at::Tensor& images = batch.first;
+  const at::Tensor& labels = batch.second;
   std::vector<at::Device> devices = {at::Device(at::kCPU)};
   if (cuda()) devices.emplace_back(at::kCUDA, 0);
   for (const auto& device : devices) {
@@ -233,7 +236,7 @@ NN_TEST("train: labels out of [0, numClasses) and another optimizer's state are 
   NN_EXPECT(message.find("numClasses 4 but the batch holds label 4") != std::string::npos, message);
   NN_EXPECT(trainer.global_step() == 0 && model->state_dict().front().second.equal(before), "nothing changed");
 
-  const std::string path = (std::filesystem::temp_directory_path() / "noisynn-test-adamw.optim.pt").string();
+  const std::string path = (std::filesystem::temp_directory_path() / "noisynn-test-adamw.optim.safetensors").string();
   trainer.step(images, labels.fill_(1));
   trainer.save_state(path);
   train::TrainerOptions sgd = options(1e-3);
@@ -242,19 +245,18 @@ NN_TEST("train: labels out of [0, numClasses) and another optimizer's state are 
   message.clear();
   try {
     other.load_state(path);
-  } catch (const c10::ValueError& e) {
-    message = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    message = e.what();
   }
-  NN_EXPECT(message.find("is of optimizer 'adamw' but this trainer's optimizer is 'sgd'") != std::string::npos,
-            message);
+  NN_EXPECT(message.find("it holds adamw state but this trainer's optimizer is sgd") != std::string::npos, message);
   NN_EXPECT(other.global_step() == 0, "the step counter is untouched");
   message.clear();
   try {
     other.load_state(path + ".missing");
-  } catch (const c10::Error& e) {
-    message = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    message = e.what();
   }
-  NN_EXPECT(message.find("Cannot read the optimizer state") != std::string::npos, message);
+  NN_EXPECT(message.find("Cannot open optimizer state") != std::string::npos, message);
   std::filesystem::remove(path);
   return true;
 }

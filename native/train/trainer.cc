@@ -4,6 +4,7 @@
 #include "common/durable_file.h"
 #include "distributed/gradient_sync.h"
 #include "distributed/group.h"
+#include "train/optimizer_state.h"
 
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
@@ -139,16 +140,12 @@ std::string options_summary(const TrainerOptions& o) {
 
 Trainer::~Trainer() = default;
 
-Trainer::Trainer(std::shared_ptr<models::Model> model, TrainerOptions options)
-    : model_(std::move(model)), options_(std::move(options)) {
-  TORCH_CHECK(model_, "Trainer: no model");
+// The optimizer over `params` (named as `names`): weight decay on the decaying ones only.
+static std::unique_ptr<torch::optim::Optimizer> build_optimizer(const OptimizerOptions& o,
+                                                                const std::vector<std::string>& names,
+                                                                const std::vector<at::Tensor>& params) {
   std::vector<at::Tensor> decay, no_decay;
-  for (const auto& item : model_->named_parameters(/*recurse=*/true)) {
-    if (!item.value().requires_grad()) continue;
-    params_.push_back(item.value());
-    (decays(item.key(), item.value()) ? decay : no_decay).push_back(item.value());
-  }
-  const OptimizerOptions& o = options_.optimizer;
+  for (size_t i = 0; i < params.size(); ++i) (decays(names[i], params[i]) ? decay : no_decay).push_back(params[i]);
   std::vector<torch::optim::OptimizerParamGroup> groups;
   if (o.kind == OptimizerKind::AdamW) {
     auto opts = [&](double wd) {
@@ -157,16 +154,26 @@ Trainer::Trainer(std::shared_ptr<models::Model> model, TrainerOptions options)
     };
     if (!decay.empty()) groups.emplace_back(decay, opts(o.weight_decay));
     if (!no_decay.empty()) groups.emplace_back(no_decay, opts(0.0));
-    optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions(o.lr));
-  } else {
-    auto opts = [&](double wd) {
-      return std::make_unique<torch::optim::SGDOptions>(
-          torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.nesterov).weight_decay(wd));
-    };
-    if (!decay.empty()) groups.emplace_back(decay, opts(o.weight_decay));
-    if (!no_decay.empty()) groups.emplace_back(no_decay, opts(0.0));
-    optimizer_ = std::make_unique<torch::optim::SGD>(std::move(groups), torch::optim::SGDOptions(o.lr));
+    return std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions(o.lr));
   }
+  auto opts = [&](double wd) {
+    return std::make_unique<torch::optim::SGDOptions>(
+        torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.nesterov).weight_decay(wd));
+  };
+  if (!decay.empty()) groups.emplace_back(decay, opts(o.weight_decay));
+  if (!no_decay.empty()) groups.emplace_back(no_decay, opts(0.0));
+  return std::make_unique<torch::optim::SGD>(std::move(groups), torch::optim::SGDOptions(o.lr));
+}
+
+Trainer::Trainer(std::shared_ptr<models::Model> model, TrainerOptions options)
+    : model_(std::move(model)), options_(std::move(options)) {
+  TORCH_CHECK(model_, "Trainer: no model");
+  for (const auto& item : model_->named_parameters(/*recurse=*/true)) {
+    if (!item.value().requires_grad()) continue;
+    params_.push_back(item.value());
+    param_names_.push_back(item.key());
+  }
+  optimizer_ = build_optimizer(options_.optimizer, param_names_, params_);
 }
 
 double Trainer::lr_at(int64_t step) const {
@@ -363,33 +370,48 @@ EvalResult Trainer::evaluate(const at::Tensor& images_in, const at::Tensor& labe
 
 void Trainer::save_state(const std::string& path) {
   std::lock_guard<std::mutex> lock(model_->mutex());
-  torch::serialize::OutputArchive archive;
-  optimizer_->save(archive);
-  archive.write("step", torch::tensor(step_, at::kLong));
-  archive.write("optimizer_kind", torch::tensor(static_cast<int64_t>(options_.optimizer.kind), at::kLong));
-  const std::string tmp = path + ".tmp";
-  archive.save_to(tmp);
-  commit_file(tmp, path);
+  write_optimizer_state(path, *optimizer_, options_.optimizer.kind, {param_names_, params_}, step_);
 }
 
 void Trainer::load_state(const std::string& path) {
   std::lock_guard<std::mutex> lock(model_->mutex());
+  char magic[4] = {0, 0, 0, 0};
   {
     std::FILE* f = std::fopen(path.c_str(), "rb");
-    TORCH_CHECK(f != nullptr, "Cannot read the optimizer state ", path, ": ", std::strerror(errno));
+    if (f == nullptr) throw std::runtime_error("Cannot open optimizer state '" + path + "': " + std::strerror(errno));
+    const size_t got = std::fread(magic, 1, 4, f);
     std::fclose(f);
+    (void)got;
   }
+  if (std::memcmp(magic, "PK\x03\x04", 4) != 0) {
+    step_ = read_optimizer_state(path, *optimizer_, options_.optimizer.kind, {param_names_, params_});
+    return;
+  }
+  // A checkpoint written before the safetensors format: libtorch's own archive (a TorchScript zip,
+  // parsed by libtorch and not fuzzed by us), read as it always was.
   torch::serialize::InputArchive archive;
   archive.load_from(path, model_->device());
   // libtorch's optimizers assert (an internal error) on another optimizer's state, after
   // loading part of it: check the kind first, so a mismatch changes nothing.
-  at::Tensor kind;
-  TORCH_CHECK(archive.try_read("optimizer_kind", kind), "The optimizer state ", path,
-              " does not record its optimizer (written by an older version?)");
-  const auto saved = static_cast<OptimizerKind>(kind.item<int64_t>());
   auto name = [](OptimizerKind k) { return k == OptimizerKind::AdamW ? "adamw" : "sgd"; };
-  TORCH_CHECK_VALUE(saved == options_.optimizer.kind, "The optimizer state ", path, " is of optimizer '", name(saved),
-                    "' but this trainer's optimizer is '", name(options_.optimizer.kind), "'");
+  at::Tensor kind;
+  if (archive.try_read("optimizer_kind", kind)) {
+    const auto saved = static_cast<OptimizerKind>(kind.item<int64_t>());
+    TORCH_CHECK_VALUE(saved == options_.optimizer.kind, "The optimizer state ", path, " is of optimizer '", name(saved),
+                      "' but this trainer's optimizer is '", name(options_.optimizer.kind), "'");
+  } else {
+    // The oldest archives do not record their optimizer: load one into a scratch optimizer of
+    // this kind first, so that another optimizer's state (which libtorch finds out part-way
+    // through) leaves this trainer's untouched.
+    auto scratch = build_optimizer(options_.optimizer, param_names_, params_);
+    try {
+      scratch->load(archive);
+    } catch (const c10::Error& e) {
+      TORCH_CHECK_VALUE(false, "The optimizer state ", path, " (which does not record its optimizer) is not ",
+                        name(options_.optimizer.kind),
+                        " state for this trainer's parameters: ", e.what_without_backtrace());
+    }
+  }
   optimizer_->load(archive);
   at::Tensor step;
   archive.read("step", step);

@@ -101,9 +101,10 @@ class Trainer {
   const TrainerOptions& options() const { return options_; }
   models::Model& model() { return *model_; }
 
-  // Optimizer state (moments, momentum buffers), the optimizer's kind and the step counter,
-  // written atomically (temporary file, fsync, rename); load restores state and step, and
-  // refuses a file of another optimizer kind (or none) before changing anything.
+  // Optimizer state (moments, momentum buffers) and the step counter, written atomically
+  // (temporary file, fsync, rename) as safetensors (train/optimizer_state.h); load restores both,
+  // after checking every tensor against this trainer's parameters, and also reads the libtorch
+  // archives that checkpoints held before.
   void save_state(const std::string& path);
   void load_state(const std::string& path);
 
@@ -127,6 +128,7 @@ class Trainer {
   TrainerOptions options_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<at::Tensor> params_;
+  std::vector<std::string> param_names_;  // the model's names of params_, for the state file
   int64_t step_ = 0;
   int64_t schedule_origin_ = 0;
   std::shared_ptr<dist::Group> group_;
