@@ -288,8 +288,11 @@ std::shared_ptr<Group> Group::create(const GroupOptions& o) {
   im.interval = std::chrono::milliseconds(std::clamp<int64_t>(o.timeout.count() / 10, 100, 1000));
   c10d::TCPStoreOptions bo = so;
   bo.isServer = false;
-  bo.timeout = std::max(std::chrono::milliseconds(1000), 3 * im.interval);
+  // Connected within the rendezvous timeout (a loaded host can take seconds to accept: a 3 s
+  // connect timed out now and then on two busy cores), then its operations time out quickly, so
+  // that a dead master is noticed within a few intervals.
   im.beat_store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, bo);
+  im.beat_store->setTimeout(std::max(std::chrono::milliseconds(1000), 3 * im.interval));
   im.beat = std::thread([&im, rank = o.rank] {
     int64_t published = -1;
     std::unique_lock<std::mutex> lk(im.mu);

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <mutex>
 #include <sstream>
+#include <type_traits>
 
 namespace noisynn {
 namespace train {
@@ -134,6 +135,31 @@ std::string options_summary(const TrainerOptions& o) {
      << o.schedule.gamma << ", labelSmoothing " << o.label_smoothing << ", clipGradNorm " << o.clip_grad_norm
      << ", mixedPrecision " << o.mixed_precision;
   return os.str();
+}
+
+// The optimizer's state tensors of parameter `p` (AdamW's moments, SGD's momentum buffer), or
+// none before its first step. libtorch 1.x keys the states by the parameter's TensorImpl address
+// as a string, 2.x by the address itself.
+template <typename Map>
+auto find_state(Map& states, const at::Tensor& p) {
+  if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
+    std::ostringstream key;
+    key << p.unsafeGetTensorImpl();
+    return states.find(key.str());
+  } else {
+    return states.find(p.unsafeGetTensorImpl());
+  }
+}
+
+std::vector<at::Tensor> state_tensors(torch::optim::Optimizer& optimizer, OptimizerKind kind, const at::Tensor& p) {
+  auto& states = optimizer.state();
+  auto it = find_state(states, p);
+  if (it == states.end() || it->second == nullptr) return {};
+  if (kind == OptimizerKind::AdamW) {
+    auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
+    return {s.exp_avg(), s.exp_avg_sq()};
+  }
+  return {static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer()};
 }
 
 }  // namespace
@@ -399,23 +425,37 @@ void Trainer::load_state(const std::string& path) {
     const auto saved = static_cast<OptimizerKind>(kind.item<int64_t>());
     TORCH_CHECK_VALUE(saved == options_.optimizer.kind, "The optimizer state ", path, " is of optimizer '", name(saved),
                       "' but this trainer's optimizer is '", name(options_.optimizer.kind), "'");
-  } else {
-    // The oldest archives do not record their optimizer: load one into a scratch optimizer of
-    // this kind first, so that another optimizer's state (which libtorch finds out part-way
-    // through) leaves this trainer's untouched.
-    auto scratch = build_optimizer(options_.optimizer, param_names_, params_);
-    try {
-      scratch->load(archive);
-    } catch (const c10::Error& e) {
-      TORCH_CHECK_VALUE(false, "The optimizer state ", path, " (which does not record its optimizer) is not ",
-                        name(options_.optimizer.kind),
-                        " state for this trainer's parameters: ", e.what_without_backtrace());
+  }
+  // Loaded into a scratch optimizer first: another optimizer's state (the oldest archives do not
+  // record theirs), which libtorch finds out part-way through, or states matched to the wrong
+  // parameters (an archive of libtorch 1.x read by 2.x: the two key their states differently)
+  // must leave this trainer's optimizer untouched.
+  auto scratch = build_optimizer(options_.optimizer, param_names_, params_);
+  try {
+    scratch->load(archive);
+  } catch (const c10::Error& e) {
+    TORCH_CHECK_VALUE(false, "The optimizer state ", path, " is not ", name(options_.optimizer.kind),
+                      " state for this trainer's parameters: ", e.what_without_backtrace());
+  }
+  at::Tensor saved_step;
+  archive.read("step", saved_step);
+  size_t found = 0;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const at::Tensor& p = params_[i];
+    const std::vector<at::Tensor> states = state_tensors(*scratch, options_.optimizer.kind, p);
+    found += states.empty() ? 0 : 1;
+    for (const at::Tensor& t : states) {
+      TORCH_CHECK_VALUE(!t.defined() || t.sizes() == p.sizes(), "The optimizer state ", path, " gives parameter '",
+                        param_names_[i], "' (", p.sizes(), ") a state of shape ", t.sizes(),
+                        ": the archive does not match this trainer's parameters (libtorch archives written by "
+                        "libtorch 1.x cannot be read by 2.x; resume with the libtorch that wrote it)");
     }
   }
+  TORCH_CHECK_VALUE(found > 0 || saved_step.item<int64_t>() == 0 || options_.optimizer.kind == OptimizerKind::SGD,
+                    "The optimizer state ", path, " holds no state for any of this trainer's parameters after ",
+                    saved_step.item<int64_t>(), " steps: it does not match this trainer's parameters");
   optimizer_->load(archive);
-  at::Tensor step;
-  archive.read("step", step);
-  step_ = step.item<int64_t>();
+  step_ = saved_step.item<int64_t>();
 }
 
 std::vector<double> time_forward_backward(Trainer& trainer, const at::Tensor& images, const at::Tensor& labels,
