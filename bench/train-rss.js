@@ -23,7 +23,7 @@ async function child() {
     numWorkers: 2,
     transforms: [nn.transforms.randomCrop(28, { padding: 2 }), nn.transforms.normalize('fashion-mnist')],
   });
-  const trainer = new nn.Trainer(model, { seed: 1 });
+  const trainer = new nn.Trainer(model, { seed: 1, schedule: { name: 'constant' } });
   const samples = {};
   const sample = (step) => {
     const m = t.mallocStats();

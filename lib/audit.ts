@@ -8,6 +8,7 @@ import { EvalResult, Trainer } from './trainer';
 import { distributedOf } from './trainer/distributed';
 import { Transform } from './transforms';
 import {
+  expectBoolean,
   expectKnownKeys,
   expectNonNegativeInteger,
   expectOptions,
@@ -33,6 +34,13 @@ export interface AuditOptions {
    * two-sided. Default 0.001.
    */
   alpha?: number;
+  /**
+   * Also evaluate at batch size 1 and test the noise's own effect against it (sorted-single,
+   * shuffled-single). Default true. false: the leak test only (sorted vs shuffled), and
+   * singleTop1 is null; the batch-size-1 pass costs ~5x the two batched passes (one forward per
+   * image), which is why `noisynn compare` leaves it out.
+   */
+  batchSizeOne?: boolean;
 }
 
 /**
@@ -54,8 +62,8 @@ export interface AuditResult {
   sortedTop1: number;
   /** Top-1 with shuffled batches. */
   shuffledTop1: number;
-  /** Top-1 with batch size 1 (batch-axis noise is the identity there). */
-  singleTop1: number;
+  /** Top-1 with batch size 1 (batch-axis noise is the identity there); null without that pass (batchSizeOne: false). */
+  singleTop1: number | null;
   /** True when the leak test (class-sorted better than shuffled, same noise) is significant at alpha. */
   leakSuspected: boolean;
   /** The leak test: tests[0]. */
@@ -65,12 +73,12 @@ export interface AuditResult {
   samples: number;
   batchSize: number;
   alpha: number;
-  /** sorted-shuffled (the leak), then sorted-single and shuffled-single (the noise's effect). */
+  /** sorted-shuffled (the leak), then sorted-single and shuffled-single (the noise's effect) unless batchSizeOne is false. */
   tests: PairedTest[];
   explanation: string;
 }
 
-const KEYS = ['batchSize', 'transforms', 'seed', 'numWorkers', 'alpha'];
+const KEYS = ['batchSize', 'transforms', 'seed', 'numWorkers', 'alpha', 'batchSizeOne'];
 
 /** A test level in (0, 0.5]. */
 function expectAlpha(value: unknown): number {
@@ -127,6 +135,21 @@ export function describePairedTest(t: PairedTest): string {
  * console.log(audit.explanation); // the leak, its interval, what the test could detect
  */
 export async function auditLeakage(model: NoisyModel, dataset: Dataset, options?: AuditOptions): Promise<AuditResult> {
+  return auditWithPasses(model, dataset, options);
+}
+
+/**
+ * auditLeakage, also handing its class-sorted and shuffled passes (with per-sample hits) to
+ * `passes`: `noisynn compare` takes them as its official and eval-noise-shuffled scores instead of
+ * evaluating the same batches twice.
+ * @internal
+ */
+export async function auditWithPasses(
+  model: NoisyModel,
+  dataset: Dataset,
+  options?: AuditOptions,
+  passes?: (sorted: EvalResult, shuffled: EvalResult) => void,
+): Promise<AuditResult> {
   if (!(model instanceof NoisyModel)) throw typeError('model', 'NoisyViT or NoisyCNN', model);
   if (!(dataset instanceof Dataset)) throw typeError('dataset', 'Dataset', dataset);
   const o = expectOptions(options);
@@ -138,6 +161,7 @@ export async function auditLeakage(model: NoisyModel, dataset: Dataset, options?
   const seed = o.seed === undefined ? 0 : expectNonNegativeInteger(o.seed, 'seed');
   const numWorkers = o.numWorkers === undefined ? 2 : expectPositiveInteger(o.numWorkers, 'numWorkers');
   const alpha = o.alpha === undefined ? 0.001 : expectAlpha(o.alpha);
+  const batchSizeOne = o.batchSizeOne === undefined ? true : expectBoolean(o.batchSizeOne, 'batchSizeOne');
   const transforms = o.transforms as readonly Transform[] | undefined;
 
   // A trainer only for its batch evaluation: it never steps, so it holds no optimizer state. A
@@ -163,22 +187,25 @@ export async function auditLeakage(model: NoisyModel, dataset: Dataset, options?
     );
   const sorted = await run('classSorted', batchSize);
   const shuffled = await run('shuffle', batchSize);
-  const single = await run('sequential', 1);
+  const single = batchSizeOne ? await run('sequential', 1) : null;
+  passes?.(sorted, shuffled);
 
-  const tests = [
-    pairedTest('sorted-shuffled', sorted.correctByIndex, shuffled.correctByIndex, alpha),
-    pairedTest('sorted-single', sorted.correctByIndex, single.correctByIndex, alpha),
-    pairedTest('shuffled-single', shuffled.correctByIndex, single.correctByIndex, alpha),
-  ];
+  const tests = [pairedTest('sorted-shuffled', sorted.correctByIndex, shuffled.correctByIndex, alpha)];
+  if (single) {
+    tests.push(
+      pairedTest('sorted-single', sorted.correctByIndex, single.correctByIndex, alpha),
+      pairedTest('shuffled-single', shuffled.correctByIndex, single.correctByIndex, alpha),
+    );
+  }
   const leak = tests[0];
   return {
     sortedTop1: sorted.top1,
     shuffledTop1: shuffled.top1,
-    singleTop1: single.top1,
+    singleTop1: single ? single.top1 : null,
     leakSuspected: leak.significant,
     leak,
     minimumDetectableLeak: leak.minimumDetectable,
-    samples: single.samples,
+    samples: sorted.samples,
     batchSize,
     alpha,
     tests,
@@ -186,18 +213,26 @@ export async function auditLeakage(model: NoisyModel, dataset: Dataset, options?
   };
 }
 
-function explain(sorted: EvalResult, shuffled: EvalResult, single: EvalResult, tests: PairedTest[], alpha: number) {
+function explain(
+  sorted: EvalResult,
+  shuffled: EvalResult,
+  single: EvalResult | null,
+  tests: PairedTest[],
+  alpha: number,
+) {
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
   const [leak, sortedSingle, shuffledSingle] = tests;
-  const accuracies =
-    `top-1 is ${pct(sorted.top1)} on class-sorted batches, ${pct(shuffled.top1)} on shuffled batches ` +
-    `and ${pct(single.top1)} at batch size 1 (${single.samples} images).`;
+  const accuracies = single
+    ? `top-1 is ${pct(sorted.top1)} on class-sorted batches, ${pct(shuffled.top1)} on shuffled batches ` +
+      `and ${pct(single.top1)} at batch size 1 (${single.samples} images).`
+    : `top-1 is ${pct(sorted.top1)} on class-sorted batches and ${pct(shuffled.top1)} on shuffled batches (${sorted.samples} images).`;
   const verdict = leak.significant
     ? `Leak: class-sorted minus shuffled batches, same noise, is ${describePairedTest(leak)} < ${alpha}: ` +
       'predictions improve when a batch holds one class. Report the shuffled figure.'
     : `No leak detected at ${alpha}: class-sorted minus shuffled batches, same noise, is ${describePairedTest(leak)}. ` +
       `That is not evidence of no leak: this test detects a leak of ${(100 * leak.minimumDetectable).toFixed(2)} points ` +
       'or more with 80% power.';
+  if (!single) return `${accuracies} ${verdict}`;
   const effect =
     `The noise's own effect (batch size 1 switches batch-axis noise off; not a leak): class-sorted minus batch size 1 is ${describePairedTest(sortedSingle)}, ` +
     `shuffled minus batch size 1 ${describePairedTest(shuffledSingle)}.`;

@@ -122,7 +122,7 @@ describe('info and models', () => {
   test('models counts parameters with the native models, once, then from the cache', async () => {
     const first = await cli(['models', '--json']);
     expect(first.stderr).toBe(
-      `counting the parameters of 18 variants (once; cached in ${process.env.NOISYNN_CACHE_DIR})...\n`,
+      `counting the parameters of 19 variants (once; cached in ${process.env.NOISYNN_CACHE_DIR})...\n`,
     );
     const rows = JSON.parse(first.stdout) as { name: string; parameters: number }[];
     expect(Object.fromEntries(rows.map((r) => [r.name, r.parameters]))).toEqual(PARAMETER_COUNTS);

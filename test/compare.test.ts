@@ -86,7 +86,7 @@ describe('runComparison', () => {
     expect(events).toMatchObject({ runStarts: 4, steps: 16, epochs: 4, runEnds: 4 });
     expect(result.config).toMatchObject({
       dataset: 'Fashion-MNIST',
-      model: 'vit_mini_patch4_28',
+      model: 'vit_mini_patch7_28', // the comparison's own default on 28x28 images (COMPARISON_MODELS)
       parameters: 205066,
       trainSamples: 256,
       testSamples: 192,
@@ -297,7 +297,7 @@ describe('noisynn compare', () => {
     const r = await cli(['compare', '--quick', ...TINY_FLAGS, '--out', out]);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(
-      'Fashion-MNIST · vit_mini_patch4_28 (205,066 parameters) · 2 seeds × 1 epoch on 256 training images · 192 test images',
+      'Fashion-MNIST · vit_mini_patch7_28 (205,066 parameters) · 2 seeds × 1 epoch on 256 training images · 192 test images',
     );
     // The question first: leak-free top-1 and each kind's paired, Holm-corrected effect against none.
     expect(r.stdout).toMatch(/^none\s+\d+\.\d\d ± \d+\.\d\d\s+\(reference\)$/m);

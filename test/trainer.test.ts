@@ -100,6 +100,12 @@ describe('training on Fashion-MNIST', () => {
     expect(official.leak.lower).toBeGreaterThan(0.01);
     expect(official.tests.slice(1).map((t) => t.measures)).toEqual(['noiseEffect', 'noiseEffect']);
     expect(official.explanation).toContain('Leak: class-sorted minus shuffled batches, same noise, is +');
+    // Without the batch-size-1 pass: the same leak test (optimal noise has no randomness), alone.
+    const leakOnly = await auditLeakage(model, subset, { transforms: [norm], batchSizeOne: false });
+    expect(leakOnly.singleTop1).toBeNull();
+    expect(leakOnly.tests).toHaveLength(1);
+    expect(leakOnly.leak).toEqual(official.leak);
+    expect(leakOnly.explanation).not.toContain('batch size 1');
     expect(official.explanation).toContain(
       "The noise's own effect (batch size 1 switches batch-axis noise off; not a leak)",
     );
@@ -452,6 +458,9 @@ describe('bad options', () => {
     );
     await expect(auditLeakage(model, test, { alpha: '0.01' as unknown as number })).rejects.toThrow(
       new TypeError("Expected number in (0, 0.5] for alpha but received '0.01' (string)"),
+    );
+    await expect(auditLeakage(model, test, { batchSizeOne: 1 as unknown as boolean })).rejects.toThrow(
+      new TypeError('Expected boolean for batchSizeOne but received 1 (number)'),
     );
     await expect(auditLeakage(model, test, { criticalZ: 3.29 } as never)).rejects.toThrow(
       "Unknown option 'criticalZ' in options",

@@ -5,6 +5,7 @@ import {
   CNN_CPU_COMPARISON as CNN_CPU_DEFAULTS,
   CNN_CPU_QUICK_COMPARISON as CNN_CPU_QUICK,
   COMPARISON_DEFAULTS,
+  COMPARISON_MODELS,
   ComparisonOptions,
   ComparisonResult,
   formatComparisonTable,
@@ -69,7 +70,7 @@ export const COMPARE_COMMAND: CommandSpec = {
       type: 'choice',
       choices: Object.keys(MODEL_VARIANTS),
       valueName: 'NAME',
-      defaultText: 'by family and dataset',
+      defaultText: 'by family and dataset: vit_mini_patch7_28 on 28x28 images',
       description: 'A registered variant (see noisynn models).',
     },
     { name: 'dataset', type: 'choice', choices: DATASETS, default: 'fashion-mnist', description: 'The dataset.' },
@@ -302,7 +303,12 @@ export async function runCompare(
     o.dataset === 'imagefolder' ? modelForImageFolder(o.model as ModelVariantName | undefined, family) : undefined;
   const train = openDataset(dataOptions, 'train', preModel);
   const test = openDataset(dataOptions, 'test', preModel);
-  const model = chooseModel(o.model as ModelVariantName | undefined, train, family);
+  // The comparison's own default for the image shape first (COMPARISON_MODELS), then the family's.
+  const model = chooseModel(
+    (o.model as ModelVariantName | undefined) ?? COMPARISON_MODELS[family]?.[train.imageShape.join('x')],
+    train,
+    family,
+  );
   if (MODEL_VARIANTS[model].family !== family && effectiveGiven.has('family')) {
     throw new UsageError(`--model ${model} is a ${MODEL_VARIANTS[model].family} model but --family is ${family}`);
   }

@@ -89,7 +89,7 @@ export function comparisonReport(
       a.seed,
       pct(a.sortedTop1),
       pct(a.shuffledTop1),
-      pct(a.singleTop1),
+      pct(a.singleTop1 ?? undefined),
       `${points(a.leak.difference)} (${points(a.leak.lower)} to ${points(a.leak.upper)})`,
       `${a.leak.b} / ${a.leak.c}, ${a.leak.method === 'exact' ? 'exact' : 'McNemar'} p = ${a.leak.pValue < 1e-4 ? a.leak.pValue.toExponential(1) : a.leak.pValue.toPrecision(2)}`,
       (100 * a.minimumDetectableLeak).toFixed(2),

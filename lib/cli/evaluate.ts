@@ -258,7 +258,7 @@ export async function runAudit(parsed: Record<string, unknown>, given: Set<strin
     const rows = [
       [`class-sorted batches of ${a.batchSize}`, percent(a.sortedTop1, 2)],
       [`shuffled batches of ${a.batchSize}`, percent(a.shuffledTop1, 2)],
-      ['batch size 1', percent(a.singleTop1, 2)],
+      ['batch size 1', a.singleTop1 === null ? 'not run' : percent(a.singleTop1, 2)],
     ];
     const w = Math.max(...rows.map((r) => r[0].length));
     ctx.stdout.write(`top-1 on ${a.samples} images:\n`);

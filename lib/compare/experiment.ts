@@ -16,7 +16,13 @@ import {
 } from '../models';
 import { NoiseKind } from '../noise';
 import { NormalizePreset, Transform, transforms } from '../transforms';
-import { ComparisonConfig, comparisonProtocol, ComparisonSettings, comparisonStrengths } from './options';
+import {
+  COMPARISON_MODELS,
+  ComparisonConfig,
+  comparisonProtocol,
+  ComparisonSettings,
+  comparisonStrengths,
+} from './options';
 import type { ComparisonResult } from './summary';
 
 /** The data and model every run of a comparison shares. */
@@ -65,7 +71,8 @@ export function chooseData(s: ComparisonSettings): [Dataset, Dataset] {
 export function chooseModel(s: ComparisonSettings, train: Dataset): ModelVariantName {
   let model: ModelVariantName;
   if (s.model === undefined) {
-    const found = defaultModelFor(s.family, train.imageShape);
+    const found =
+      COMPARISON_MODELS[s.family]?.[train.imageShape.join('x')] ?? defaultModelFor(s.family, train.imageShape);
     if (found === null) {
       throw new RangeError(
         `No default ${s.family} model for images of shape [${train.imageShape.join(', ')}]; pass model (one of ${listModels().join(', ')})`,

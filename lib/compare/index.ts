@@ -3,6 +3,7 @@ export {
   CNN_CPU_COMPARISON,
   CNN_CPU_QUICK_COMPARISON,
   COMPARISON_DEFAULTS,
+  COMPARISON_MODELS,
   comparisonProtocol,
   comparisonStrengths,
   QUICK_COMPARISON,

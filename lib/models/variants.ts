@@ -117,6 +117,20 @@ export const MODEL_VARIANTS = {
     depth: 4,
     numHeads: 4,
   }),
+  /**
+   * 28x28 grayscale with 7x7 patches: the mini ViT on 16 tokens instead of 49 (205,066 parameters
+   * as well: the patch embedding gains what the position embedding loses).
+   * Twice as fast a step, and in a few hundred steps it learns more (main job: `noisynn compare`).
+   */
+  vit_mini_patch7_28: vit('Mini ViT with 7x7 patches for 28x28 grayscale, 10 classes (Fashion-MNIST)', {
+    imageSize: 28,
+    patchSize: 7,
+    inChannels: 1,
+    numClasses: 10,
+    embedDim: 64,
+    depth: 4,
+    numHeads: 4,
+  }),
   /** 32x32 RGB (CIFAR-10): the same mini ViT, 208,074 parameters. */
   vit_mini_patch4_32: vit('Mini ViT for 32x32 RGB, 10 classes (CIFAR-10)', {
     imageSize: 32,

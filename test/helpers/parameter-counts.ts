@@ -18,6 +18,7 @@ export const PARAMETER_COUNTS: Record<string, number> = {
   vit_large_patch16_224: 304_326_632,
   vit_large_patch16_384: 304_715_752,
   vit_mini_patch4_28: 205_066,
+  vit_mini_patch7_28: 205_066,
   vit_mini_patch4_32: 208_074,
   vit_tiny_patch4_32: 5_362_762,
   resnet18: 11_689_512,
