@@ -1,6 +1,7 @@
 // GradientSync: buckets, the gradient hooks that fill them, and the in-order launches.
 #include "distributed/gradient_sync.h"
 
+#include <ATen/core/grad_mode.h>
 #include <c10/util/Exception.h>
 
 #include <utility>
