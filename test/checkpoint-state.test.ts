@@ -4,36 +4,18 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DataLoader, info, NoisyViT, TensorDataset, Trainer } from '../lib';
+import { DataLoader, info, Trainer } from '../lib';
+import { checkpointData, checkpointModel } from './helpers/checkpoint-model';
 import { readFloatTensors, safetensorsBuffer } from './helpers/safetensors';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'noisynn-state-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-// The model of native/fuzz/fuzz_checkpoint.cc and of the legacy fixture.
-const tinyVit = () =>
-  NoisyViT.create({
-    imageSize: 8,
-    patchSize: 4,
-    inChannels: 1,
-    numClasses: 3,
-    embedDim: 8,
-    depth: 1,
-    numHeads: 2,
-    noise: 'none',
-    initSeed: 1,
-  });
-const data = () =>
-  new TensorDataset({
-    images: Uint8Array.from({ length: 8 * 64 }, (_, i) => (i * 37) % 256),
-    shape: [8, 1, 8, 8],
-    labels: [0, 1, 2, 0, 1, 2, 0, 1],
-  });
-const loader = () => new DataLoader(data(), { batchSize: 4, seed: 1 });
+const loader = () => new DataLoader(checkpointData(), { batchSize: 4, seed: 1 });
 
 async function checkpoint(name: string, optimizer: 'adamw' | 'sgd' = 'adamw'): Promise<string> {
   const dir = path.join(tmp, name);
-  await new Trainer(tinyVit(), { seed: 1, optimizer: { name: optimizer } }).fit(loader(), {
+  await new Trainer(checkpointModel(), { seed: 1, optimizer: { name: optimizer } }).fit(loader(), {
     epochs: 1,
     checkpointDir: dir,
   });
@@ -80,7 +62,7 @@ describe('optimizer state files', () => {
     expect(moments.get('head.weight.exp_avg')!.shape).toEqual(weights.get('head.weight')!.shape);
     // And a trainer resumes from it.
     // A finished fit's checkpoint: loaded, then trained one epoch further (its 2 steps and 2 more).
-    const trainer = new Trainer(tinyVit(), { seed: 1 });
+    const trainer = new Trainer(checkpointModel(), { seed: 1 });
     await trainer.loadCheckpoint(dir);
     expect(trainer.globalStep).toBe(2);
     const resumed = await trainer.fit(loader(), { epochs: 1 });
@@ -101,7 +83,7 @@ describe('optimizer state files', () => {
     fs.rmSync(path.join(dir, manifest.optimizer));
     manifest.optimizer = 'epoch-0001.optim.pt';
     fs.writeFileSync(path.join(dir, 'checkpoint.json'), JSON.stringify(manifest));
-    const trainer = new Trainer(tinyVit(), { seed: 1 });
+    const trainer = new Trainer(checkpointModel(), { seed: 1 });
     if (!libtorch1) {
       await expect(trainer.loadCheckpoint(dir)).rejects.toThrow(
         /gives parameter '.+' \(\[[\d, ]+\]\) a state of shape \[[\d, ]+\]: the archive does not match this trainer's parameters \(libtorch archives written by libtorch 1\.x cannot be read by 2\.x/,
@@ -151,7 +133,7 @@ describe('optimizer state files', () => {
     const file = await doctor(path.join(dir, manifest.optimizer));
     manifest.optimizer = path.basename(file);
     fs.writeFileSync(path.join(dir, 'checkpoint.json'), JSON.stringify(manifest));
-    const trainer = new Trainer(tinyVit(), { seed: 1 });
+    const trainer = new Trainer(checkpointModel(), { seed: 1 });
     await expect(trainer.loadCheckpoint(dir)).rejects.toThrow(`Cannot load optimizer state from '${file}'`);
     await expect(trainer.loadCheckpoint(dir)).rejects.toThrow(message);
     expect(trainer.globalStep).toBe(0);

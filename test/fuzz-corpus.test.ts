@@ -6,7 +6,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DataLoader, NoisyViT, TensorDataset, Trainer } from '../lib';
+import { DataLoader, Trainer } from '../lib';
+import { checkpointData, checkpointModel } from './helpers/checkpoint-model';
 import { fuzzSeeds } from './helpers/fuzz-seeds';
 
 const corpus = path.join(__dirname, '..', 'native', 'fuzz', 'corpus');
@@ -14,34 +15,19 @@ const write = process.env.NOISYNN_WRITE_FUZZ_CORPUS === '1';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'noisynn-corpus-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-// The model of native/fuzz/fuzz_checkpoint.cc, so its optimizer state loads there.
-const tinyVit = () =>
-  NoisyViT.create({
-    imageSize: 8,
-    patchSize: 4,
-    inChannels: 1,
-    numClasses: 3,
-    embedDim: 8,
-    depth: 1,
-    numHeads: 2,
-    noise: 'none',
-    initSeed: 1,
-  });
-
 // Files written by the addon: weights (safetensors) and optimizer state after one epoch.
 async function addonSeeds(): Promise<Record<string, Record<string, Buffer>>> {
   const weights = path.join(tmp, 'tiny.safetensors');
-  const model = tinyVit();
+  const model = checkpointModel();
   await model.saveWeights(weights);
-  const images = Uint8Array.from({ length: 8 * 64 }, (_, i) => (i * 37) % 256);
-  const data = new TensorDataset({ images, shape: [8, 1, 8, 8], labels: [0, 1, 2, 0, 1, 2, 0, 1] });
+  const data = checkpointData();
   const dir = path.join(tmp, 'checkpoint');
   await new Trainer(model, { seed: 1 }).fit(new DataLoader(data, { batchSize: 4, seed: 1 }), {
     epochs: 1,
     checkpointDir: dir,
   });
   const sgdDir = path.join(tmp, 'checkpoint-sgd');
-  await new Trainer(tinyVit(), { seed: 1, optimizer: { name: 'sgd', lr: 0.1 } }).fit(
+  await new Trainer(checkpointModel(), { seed: 1, optimizer: { name: 'sgd', lr: 0.1 } }).fit(
     new DataLoader(data, { batchSize: 4, seed: 1 }),
     { epochs: 1, checkpointDir: sgdDir },
   );
