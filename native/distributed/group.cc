@@ -147,6 +147,18 @@ namespace {
 
 const std::string kPrefix = "noisynn/";
 
+// Rank 0 keeps the store (which it hosts) up until the ranks have read a failing verdict, within
+// the timeout (at most 10 s): otherwise its exit can reset a slower rank's connection before that rank reads why,
+// and the rank reports a lost connection instead of the reason. A rank that died cannot answer;
+// the verdict stands either way.
+void await_acks(c10d::Store& store, const std::vector<std::string>& keys, std::chrono::milliseconds timeout) {
+  if (keys.empty()) return;
+  try {
+    store.wait(keys, std::min(timeout, std::chrono::milliseconds(10000)));
+  } catch (const std::exception&) {
+  }
+}
+
 std::string beat_key(int64_t r) { return kPrefix + "beat/" + std::to_string(r); }
 std::string progress_key(int64_t r) { return kPrefix + "at/" + std::to_string(r); }
 
@@ -198,6 +210,9 @@ std::shared_ptr<Group> Group::create(const GroupOptions& o) {
                              std::to_string(TORCH_VERSION_MINOR);
   const std::string join = kPrefix + "join/";
   const std::string verdict_key = kPrefix + "join-verdict";
+  // A rank that has read a failing verdict (or found its own mismatch) says so (see await_acks).
+  const std::string ack_prefix = kPrefix + "join-ack/";
+  const std::string ack_key = ack_prefix + std::to_string(o.rank);
   if (im.store->add(kPrefix + "claim/" + std::to_string(o.rank), 1) > 1) {
     TORCH_CHECK(false, "distributed: rank ", o.rank, " was started twice: another process already joined the group at ",
                 where, " as rank ", o.rank, " (give every process its own RANK)");
@@ -209,11 +224,13 @@ std::shared_ptr<Group> Group::create(const GroupOptions& o) {
       im.store->wait({join + "0"}, o.timeout);
       const std::string first = text_of(im.store->get(join + "0"));
       if (first != record) {
+        im.store->set(ack_key, bytes_of("mismatch"));
         TORCH_CHECK(false, "distributed: ", me, " was started with ", record, ", but rank 0 with ", first,
                     ": start every rank with the same worldSize (WORLD_SIZE, --nnodes x --nproc-per-node)");
       }
       im.store->wait({verdict_key}, o.timeout);
       verdict = text_of(im.store->get(verdict_key));
+      if (!verdict.empty()) im.store->set(ack_key, bytes_of("read"));
     } catch (const c10::Error& e) {
       const std::string msg = first_line(e.what_without_backtrace());
       if (msg.rfind("distributed: ", 0) == 0) throw;
@@ -243,6 +260,12 @@ std::shared_ptr<Group> Group::create(const GroupOptions& o) {
       }
     }
     im.store->set(verdict_key, bytes_of(verdict));
+    if (!verdict.empty()) {
+      std::vector<std::string> acks;
+      for (int64_t r = 1; r < o.world_size; ++r)
+        if (im.store->check({join + std::to_string(r)})) acks.push_back(ack_prefix + std::to_string(r));
+      await_acks(*im.store, acks, o.timeout);
+    }
     TORCH_CHECK(verdict.empty(), verdict);
   }
 
@@ -486,9 +509,15 @@ void Group::agree(const std::string& what, const std::string& value) {
         }
       }
       store.set(base + "verdict", bytes_of(verdict));
+      if (!verdict.empty()) {
+        std::vector<std::string> acks;
+        for (int64_t r = 1; r < o.world_size; ++r) acks.push_back(base + "ack/" + std::to_string(r));
+        await_acks(store, acks, o.timeout);
+      }
     } else {
       store.wait({base + "verdict"}, o.timeout);
       verdict = text_of(store.get(base + "verdict"));
+      if (!verdict.empty()) store.set(base + "ack/" + std::to_string(o.rank), bytes_of("read"));
     }
   } catch (const c10::Error& e) {
     fail(("agreeing on " + what).c_str(), e.what_without_backtrace());
