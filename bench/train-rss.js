@@ -5,6 +5,8 @@
 //
 //   node bench/train-rss.js                   both variants (default arenas, MALLOC_ARENA_MAX=1)
 //   node bench/train-rss.js --steps 1500      steps per run (default 1500)
+//   node bench/train-rss.js --drop-last       without the epoch's short last batch
+//   node bench/train-rss.js --default-only    the default-arenas run only
 const { spawnSync } = require('child_process');
 const path = require('path');
 
@@ -21,6 +23,7 @@ async function child() {
     batchSize: 64,
     seed: 1,
     numWorkers: 2,
+    dropLast: argv.includes('--drop-last'),
     transforms: [nn.transforms.randomCrop(28, { padding: 2 }), nn.transforms.normalize('fashion-mnist')],
   });
   const trainer = new nn.Trainer(model, { seed: 1, schedule: { name: 'constant' } });
@@ -80,8 +83,9 @@ if (argv[0] === '--child') {
     },
   );
 } else {
-  for (const env of [{}, { MALLOC_ARENA_MAX: '1' }]) {
-    const r = spawnSync(process.execPath, [__filename, '--child', '--steps', String(steps)], {
+  const variants = argv.includes('--default-only') ? [{}] : [{}, { MALLOC_ARENA_MAX: '1' }];
+  for (const env of variants) {
+    const r = spawnSync(process.execPath, [__filename, '--child', ...argv], {
       encoding: 'utf8',
       env: { ...process.env, ...env },
     });

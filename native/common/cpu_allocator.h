@@ -1,8 +1,10 @@
 // A caching CPU allocator for libtorch (c10::SetCPUAllocator): freed blocks are kept by size class
 // and handed out again, so the activations of every training step reuse memory that is already
 // mapped and faulted in, instead of glibc mapping (and the kernel zeroing) fresh pages each time.
-// Large blocks are 2 MB aligned and advised as transparent huge pages. The cache is bounded and
-// gives memory back when it is over its cap or idle.
+// Blocks of 1 MB or more are the allocator's own mappings (mmap), unmapped when it gives them back,
+// so the memory leaves the process rather than staying in glibc's heaps; those of 2 MB or more are
+// 2 MB aligned and advised as transparent huge pages. The cache is bounded and gives memory back
+// when it is over its cap or idle.
 #pragma once
 
 #include <cstddef>

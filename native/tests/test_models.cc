@@ -5,7 +5,13 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
+
+#include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "common/cpu_allocator.h"
 #include "models/vit.h"
@@ -83,5 +89,49 @@ NN_TEST("the caching CPU allocator reuses freed blocks, stays under its cap and 
   NN_EXPECT(after.cached_bytes <= after.cap_bytes, after.cached_bytes << " cached over a cap of " << after.cap_bytes);
   mem::release_cached();
   NN_EXPECT(mem::stats().cached_bytes == 0, "release_cached empties the cache");
+  return true;
+}
+
+// Resident memory of this process, from /proc/self/statm (0 where that is not available).
+static int64_t resident_bytes() {
+  long pages = 0, resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  const int got = std::fscanf(f, "%ld %ld", &pages, &resident);
+  std::fclose(f);
+  return got == 2 ? static_cast<int64_t>(resident) * sysconf(_SC_PAGE_SIZE) : 0;
+}
+
+NN_TEST("memory the caching CPU allocator gives back leaves the process (large blocks are its own mappings)") {
+  namespace mem = noisynn::cpu_memory;
+  if (resident_bytes() == 0) return true;  // no /proc: nothing to measure
+  mem::release_cached();
+  // Blocks of 1-4 MB: glibc serves such sizes from its heaps once its mmap threshold has grown
+  // (as it does in a process that has run for a while), and freed in the middle of a heap they
+  // stay resident. The allocator maps them itself instead: glibc's figures do not grow by them.
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#define NN_HAVE_MALLINFO2 1
+  const struct mallinfo2 glibc_before = mallinfo2();
+#endif
+  const int64_t base = resident_bytes();
+  {
+    std::vector<at::Tensor> blocks;
+    for (int i = 0; i < 48; ++i) blocks.push_back(at::ones({(int64_t{1} << 18) * (1 + i % 4)}));  // 1-4 MB each
+#ifdef NN_HAVE_MALLINFO2
+    const struct mallinfo2 glibc_during = mallinfo2();
+    const int64_t grew = static_cast<int64_t>(glibc_during.uordblks + glibc_during.hblkhd) -
+                         static_cast<int64_t>(glibc_before.uordblks + glibc_before.hblkhd);
+    NN_EXPECT(grew < (int64_t{8} << 20), "glibc holds " << (grew >> 20) << " MB of the 120 MB of blocks");
+#endif
+  }
+  const int64_t cached = mem::stats().cached_bytes;
+  NN_EXPECT(cached >= (int64_t{100} << 20), "the freed blocks are cached: " << (cached >> 20) << " MB");
+  const int64_t held = resident_bytes();
+  NN_EXPECT(held - base >= (int64_t{90} << 20), "while cached they stay resident: +" << ((held - base) >> 20) << " MB");
+  mem::release_cached();
+  const int64_t after = resident_bytes();
+  NN_EXPECT(held - after >= (int64_t{90} << 20), "release_cached returned only " << ((held - after) >> 20)
+                                                                                   << " MB of " << (cached >> 20)
+                                                                                   << " MB to the system");
   return true;
 }
