@@ -11,7 +11,9 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "common/philox_cpu.h"
@@ -147,7 +149,9 @@ void gaussian_all(const scalar_t* x, scalar_t* out, int64_t n, double s, double 
   using acc_t = at::opmath_type<scalar_t>;
   const acc_t sa = static_cast<acc_t>(s), ma = static_cast<acc_t>(m), da = static_cast<acc_t>(d);
   at::parallel_for(0, (n + 3) / 4, 2048, [&](int64_t b0, int64_t b1) {
-    rng::for_each_random<true>(b0 * 4, std::min(n, b1 * 4), il, seed, offset, [&](int64_t e, float z) {
+    // By value: captured by reference, the scalars were reloaded after every store to out (which
+    // might alias them), and the loop stayed scalar.
+    rng::for_each_random<true>(b0 * 4, std::min(n, b1 * 4), il, seed, offset, [=](int64_t e, float z) {
       out[e] = static_cast<scalar_t>(static_cast<acc_t>(x[e]) + sa * (ma + da * static_cast<acc_t>(z)));
     });
   });
@@ -161,21 +165,74 @@ struct Extremes {
   bool nan;
 };
 
+// The extremes of x[b, e), continuing r. Plain scalar code: a running max/min is a reduction the
+// compiler vectorizes only under fast-math.
+template <typename scalar_t>
+Extremes<scalar_t> extremes_span(const scalar_t* x, int64_t b, int64_t e, Extremes<scalar_t> r) {
+  for (int64_t i = b; i < e; ++i) {
+    const scalar_t v = x[i];
+    r.hi = v > r.hi ? v : r.hi;
+    r.lo = v < r.lo ? v : r.lo;
+    r.nan |= v != v;
+  }
+  return r;
+}
+
+// float and double: four 16-byte vectors of running extremes (GCC/Clang vector extensions: SSE on
+// x86-64, NEON on arm64). 'v > h ? v : h' lane by lane is what maxps computes, so no reduction is
+// reassociated and the result is exact. Measured at [64,197,768]: the scalar loop took ~3.5 ms of
+// a saltPepper forward.
+template <typename scalar_t>
+Extremes<scalar_t> extremes_span_vec(const scalar_t* x, int64_t b, int64_t e, Extremes<scalar_t> r) {
+  typedef scalar_t V __attribute__((vector_size(16)));
+  constexpr int64_t kLanes = sizeof(V) / sizeof(scalar_t);
+  constexpr int64_t kStep = 4 * kLanes;
+  if (e - b < kStep) return extremes_span(x, b, e, r);
+  auto load = [x](int64_t i) {
+    V v;
+    std::memcpy(&v, x + i, sizeof(V));
+    return v;
+  };
+  V h0 = load(b), h1 = load(b + kLanes), h2 = load(b + 2 * kLanes), h3 = load(b + 3 * kLanes);
+  V l0 = h0, l1 = h1, l2 = h2, l3 = h3;
+  auto n0 = h0 != h0, n1 = h1 != h1, n2 = h2 != h2, n3 = h3 != h3;
+  int64_t i = b + kStep;
+  for (; i + kStep <= e; i += kStep) {
+    const V v0 = load(i), v1 = load(i + kLanes), v2 = load(i + 2 * kLanes), v3 = load(i + 3 * kLanes);
+    h0 = v0 > h0 ? v0 : h0;
+    h1 = v1 > h1 ? v1 : h1;
+    h2 = v2 > h2 ? v2 : h2;
+    h3 = v3 > h3 ? v3 : h3;
+    l0 = v0 < l0 ? v0 : l0;
+    l1 = v1 < l1 ? v1 : l1;
+    l2 = v2 < l2 ? v2 : l2;
+    l3 = v3 < l3 ? v3 : l3;
+    n0 |= v0 != v0;
+    n1 |= v1 != v1;
+    n2 |= v2 != v2;
+    n3 |= v3 != v3;
+  }
+  r = extremes_span(x, i, e, r);
+  for (const V& h : {h0, h1, h2, h3})
+    for (int64_t k = 0; k < kLanes; ++k) r.hi = h[k] > r.hi ? h[k] : r.hi;
+  for (const V& l : {l0, l1, l2, l3})
+    for (int64_t k = 0; k < kLanes; ++k) r.lo = l[k] < r.lo ? l[k] : r.lo;
+  const auto n = n0 | n1 | n2 | n3;
+  for (int64_t k = 0; k < kLanes; ++k) r.nan |= n[k] != 0;
+  return r;
+}
+
 template <typename scalar_t>
 Extremes<scalar_t> global_extremes(const scalar_t* x, int64_t n) {
   const Extremes<scalar_t> first{x[0], x[0], false};
   return at::parallel_reduce(
       0, n, 1 << 15, first,
       [&](int64_t b, int64_t e, Extremes<scalar_t> r) {
-        scalar_t h = r.hi, l = r.lo;
-        bool nan = r.nan;
-        for (int64_t i = b; i < e; ++i) {  // loads, then value selects: vectorizes to max/min
-          const scalar_t v = x[i];
-          h = v > h ? v : h;
-          l = v < l ? v : l;
-          nan |= v != v;
+        if constexpr (std::is_same_v<scalar_t, float> || std::is_same_v<scalar_t, double>) {
+          return extremes_span_vec(x, b, e, r);
+        } else {
+          return extremes_span(x, b, e, r);
         }
-        return Extremes<scalar_t>{h, l, nan};
       },
       [](Extremes<scalar_t> a, Extremes<scalar_t> c) {
         return Extremes<scalar_t>{c.hi > a.hi ? c.hi : a.hi, c.lo < a.lo ? c.lo : a.lo, a.nan || c.nan};
@@ -197,10 +254,12 @@ void salt_pepper_all(const scalar_t* x, scalar_t* out, int64_t n, double p, uint
     pepper = ex.nan ? std::numeric_limits<scalar_t>::quiet_NaN() : ex.lo;
   }
   at::parallel_for(0, (n + 3) / 4, 2048, [&](int64_t b0, int64_t b1) {
-    rng::for_each_random<false>(b0 * 4, std::min(n, b1 * 4), il, seed, offset, [&](int64_t e, float u) {
-      // Two plain selects (not nested) so the loop vectorizes: u < p/2 takes the salt,
-      // p/2 <= u < p the pepper, the rest keep x.
-      const scalar_t v = u < pf ? pepper : x[e];
+    // By value (see gaussian_all), a load, then two plain selects (not nested), so the loop
+    // vectorizes: u < p/2 takes the salt, p/2 <= u < p the pepper, the rest keep x. (Captured by
+    // reference and with the load inside the select, it stayed scalar: 58% of the forward's time.)
+    rng::for_each_random<false>(b0 * 4, std::min(n, b1 * 4), il, seed, offset, [=](int64_t e, float u) {
+      const scalar_t xv = x[e];
+      const scalar_t v = u < pf ? pepper : xv;
       out[e] = u < half_p ? salt : v;
     });
   });
@@ -211,7 +270,7 @@ void salt_pepper_grad(const scalar_t* gr, scalar_t* gx, int64_t n, double p, uin
                       const rng::Interleave& il) {
   const float pf = static_cast<float>(p);
   at::parallel_for(0, (n + 3) / 4, 4096, [&](int64_t b0, int64_t b1) {
-    rng::for_each_random<false>(b0 * 4, std::min(n, b1 * 4), il, seed, offset, [&](int64_t e, float u) {
+    rng::for_each_random<false>(b0 * 4, std::min(n, b1 * 4), il, seed, offset, [=](int64_t e, float u) {
       const scalar_t gv = gr[e];  // load, then select: vectorizes
       gx[e] = u < pf ? scalar_t(0) : gv;
     });

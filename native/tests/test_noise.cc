@@ -250,6 +250,28 @@ NN_TEST("cuda large and narrow shapes equal the cpu kernel (ViT grids, last axis
   return true;
 }
 
+NN_TEST("saltPepper's salt and pepper are the exact max and min wherever they sit, in float and double") {
+  // The reduction runs in vector lanes over blocks with a scalar tail: put the extremes in the
+  // first block, the body and the tail, at lengths around the block sizes, and compare with the
+  // literal formula (torch.max / torch.min).
+  at::NoGradGuard g;
+  NoiseParams p = params(NoiseKind::SaltPepper, 0);
+  for (at::ScalarType dtype : {at::kFloat, at::kDouble}) {
+    for (int64_t len : {1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 65, 1000, 40001}) {
+      for (int64_t where : {int64_t{0}, len / 2, len - 1}) {
+        torch::manual_seed(len * 3 + where);
+        at::Tensor x = torch::randn({4, len}, at::TensorOptions().dtype(dtype));
+        x.view({-1})[where] = 100.0;
+        x.view({-1})[(where + len) % (4 * len)] = -100.0;
+        at::Tensor fused = noisynn::inject_noise(x, p);
+        at::Tensor ref = noisynn::inject_noise_reference(x, p);
+        NN_EXPECT(fused.equal(ref), at::toString(dtype) << ", length " << len << ", extremes at " << where);
+      }
+    }
+  }
+  return true;
+}
+
 NN_TEST("saltPepper with a NaN: the kernel, the literal formula (and CUDA when present) agree") {
   // The salt and the pepper are the tensor's max and min; NaN propagates into both, as torch.max
   // does, so every replaced element is NaN and every kept one is untouched.
