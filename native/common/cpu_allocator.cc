@@ -39,7 +39,7 @@ constexpr size_t kHuge = size_t{2} << 20;  // a transparent huge page
 // epoch's short last batch, idle after the epoch boundary, left ~37 MB of RSS held for the rest of
 // the run). Smaller blocks given back go to glibc, which is then asked to return its free pages.
 constexpr size_t kMapped = size_t{256} << 10;
-constexpr int64_t kIdleMs = 10000;         // a size class unused this long is given back
+constexpr int64_t kIdleMs = 10000;  // a size class unused this long is given back
 constexpr int64_t kTrimEveryMs = 2000;
 
 int64_t now_ms() {

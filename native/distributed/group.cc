@@ -148,9 +148,9 @@ namespace {
 const std::string kPrefix = "noisynn/";
 
 // Rank 0 keeps the store (which it hosts) up until the ranks have read a failing verdict, within
-// the timeout (at most 10 s): otherwise its exit can reset a slower rank's connection before that rank reads why,
-// and the rank reports a lost connection instead of the reason. A rank that died cannot answer;
-// the verdict stands either way.
+// the timeout (at most 10 s): otherwise its exit can reset a slower rank's connection before that
+// rank reads why, and the rank reports a lost connection instead of the reason. A rank that died
+// cannot answer; the verdict stands either way.
 void await_acks(c10d::Store& store, const std::vector<std::string>& keys, std::chrono::milliseconds timeout) {
   if (keys.empty()) return;
   try {

@@ -130,8 +130,8 @@ NN_TEST("memory the caching CPU allocator gives back leaves the process (large b
   NN_EXPECT(held - base >= (int64_t{90} << 20), "while cached they stay resident: +" << ((held - base) >> 20) << " MB");
   mem::release_cached();
   const int64_t after = resident_bytes();
-  NN_EXPECT(held - after >= (int64_t{90} << 20), "release_cached returned only " << ((held - after) >> 20)
-                                                                                   << " MB of " << (cached >> 20)
-                                                                                   << " MB to the system");
+  NN_EXPECT(held - after >= (int64_t{90} << 20), "release_cached returned only " << ((held - after) >> 20) << " MB of "
+                                                                                 << (cached >> 20)
+                                                                                 << " MB to the system");
   return true;
 }
