@@ -9,8 +9,9 @@
 #include <vector>
 
 #include <unistd.h>
-#if defined(__GLIBC__)
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
 #include <malloc.h>
+#define NN_HAVE_MALLINFO2 1  // glibc's heap figures, to see which blocks glibc holds
 #endif
 
 #include "common/cpu_allocator.h"
@@ -109,8 +110,7 @@ NN_TEST("memory the caching CPU allocator gives back leaves the process (large b
   // Blocks of 1-4 MB: glibc serves such sizes from its heaps once its mmap threshold has grown
   // (as it does in a process that has run for a while), and freed in the middle of a heap they
   // stay resident. The allocator maps them itself instead: glibc's figures do not grow by them.
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-#define NN_HAVE_MALLINFO2 1
+#ifdef NN_HAVE_MALLINFO2
   const struct mallinfo2 glibc_before = mallinfo2();
 #endif
   const int64_t base = resident_bytes();
