@@ -102,3 +102,16 @@ describe('LIBTORCH mistakes stop the build with a message that says what to do',
     });
   }
 });
+
+// npm runs a script named "pre<name>" before "<name>" (and "post<name>" after it): a "prebuild"
+// script once turned `npm run build` into a prebuildify run that failed without the pip venv.
+describe('package.json scripts', () => {
+  it('have no accidental npm pre/post hooks', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    const names = Object.keys(pkg.scripts);
+    const hooks = names.filter((n) => /^(pre|post)/.test(n) && names.includes(n.replace(/^(pre|post)/, '')));
+    expect(hooks).toEqual([]);
+  });
+});
