@@ -4,7 +4,7 @@
 // with the page faults per call of the Node loop once steady. Alternating rounds; each side's
 // best round (median call) is compared.
 //
-//   node bench/inject.js [--rounds 3] [--calls 40]
+//   node bench/inject.js [--rounds 3] [--calls 40] [--kinds linear,optimal,gaussian,saltPepper]
 //
 // Goals (issue 15): Node within 1.15x of native for every kind and shape; ~0 page faults per
 // call once steady; at [64,197,768] the forward within 1.5x of a warm copy.
@@ -13,11 +13,14 @@ const fs = require('fs');
 const nn = require('../dist');
 const { binding } = require('../dist/binding');
 
+const ALL_KINDS = ['linear', 'optimal', 'gaussian', 'saltPepper'];
 const args = process.argv.slice(2);
 const opt = (name, d) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : d);
 const rounds = opt('--rounds', 3);
 const calls = opt('--calls', 40);
-const KINDS = ['linear', 'optimal', 'gaussian', 'saltPepper'];
+const KINDS = args.includes('--kinds') ? args[args.indexOf('--kinds') + 1].split(',') : ALL_KINDS;
+for (const k of KINDS)
+  if (!ALL_KINDS.includes(k)) throw new RangeError(`--kinds: unknown kind '${k}' (${ALL_KINDS.join(', ')})`);
 const SHAPES = [
   [128, 196, 192],
   [64, 197, 768],

@@ -40,6 +40,10 @@ at::Tensor backward_cpu(const at::Tensor& grad, int64_t kind, int64_t axis, doub
 // interleave of `per_sample` elements per sample (see NoiseParams).
 void philox_fill_cpu(at::Tensor& out, bool normal, uint64_t seed, uint64_t offset, int64_t per_sample = 1,
                      int64_t batch_rank = 0, int64_t batch_world = 1);
+// The output size in bytes from which the linear and optimal CPU kernels write float outputs
+// with non-temporal stores (default: the last-level cache's size). Returns the previous value.
+// For tests: both stores give the same bits.
+int64_t set_stream_store_threshold(int64_t bytes);
 // False when libtorch parallelizes with OpenMP but these kernels were compiled without -fopenmp:
 // at::parallel_for is then an ignored pragma and they run on one thread.
 bool cpu_kernels_parallel();
