@@ -9,6 +9,7 @@ import { distributedOf } from './trainer/distributed';
 import { Transform } from './transforms';
 import {
   expectBoolean,
+  expectInteger,
   expectKnownKeys,
   expectNonNegativeInteger,
   expectOptions,
@@ -41,6 +42,8 @@ export interface AuditOptions {
    * image), which is why `noisynn compare` leaves it out.
    */
   batchSizeOne?: boolean;
+  /** CPU threads of the audit's evaluations (TrainerOptions.threads), 1 to 1024. Default: libtorch's. */
+  threads?: number;
 }
 
 /**
@@ -78,7 +81,7 @@ export interface AuditResult {
   explanation: string;
 }
 
-const KEYS = ['batchSize', 'transforms', 'seed', 'numWorkers', 'alpha', 'batchSizeOne'];
+const KEYS = ['batchSize', 'transforms', 'seed', 'numWorkers', 'alpha', 'batchSizeOne', 'threads'];
 
 /** A test level in (0, 0.5]. */
 function expectAlpha(value: unknown): number {
@@ -163,6 +166,7 @@ export async function auditWithPasses(
   const alpha = o.alpha === undefined ? 0.001 : expectAlpha(o.alpha);
   const batchSizeOne = o.batchSizeOne === undefined ? true : expectBoolean(o.batchSizeOne, 'batchSizeOne');
   const transforms = o.transforms as readonly Transform[] | undefined;
+  const threads = o.threads === undefined ? {} : { threads: expectInteger(o.threads, 'threads', 1, 1024) };
 
   // A trainer only for its batch evaluation: it never steps, so it holds no optimizer state. A
   // model trained data-parallel is audited by all its ranks, each on its shard, in per-rank
@@ -170,7 +174,7 @@ export async function auditWithPasses(
   // batch-size-1 pass keeps each sample's noise to itself.
   const distributed = distributedOf(model);
   const world = distributed?.worldSize ?? 1;
-  const evaluator = new Trainer(model, distributed ? { seed: 0, distributed } : { seed: 0 });
+  const evaluator = new Trainer(model, distributed ? { seed: 0, distributed, ...threads } : { seed: 0, ...threads });
   const shard = distributed ? { shard: { rank: distributed.rank, worldSize: world } } : {};
   const run = (order: 'classSorted' | 'shuffle' | 'sequential', size: number) =>
     evaluator._evaluate(

@@ -243,6 +243,8 @@ export interface NativeTrainerOptions {
   mixedPrecision: boolean;
   /** Decimal string of an unsigned 64-bit seed. */
   seed: string;
+  /** Intra-op CPU threads of the trainer's own thread; 0: libtorch's default. */
+  threads: number;
 }
 
 export interface NativeStepResult {

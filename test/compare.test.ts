@@ -6,6 +6,7 @@ import * as path from 'path';
 import { main } from '../lib/cli';
 import { ComparisonResult, formatComparisonTable, runComparison } from '../lib/compare';
 import { OFFICIAL_PROTOCOLS } from '../lib/defaults';
+import { info } from '../lib/info';
 import { studentTQuantile } from '../lib/statistics';
 import { FashionMNIST, permutation, randomSubset, TensorDataset } from '../lib/datasets';
 
@@ -250,6 +251,50 @@ describe('runComparison', () => {
     expect(formatComparisonTable(cnn)).toContain('site: resnet18_small_28');
   });
 
+  test('jobs: runs train side by side, each on its share of the threads, in queue order, with the same results', async () => {
+    // The shared result above ran with the default jobs (one per libtorch thread on CPU).
+    const threads = info().threads;
+    expect(result.config.jobs).toBe(Math.min(threads, 4));
+    expect(result.config.threadsPerJob).toBe(Math.max(1, Math.floor(threads / result.config.jobs)));
+    const one = await runComparison({ ...TINY, kinds: [...TINY.kinds], jobs: 1 });
+    expect(one.config).toMatchObject({ jobs: 1, threadsPerJob: threads });
+    const three = await runComparison({ ...TINY, kinds: [...TINY.kinds], jobs: 3 });
+    expect(three.config.jobs).toBe(3);
+    for (const r of [one, three]) {
+      expect(r.runs.map((x) => `${x.kind}/${x.seed}`)).toEqual(['none/1', 'optimal/1', 'none/2', 'optimal/2']);
+      // The tiny model's ops are below every parallel grain: its numbers do not depend on threads.
+      expect(r.runs.map((x) => [x.trainLoss, x.leakFree.top1, x.official.top1])).toEqual(
+        result.runs.map((x) => [x.trainLoss, x.leakFree.top1, x.official.top1]),
+      );
+    }
+    await expect(runComparison({ ...TINY, kinds: [...TINY.kinds], jobs: 0 })).rejects.toThrow(
+      new RangeError('Expected integer between 1 and 64 for jobs but received 0 (number)'),
+    );
+    await expect(runComparison({ ...TINY, kinds: [...TINY.kinds], jobs: '2' as never })).rejects.toThrow(
+      new TypeError("Expected integer for jobs but received '2' (string)"),
+    );
+  });
+
+  test('an abort with two runs in flight stops both after their current step; finished runs are kept', async () => {
+    const controller = new AbortController();
+    const stepped = new Set<string>();
+    const r = await runComparison({
+      ...TINY,
+      kinds: [...TINY.kinds],
+      trainSamples: 1024, // 16 steps a run
+      jobs: 2,
+      audit: false,
+      signal: controller.signal,
+      onStep: (run) => {
+        stepped.add(`${run.kind}/${run.seed}`);
+        if (stepped.size === 2) controller.abort();
+      },
+    });
+    expect(r.aborted).toBe(true);
+    expect(r.runs).toEqual([]); // both were mid-training
+    expect([...stepped].sort()).toEqual(['none/1', 'optimal/1']);
+  });
+
   test('a metricsLog that cannot be appended to rejects, naming it', async () => {
     const tiny = { ...TINY, kinds: ['none' as const], seeds: [1], audit: false };
     await expect(runComparison({ ...tiny, metricsLog: tmp })).rejects.toThrow(
@@ -339,9 +384,10 @@ describe('noisynn compare', () => {
   test('Ctrl-C (abort) writes the partial results and exits 130; --resume finishes the job', async () => {
     const out = path.join(tmp, 'interrupted');
     const controller = new AbortController();
-    // Abort once the second run has started: the first run's results are kept.
+    // Abort once the first run has finished (one job, so the second has just started): the first
+    // run's results are kept.
     const r = await cli(
-      ['compare', ...TINY_FLAGS, '--seeds', '1', '--epochs', '1', '--no-audit', '--out', out],
+      ['compare', ...TINY_FLAGS, '--seeds', '1', '--epochs', '1', '--no-audit', '--jobs', '1', '--out', out],
       controller.signal,
       (s) => {
         if (s.startsWith('[1/2] none seed 1: ')) controller.abort();

@@ -306,6 +306,7 @@ describe('fit control', () => {
       clipGradNorm: 0,
       mixedPrecision: false,
       seed: '3',
+      threads: null,
     });
     expect(Object.isFrozen(trainer.options.optimizer)).toBe(true);
     expect(new Trainer(tinyVit(1), { optimizer: { name: 'sgd' } }).options.optimizer).toMatchObject({
@@ -415,9 +416,20 @@ describe('bad options', () => {
       'mixedPrecision (bf16 autocast) needs the model on a CUDA device, but it is on cpu',
     ],
     [
+      () => new Trainer(model, { threads: 0 }),
+      RangeError,
+      'Expected integer between 1 and 1024 for threads but received 0 (number)',
+    ],
+    [() => new Trainer(model, { threads: 1.5 }), RangeError, 'Expected integer for threads but received 1.5 (number)'],
+    [
+      () => new Trainer(model, { threads: '2' as never }),
+      TypeError,
+      "Expected integer for threads but received '2' (string)",
+    ],
+    [
       () => new Trainer(model, { lr: 1 } as object),
       RangeError,
-      "Unknown option 'lr' in options; expected one of optimizer, schedule, labelSmoothing, clipGradNorm, mixedPrecision, seed",
+      "Unknown option 'lr' in options; expected one of optimizer, schedule, labelSmoothing, clipGradNorm, mixedPrecision, seed, threads",
     ],
   ])('%#: %p', (fn, cls, message) => {
     expect(fn).toThrow(cls as ErrorConstructor);

@@ -47,12 +47,22 @@ export interface Experiment {
   /** The noise site: the official one where the model has it. */
   layer: number | { stage: number; block: number };
   siteNote: string | undefined;
-  /** Test loaders shared by all runs; setEpoch(0) before each pass gives every model the same batches. */
+  /**
+   * A fresh set of the test loaders, one set per job (a loader makes one pass at a time);
+   * setEpoch(0) before each pass gives every model the same batches.
+   */
+  evalLoaders(): EvalLoaders;
+}
+
+/** The test loaders a job scores its runs with. */
+export interface EvalLoaders {
+  /** Shuffled batches of evalBatchSize, no noise: the leak-free score. */
   leakFreeLoader: DataLoader;
   /** Shuffled batches of the protocol's size: the noise at evaluation without the class-sorted batches. */
   shuffledLoader: DataLoader;
   /** Class-sorted batches of the protocol's size: the official protocol. */
   officialLoader: DataLoader;
+  dispose(): void;
 }
 
 /** The full datasets: the given ones, else Fashion-MNIST's splits (Debian's package). */
@@ -139,9 +149,17 @@ export async function prepareData(
     protocol,
     strengths: comparisonStrengths(family, s.strengths),
     ...noiseSite(model),
-    leakFreeLoader: evalLoader('shuffle', s.evalBatchSize),
-    shuffledLoader: evalLoader('shuffle', protocol.evalBatchSize),
-    officialLoader: evalLoader(protocol.evalOrder, protocol.evalBatchSize),
+    evalLoaders: () => {
+      const loaders = {
+        leakFreeLoader: evalLoader('shuffle', s.evalBatchSize),
+        shuffledLoader: evalLoader('shuffle', protocol.evalBatchSize),
+        officialLoader: evalLoader(protocol.evalOrder, protocol.evalBatchSize),
+      };
+      return {
+        ...loaders,
+        dispose: () => Object.values(loaders).forEach((l) => l.dispose()),
+      };
+    },
   };
 }
 
@@ -164,7 +182,11 @@ function noiseSite(model: ModelVariantName): Pick<Experiment, 'layer' | 'siteNot
 }
 
 /** What results.json records as the experiment's settings. */
-export function comparisonConfig(s: ComparisonSettings, exp: Experiment): ComparisonConfig {
+export function comparisonConfig(
+  s: ComparisonSettings,
+  exp: Experiment,
+  jobs: { jobs: number; threadsPerJob: number },
+): ComparisonConfig {
   return {
     dataset: exp.datasetName,
     model: exp.model,
@@ -195,6 +217,7 @@ export function comparisonConfig(s: ComparisonSettings, exp: Experiment): Compar
     auditSamples: exp.auditSet.length,
     device: s.device,
     numWorkers: s.numWorkers,
+    ...jobs,
   };
 }
 

@@ -9,7 +9,16 @@ import { createModel, ModelNoiseConfig, NoisyModel } from '../models';
 import { NoiseKind } from '../noise';
 import { LogWriter, MetricsLog } from '../run-log';
 import { EpochEvent, EvalResult, FitResult, StepEvent, Trainer } from '../trainer';
-import { chooseData, chooseModel, comparisonConfig, environment, Experiment, prepareData } from './experiment';
+import { info } from '../info';
+import {
+  chooseData,
+  chooseModel,
+  comparisonConfig,
+  environment,
+  EvalLoaders,
+  Experiment,
+  prepareData,
+} from './experiment';
 import { ComparisonOptions, ComparisonSettings, resolveComparisonOptions, RunInfo } from './options';
 import { ComparisonAudit, ComparisonResult, ComparisonRun, OFFICIAL_PRESET_LABEL, summarize } from './summary';
 
@@ -48,40 +57,71 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
   let aborted = s.signal?.aborted ?? false;
   try {
     const exp = await prepareData(s, trainFull, testFull, model);
-    const config = comparisonConfig(s, exp);
     const total = s.kinds.length * s.seeds.length;
+    const jobs = jobsFor(s, total);
+    const config = comparisonConfig(s, exp, jobs);
     // Seeds outside, kinds inside: an interrupted job still has every kind for the first seeds.
-    outer: for (const [si, seed] of s.seeds.entries()) {
-      for (const [ki, kind] of s.kinds.entries()) {
-        if (aborted) break outer;
-        const done = s.resumedRuns.find((r) => r.kind === kind && r.seed === seed);
-        const run: RunInfo = {
-          kind,
-          seed,
-          index: si * s.kinds.length + ki,
-          total,
-          epochs: s.epochs,
-          stepsPerEpoch: exp.stepsPerEpoch,
-          restored: done !== undefined,
-        };
-        s.onRunStart?.(run);
-        if (done) {
-          runs.push(done);
-          audits.push(...s.resumedAudits.filter((a) => a.kind === kind && a.seed === seed));
-          s.onRunEnd?.(run, done);
-          continue;
+    const queue = s.seeds.flatMap((seed, si) =>
+      s.kinds.map((kind, ki) => ({ seed, kind, ki, index: si * s.kinds.length + ki })),
+    );
+    // Results by queue position, so the order does not depend on which job finished first.
+    const slots: ({ run: ComparisonRun; audits: ComparisonAudit[] } | undefined)[] = new Array(total);
+    // A job that fails stops the others after their current step; its error is the job's.
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    s.signal?.addEventListener('abort', onAbort);
+    const ls: ComparisonSettings = { ...s, signal: stop.signal };
+    let next = 0;
+    const job = async () => {
+      const loaders = exp.evalLoaders();
+      try {
+        while (!stop.signal.aborted && next < queue.length) {
+          const { seed, kind, ki, index } = queue[next++];
+          const done = s.resumedRuns.find((r) => r.kind === kind && r.seed === seed);
+          const run: RunInfo = {
+            kind,
+            seed,
+            index,
+            total,
+            epochs: s.epochs,
+            stepsPerEpoch: exp.stepsPerEpoch,
+            restored: done !== undefined,
+          };
+          s.onRunStart?.(run);
+          if (done) {
+            slots[index] = {
+              run: done,
+              audits: s.resumedAudits.filter((x) => x.kind === kind && x.seed === seed),
+            };
+            s.onRunEnd?.(run, done);
+            continue;
+          }
+          const outcome = await trainScoreAudit(ls, exp, loaders, jobs.threadsPerJob, run, ki, log);
+          if (outcome === null) break;
+          slots[index] = { run: outcome.result, audits: outcome.audits };
+          s.onRunEnd?.(run, outcome.result);
         }
-        const outcome = await trainScoreAudit(s, exp, run, ki, log);
-        if (outcome === null) {
-          aborted = true;
-          break outer;
-        }
-        runs.push(outcome.result);
-        audits.push(...outcome.audits);
-        s.onRunEnd?.(run, outcome.result);
-        aborted = aborted || (s.signal?.aborted ?? false);
+      } catch (err) {
+        stop.abort();
+        throw err;
+      } finally {
+        loaders.dispose();
       }
+    };
+    let settled: PromiseSettledResult<void>[];
+    try {
+      settled = await Promise.allSettled(Array.from({ length: jobs.jobs }, job));
+    } finally {
+      s.signal?.removeEventListener('abort', onAbort);
     }
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const slot of slots) {
+      if (slot === undefined) continue;
+      runs.push(slot.run);
+      audits.push(...slot.audits);
+    }
+    aborted = runs.length < total;
     return {
       config,
       runs,
@@ -99,6 +139,16 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
 }
 
 /**
+ * Runs trained at once and the threads of each: given, or on CPU one per libtorch thread (at
+ * most one per run); on CUDA one job with libtorch's threads.
+ */
+function jobsFor(s: ComparisonSettings, runs: number): { jobs: number; threadsPerJob: number } {
+  const threads = Math.max(1, info().threads);
+  const jobs = Math.max(1, Math.min(runs, s.jobs ?? (s.device === 'cpu' ? threads : 1)));
+  return { jobs, threadsPerJob: Math.max(1, Math.floor(threads / jobs)) };
+}
+
+/**
  * One run: train a fresh model with the run's noise, score it leak-free, with its noise at
  * evaluation on shuffled and class-sorted batches, and audit it as the official protocol scored
  * it. Null when aborted while training.
@@ -106,6 +156,8 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
 async function trainScoreAudit(
   s: ComparisonSettings,
   exp: Experiment,
+  loaders: EvalLoaders,
+  threads: number,
   run: RunInfo,
   kindIndex: number,
   log: MetricsLog | undefined,
@@ -129,7 +181,15 @@ async function trainScoreAudit(
     if (s.device !== 'cpu') net.to(s.device);
 
     // Train.
-    const { trainer, fit, trainSeconds } = await train(s, exp, run, net, runCheckpoints, log?.tagged({ kind, seed }));
+    const { trainer, fit, trainSeconds } = await train(
+      s,
+      exp,
+      threads,
+      run,
+      net,
+      runCheckpoints,
+      log?.tagged({ kind, seed }),
+    );
     if (fit.aborted) return null;
 
     // Score: leak-free, then with this kind's noise at evaluation (as the official protocol
@@ -145,27 +205,27 @@ async function trainScoreAudit(
       net.setNoise(evalNoise);
       if (reuse && !s.signal?.aborted) {
         let got: { sorted: EvalResult; shuffled: EvalResult } | undefined;
-        const a = await audit(s, exp, net, evalNoise.kind, label, seed, (sorted, shuffled) => {
+        const a = await audit(s, exp, threads, net, evalNoise.kind, label, seed, (sorted, shuffled) => {
           got = { sorted: scoreOf(sorted), shuffled: scoreOf(shuffled) };
         });
         audited.push({ kind, evalKind: evalNoise.kind, label, seed, ...a });
         return got!;
       }
-      const shuffled = await scoreWith(exp.shuffledLoader, trainer, net, evalNoise);
-      const sorted = await scoreWith(exp.officialLoader, trainer, net, evalNoise);
+      const shuffled = await scoreWith(loaders.shuffledLoader, trainer, net, evalNoise);
+      const sorted = await scoreWith(loaders.officialLoader, trainer, net, evalNoise);
       if (s.audit && !s.signal?.aborted) {
         audited.push({
           kind,
           evalKind: evalNoise.kind,
           label,
           seed,
-          ...(await audit(s, exp, net, evalNoise.kind, label, seed)),
+          ...(await audit(s, exp, threads, net, evalNoise.kind, label, seed)),
         });
       }
       return { sorted, shuffled };
     };
-    exp.leakFreeLoader.setEpoch(0);
-    const leakFree = await trainer.evaluate(exp.leakFreeLoader);
+    loaders.leakFreeLoader.setEpoch(0);
+    const leakFree = await trainer.evaluate(loaders.leakFreeLoader);
     const evalNoise: ModelNoiseConfig = { ...noise, when: exp.protocol.noiseWhen };
     const own = await scoreAndAudit(evalNoise, kind);
     const noiseShuffled = own.shuffled;
@@ -213,6 +273,7 @@ async function trainScoreAudit(
 async function train(
   s: ComparisonSettings,
   exp: Experiment,
+  threads: number,
   run: RunInfo,
   net: NoisyModel,
   checkpointDir: string | undefined,
@@ -231,6 +292,7 @@ async function train(
     schedule: { name: 'cosine', warmupSteps: exp.warmupSteps },
     labelSmoothing: s.labelSmoothing,
     seed: run.seed,
+    threads,
   });
   trainer.on('step', (e: StepEvent) => s.onStep?.(run, e));
   trainer.on('epoch', (e: EpochEvent) => s.onEpoch?.(run, e));
@@ -261,6 +323,7 @@ function scoreOf(r: EvalResult & { correctByIndex?: Uint8Array }): EvalResult {
 async function audit(
   s: ComparisonSettings,
   exp: Experiment,
+  threads: number,
   net: NoisyModel,
   evalKind: NoiseKind,
   label: string,
@@ -281,6 +344,7 @@ async function audit(
       // The leak test only: the batch-size-1 pass (one forward per image) would cost ~5x the two
       // batched passes, and the table's noise effect is leak-free vs shuffled with noise already.
       batchSizeOne: false,
+      threads,
     },
     passes,
   );

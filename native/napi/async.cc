@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "common/shutdown.h"
+#include "common/threads.h"
 
 namespace noisynn {
 namespace napi {
@@ -75,8 +76,9 @@ void TaskWorker::OnError(const Napi::Error&) {
   SettleQuietly([&] { deferred_.Reject(MakeError(Env(), message_, errorClass_).Value()); });
 }
 
-SerialExecutor::SerialExecutor() : queue_(std::make_shared<Queue>()) {
-  std::thread([q = queue_] {
+SerialExecutor::SerialExecutor(int threads) : queue_(std::make_shared<Queue>()) {
+  std::thread([q = queue_, threads] {
+    if (threads > 0) set_this_thread_intra_op_threads(threads);
     for (;;) {
       std::function<void()> job;
       {

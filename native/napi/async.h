@@ -49,7 +49,9 @@ class SerialExecutor {
   using Work = TaskWorker::Work;
   using Done = TaskWorker::Done;
 
-  SerialExecutor();
+  // threads > 0: the thread's own OpenMP team size for libtorch's CPU ops and ours
+  // (set_this_thread_intra_op_threads), set before its first job; 0: libtorch's default.
+  explicit SerialExecutor(int threads = 0);
   // Lets queued jobs finish, then the thread exits on its own (it is detached, so a GC of the
   // owner never waits for a step in flight).
   ~SerialExecutor();

@@ -92,7 +92,10 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
     Guard(info, [&]() -> Napi::Value {
       std::shared_ptr<models::Model> model = UnwrapModel(info[0], "model");
-      trainer_ = std::make_shared<train::Trainer>(model, ReadTrainerOptions(ConfigReader(info[1], "options")));
+      const ConfigReader options(info[1], "options");
+      trainer_ = std::make_shared<train::Trainer>(model, ReadTrainerOptions(options));
+      const int64_t threads = options.Int("threads");
+      if (threads > 0) executor_ = std::make_unique<SerialExecutor>(static_cast<int>(threads));
       return info.Env().Undefined();
     });
   }

@@ -8,9 +8,11 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "common/threads.h"
 #include "models/resnet.h"
 #include "models/vit.h"
 #include "tests/test_main.h"
@@ -94,6 +96,29 @@ std::vector<double> train_losses(const std::shared_ptr<models::Model>& model, co
 bool cuda() { return torch::cuda::is_available(); }
 
 }  // namespace
+
+NN_TEST("a thread's intra-op team size is its own: set on one thread, the others keep theirs") {
+#if !defined(_OPENMP)
+  return false;  // without OpenMP, libtorch's thread pool is process-wide: nothing to test
+#endif
+  const int main_before = at::get_num_threads();
+  int inside = -1, inside_after_op = -1;
+  std::thread([&] {
+    noisynn::set_this_thread_intra_op_threads(1);
+    inside = at::get_num_threads();
+    // A first ATen op on the thread runs ATen's lazy init, which must not undo it.
+    (void)at::ones({64, 64}).matmul(at::ones({64, 64})).sum().item<float>();
+    inside_after_op = at::get_num_threads();
+  }).join();
+  NN_EXPECT(inside == 1 && inside_after_op == 1,
+            "the thread's team: " << inside << ", after an op " << inside_after_op);
+  NN_EXPECT(at::get_num_threads() == main_before,
+            "the main thread's team changed from " << main_before << " to " << at::get_num_threads());
+  int fresh = -1;
+  std::thread([&] { fresh = at::get_num_threads(); }).join();
+  NN_EXPECT(fresh == main_before, "a new thread's team is " << fresh << ", not the default " << main_before);
+  return true;
+}
 
 NN_TEST("train: noisy ViT and ResNet learn a separable toy task on cpu (every noise kind)") {
   auto [images, labels] = toy_batch(64, 1);
