@@ -293,6 +293,15 @@ describe('runComparison', () => {
     expect(r.aborted).toBe(true);
     expect(r.runs).toEqual([]); // both were mid-training
     expect([...stepped].sort()).toEqual(['none/1', 'optimal/1']);
+    // Aborted before it starts: nothing trains.
+    let steps = 0;
+    const none = await runComparison({
+      ...TINY,
+      kinds: [...TINY.kinds],
+      signal: AbortSignal.abort(),
+      onStep: () => steps++,
+    });
+    expect([none.aborted, none.runs.length, steps]).toEqual([true, 0, 0]);
   });
 
   test('a metricsLog that cannot be appended to rejects, naming it', async () => {

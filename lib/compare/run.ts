@@ -54,7 +54,6 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
   const log = s.metricsLog === undefined ? undefined : await MetricsLog.open(s.metricsLog);
   const runs: ComparisonRun[] = [];
   const audits: ComparisonAudit[] = [];
-  let aborted = s.signal?.aborted ?? false;
   try {
     const exp = await prepareData(s, trainFull, testFull, model);
     const total = s.kinds.length * s.seeds.length;
@@ -69,6 +68,7 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
     // A job that fails stops the others after their current step; its error is the job's.
     const stop = new AbortController();
     const onAbort = () => stop.abort();
+    if (s.signal?.aborted) stop.abort();
     s.signal?.addEventListener('abort', onAbort);
     const ls: ComparisonSettings = { ...s, signal: stop.signal };
     let next = 0;
@@ -121,7 +121,8 @@ export async function runComparison(options?: ComparisonOptions): Promise<Compar
       runs.push(slot.run);
       audits.push(...slot.audits);
     }
-    aborted = runs.length < total;
+    // Stopped (an abort) before every run finished.
+    const aborted = runs.length < total;
     return {
       config,
       runs,
