@@ -9,7 +9,6 @@ import { distributedOf } from './trainer/distributed';
 import { Transform } from './transforms';
 import {
   expectBoolean,
-  expectInteger,
   expectKnownKeys,
   expectNonNegativeInteger,
   expectOptions,
@@ -166,7 +165,8 @@ export async function auditWithPasses(
   const alpha = o.alpha === undefined ? 0.001 : expectAlpha(o.alpha);
   const batchSizeOne = o.batchSizeOne === undefined ? true : expectBoolean(o.batchSizeOne, 'batchSizeOne');
   const transforms = o.transforms as readonly Transform[] | undefined;
-  const threads = o.threads === undefined ? {} : { threads: expectInteger(o.threads, 'threads', 1, 1024) };
+  // Validated by the Trainer, which takes it as its own option.
+  const threads = o.threads === undefined ? {} : { threads: o.threads as number };
 
   // A trainer only for its batch evaluation: it never steps, so it holds no optimizer state. A
   // model trained data-parallel is audited by all its ranks, each on its shard, in per-rank
@@ -174,7 +174,7 @@ export async function auditWithPasses(
   // batch-size-1 pass keeps each sample's noise to itself.
   const distributed = distributedOf(model);
   const world = distributed?.worldSize ?? 1;
-  const evaluator = new Trainer(model, distributed ? { seed: 0, distributed, ...threads } : { seed: 0, ...threads });
+  const evaluator = new Trainer(model, { seed: 0, ...(distributed ? { distributed } : {}), ...threads });
   const shard = distributed ? { shard: { rank: distributed.rank, worldSize: world } } : {};
   const run = (order: 'classSorted' | 'shuffle' | 'sequential', size: number) =>
     evaluator._evaluate(

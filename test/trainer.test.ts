@@ -474,6 +474,9 @@ describe('bad options', () => {
     await expect(auditLeakage(model, test, { batchSizeOne: 1 as unknown as boolean })).rejects.toThrow(
       new TypeError('Expected boolean for batchSizeOne but received 1 (number)'),
     );
+    await expect(auditLeakage(model, test, { threads: 0 })).rejects.toThrow(
+      new RangeError('Expected integer between 1 and 1024 for threads but received 0 (number)'),
+    );
     await expect(auditLeakage(model, test, { criticalZ: 3.29 } as never)).rejects.toThrow(
       "Unknown option 'criticalZ' in options",
     );

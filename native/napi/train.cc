@@ -93,9 +93,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     Guard(info, [&]() -> Napi::Value {
       std::shared_ptr<models::Model> model = UnwrapModel(info[0], "model");
       const ConfigReader options(info[1], "options");
+      executor_ = std::make_unique<SerialExecutor>(static_cast<int>(options.Int("threads")));  // 0: the default
       trainer_ = std::make_shared<train::Trainer>(model, ReadTrainerOptions(options));
-      const int64_t threads = options.Int("threads");
-      if (threads > 0) executor_ = std::make_unique<SerialExecutor>(static_cast<int>(threads));
       return info.Env().Undefined();
     });
   }
@@ -211,8 +210,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
   std::shared_ptr<train::Trainer> trainer_;
-  // Every step, evaluation and state save/load of this trainer runs on one thread, in order.
-  std::unique_ptr<SerialExecutor> executor_ = std::make_unique<SerialExecutor>();
+  // Every step, evaluation and state save/load of this trainer runs on one thread, in order,
+  // with the trainer's own OpenMP team size (options.threads). Made in the constructor.
+  std::unique_ptr<SerialExecutor> executor_;
 };
 
 }  // namespace

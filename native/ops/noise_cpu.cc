@@ -174,10 +174,11 @@ void linear_rows(const scalar_t* x, scalar_t* out, const Geometry& g, double a_d
 // Column chunk for the reductions along the mixing axis: runs of up to 4 KB of floats per row
 // (the running max and min of a chunk then stay in L1), and enough tiles that every thread gets
 // several.
+constexpr int64_t kMaxReduceChunk = 1024;
 int64_t reduce_chunk(const Geometry& g) {
   const int64_t threads = std::max(1, at::get_num_threads());
   int64_t c = (g.outer * g.inner + 4 * threads - 1) / (4 * threads);
-  c = std::max<int64_t>(64, std::min<int64_t>(1024, c));
+  c = std::max<int64_t>(64, std::min<int64_t>(kMaxReduceChunk, c));
   c = (c + 15) / 16 * 16;
   return std::min(c, g.inner);
 }
@@ -206,7 +207,7 @@ void optimal_rows(const scalar_t* x, scalar_t* out, const Geometry& g) {
   const int64_t k = g.k, inner = g.inner;
   const bool stream = stream_output(g.outer * block * static_cast<int64_t>(sizeof(scalar_t)));
   for_each_tile(g, chunk, [=](int64_t o, int64_t j0, int64_t j1) {
-    acc_t sum[1024];
+    acc_t sum[kMaxReduceChunk];  // optimal_chunk is at most reduce_chunk
     const int64_t w = j1 - j0;
     std::fill(sum, sum + w, acc_t(0));
     const scalar_t* xo = x + o * block + j0;
