@@ -2,10 +2,12 @@
 // and backward, on CPU and, when a GPU is present, CUDA against CPU for every dtype.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "common/philox.h"
@@ -97,6 +99,61 @@ NN_TEST("cpu Philox stream equals the scalar generator on every vector path (uni
   return true;
 }
 
+NN_TEST("cpu fused gaussian and salt-and-pepper kernels equal the scalar stream (heads, tails, carries, store kinds)") {
+  // rng::add_scaled_normals / select_by_uniforms (AVX-512 only) against the per-block scalar
+  // generator and the float formulas, bit for bit: starts inside and at the edges of their
+  // 128-element body, counts below, at and above it, outputs at 4-byte (not 64-byte) alignment,
+  // plain and non-temporal stores, and a start where the block counter carries into its high word;
+  // the fused path and the loop it replaces, which writes nothing outside [0, count).
+  const int64_t starts[] = {0, 3, 125, 128, 4 * ((int64_t{1} << 32) - 9)};
+  const int64_t counts[] = {1, 127, 128, 129, 1031};
+  std::vector<float> x(1100 + 16), out(1100 + 16);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i)) * 3.0f;
+  const float s = 0.7f, m = 0.25f, d = 1.5f, half_p = 0.2f, p = 0.4f, salt = 9.0f, pepper = -9.0f;
+  const uint64_t seed = 0xDEADBEEFCAFEF00Dull, offset = 5;
+  int checked = 0;
+  for (bool fused : {true, false}) {
+    const bool before = noisynn::rng::set_fused_kernels(fused);
+    for (int64_t g0 : starts)
+      for (int64_t n : counts)
+        for (int shift : {0, 1})
+          for (bool stream : {false, true})
+            for (bool normal : {false, true}) {
+              const float* xs = x.data() + shift;
+              float* os = out.data() + shift;
+              std::fill(out.begin(), out.end(), std::numeric_limits<float>::quiet_NaN());
+              if (normal) noisynn::rng::add_scaled_normals(g0, n, seed, offset, xs, os, s, m, d, stream);
+              else noisynn::rng::select_by_uniforms(g0, n, seed, offset, xs, os, half_p, p, salt, pepper, stream);
+              ++checked;
+              for (int64_t i = 0; i < n; ++i) {
+                const int64_t g = g0 + i;
+                const noisynn::rng::Block blk =
+                    noisynn::rng::philox4x32_10(static_cast<uint64_t>(g >> 2), offset, seed);
+                float r[4];
+                if (normal) noisynn::rng::normal4(blk, r);
+                else noisynn::rng::uniform4(blk, r);
+                const float v = r[g & 3];
+                const float want = normal ? xs[i] + s * (m + d * v) : v < half_p ? salt : v < p ? pepper : xs[i];
+                if (os[i] != want) {
+                  NN_EXPECT(false, (normal ? "add_scaled_normals" : "select_by_uniforms")
+                                       << (fused ? " (fused)" : " (loop)") << ": start " << g0 << " count " << n
+                                       << " shift " << shift << " stream " << stream << " element " << i << ": "
+                                       << os[i] << " != " << want);
+                  noisynn::rng::set_fused_kernels(before);
+                  return true;
+                }
+              }
+              NN_EXPECT(std::isnan(out[shift + n]) && (shift == 0 || std::isnan(out[0])),
+                        (normal ? "add_scaled_normals" : "select_by_uniforms")
+                            << (fused ? " (fused)" : " (loop)") << " wrote outside [0, " << n << ")");
+            }
+    noisynn::rng::set_fused_kernels(before);
+  }
+  std::printf("     (cases checked: %d, the fused path on this CPU: %s)\n", checked,
+              std::string(noisynn::rng::philox_cpu_path()) == "avx512" ? "yes" : "no");
+  return true;
+}
+
 NN_TEST("cpu forward and backward equal the literal formula (float32, float64)") {
   for (auto dtype : {at::kFloat, at::kDouble}) {
     const double tol = dtype == at::kDouble ? 1e-12 : 3e-6;
@@ -162,27 +219,35 @@ NN_TEST("cpu kernels split across threads mid-row and mid-block equal the litera
   return true;
 }
 
-NN_TEST("cpu linear and optimal give the same bits with non-temporal stores as with plain ones") {
+NN_TEST("cpu kernels give the same bits with non-temporal stores as with plain ones, fused or not") {
   // Outputs the size of the last-level cache and more are written non-temporally; force that
-  // path on small tensors, whose rows start at every alignment (odd inner), forward and backward.
+  // path on small tensors, whose rows start at every alignment (odd inner), forward and backward,
+  // with the fused gaussian / salt-and-pepper kernels (philox_cpu.h) on and off.
   const std::vector<Case> cases = {{{3, 40, 701}, 1}, {{37, 2003}, 0}, {{2, 9, 4001}, 0}, {{64, 3, 5}, 0}, {{5, 3}, 1}};
   for (const auto& c : cases) {
     torch::manual_seed(5);
     const at::Tensor x = torch::randn(c.shape), w = torch::randn(c.shape);
-    for (auto kind : {NoiseKind::Linear, NoiseKind::Optimal}) {
+    for (auto kind : {NoiseKind::Linear, NoiseKind::Optimal, NoiseKind::Gaussian, NoiseKind::SaltPepper}) {
       const NoiseParams p = params(kind, c.axis);
-      at::Tensor out[2], grad[2];
-      for (int streamed = 0; streamed < 2; ++streamed) {
+      at::Tensor out[4], grad[4];
+      for (int config = 0; config < 4; ++config) {
+        const bool streamed = config & 1, fused = config < 2;
         const int64_t before = noisynn::impl::set_stream_store_threshold(streamed ? 0 : INT64_MAX);
+        const bool fused_before = noisynn::rng::set_fused_kernels(fused);
         {
           at::NoGradGuard g;
-          out[streamed] = noisynn::inject_noise(x, p);
+          out[config] = noisynn::inject_noise(x, p);
         }
-        grad[streamed] = grad_of(x, w, p, false);
+        grad[config] = grad_of(x, w, p, false);
         noisynn::impl::set_stream_store_threshold(before);
+        noisynn::rng::set_fused_kernels(fused_before);
       }
-      NN_EXPECT(torch::equal(out[0], out[1]), noisynn::noise_kind_name(kind) << " forward differs, axis " << c.axis);
-      NN_EXPECT(torch::equal(grad[0], grad[1]), noisynn::noise_kind_name(kind) << " backward differs, axis " << c.axis);
+      for (int config = 1; config < 4; ++config) {
+        NN_EXPECT(torch::equal(out[0], out[config]),
+                  noisynn::noise_kind_name(kind) << " forward differs, axis " << c.axis << ", config " << config);
+        NN_EXPECT(torch::equal(grad[0], grad[config]),
+                  noisynn::noise_kind_name(kind) << " backward differs, axis " << c.axis << ", config " << config);
+      }
     }
   }
   return true;
@@ -296,6 +361,46 @@ NN_TEST("saltPepper's salt and pepper are the exact max and min wherever they si
       }
     }
   }
+  return true;
+}
+
+NN_TEST("saltPepper's max / min pass gives the same bits on AVX-512 as on SSE (signed-zero ties, NaN)") {
+  // Which of +0 and -0 is the salt (the pepper) when both are the max (the min) depends on the
+  // order a lane meets them: the AVX-512 pass keeps the SSE pass's lane order and its first-wins
+  // ties, so the bits agree (compared as integers, since -0 == +0). Patterns: both signs in one
+  // lane (element 16 j + 5, alternating, starting with either), zeros every 7 elements with hashed
+  // signs, and the same with a NaN at each end; on a negative base (ties on the max) and a
+  // positive one (ties on the min); lengths around both passes' 16-element steps.
+  at::NoGradGuard g;
+  NoiseParams p = params(NoiseKind::SaltPepper, 0);
+  int cases = 0;
+  for (int64_t len : {5, 16, 17, 33, 250, 4099}) {
+    for (int pattern = 0; pattern < 8; ++pattern) {
+      torch::manual_seed(len + pattern);
+      const double base_sign = pattern < 4 ? -1.0 : 1.0;
+      at::Tensor x = (torch::rand({3, len}) + 1.0) * base_sign;  // away from zero: the zeros are the extreme
+      at::Tensor flat = x.view({-1});
+      const int kind = pattern % 4;
+      if (kind < 2) {
+        for (int64_t j = 1; 16 * j + 5 < flat.numel(); ++j) flat[16 * j + 5] = (j + kind) % 2 ? 0.0 : -0.0;
+      } else {
+        for (int64_t i = 3; i < flat.numel(); i += 7) flat[i] = ((i * 2654435761u) >> 9) & 1 ? 0.0 : -0.0;
+      }
+      if (kind == 3) {
+        flat[0] = std::numeric_limits<float>::quiet_NaN();
+        flat[flat.numel() - 1] = std::numeric_limits<float>::quiet_NaN();
+      }
+      at::Tensor out[2];
+      for (int fused = 0; fused < 2; ++fused) {
+        const bool before = noisynn::rng::set_fused_kernels(fused == 1);
+        out[fused] = noisynn::inject_noise(x, p);
+        noisynn::rng::set_fused_kernels(before);
+      }
+      NN_EXPECT(out[0].view(at::kInt).equal(out[1].view(at::kInt)), "length " << len << ", pattern " << pattern);
+      ++cases;
+    }
+  }
+  NN_EXPECT(cases == 48, "ran " << cases << " cases");
   return true;
 }
 
