@@ -1,8 +1,11 @@
 // Benchmark of the fused noise op against the literal formula and a plain copy, on CPU and
 // (when present) CUDA. Prints ratios measured in this one run. No Node needed.
 //   noisynn_native_bench [cpu|cuda|all] [reps]
+// On CPU it ends with the floor under the random kinds: the Philox numbers alone against a copy.
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/philox_cpu.h"
 #include "common/threads.h"
 #include "ops/noise.h"
 
@@ -126,6 +130,39 @@ void bench_device(const at::Device& dev, int reps) {
   }
 }
 
+// The floor under the random kinds on this CPU: the Philox numbers alone (uniforms for
+// saltPepper, normals for gaussian), drawn on the op's threads into an L1 buffer and never
+// written out, against a copy of the same tensor. The fused op cannot take less than this.
+void bench_stream_floor(int reps) {
+  std::printf("\n== cpu: the stream alone, no memory traffic (threads %d, Philox path %s)\n", at::get_num_threads(),
+              noisynn::rng::philox_cpu_path());
+  std::printf("%-20s %-10s %10s %10s %12s\n", "shape", "numbers", "draw ms", "copy ms", "draw/copy");
+  for (const Case& c : kCases) {
+    if (c.axis != 0 || c.shape.size() != 3) continue;  // the ViT grids
+    at::Tensor x = torch::randn(c.shape);
+    const int64_t blocks = (x.numel() + 3) / 4;
+    for (bool normal : {false, true}) {
+      std::atomic<uint32_t> sink{0};
+      const auto [copy, draw] = time_pair(
+          at::Device(at::kCPU), reps, [&] { at::Tensor y = x.clone(); },
+          [&] {
+            at::parallel_for(0, blocks, 2048, [&](int64_t b0, int64_t b1) {
+              float buf[1024];
+              uint32_t acc = 0;
+              for (int64_t b = b0; b < b1; b += 256) {
+                noisynn::rng::philox_blocks(static_cast<uint64_t>(b), std::min<int64_t>(256, b1 - b), 7, 42, normal,
+                                            buf);
+                acc += static_cast<uint32_t>(buf[b & 255] * 1000.0f);
+              }
+              sink += acc;
+            });
+          });
+      std::printf("%-20s %-10s %10.3f %10.3f %11.2fx\n", describe(c).c_str(), normal ? "normal" : "uniform", draw * 1e3,
+                  copy * 1e3, draw / copy);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -135,7 +172,10 @@ int main(int argc, char** argv) {
   std::printf("noisynn noise-op benchmark: libtorch %s, float32, batch axis\n", TORCH_VERSION);
   std::printf("fwd/copy: fused forward time over a plain copy of x (goal <= 2.5)\n");
   std::printf("speedup: literal formula forward+backward over fused forward+backward (goal >= 20)\n");
-  if (which == "cpu" || which == "all") bench_device(at::Device(at::kCPU), reps);
+  if (which == "cpu" || which == "all") {
+    bench_device(at::Device(at::kCPU), reps);
+    bench_stream_floor(reps);
+  }
   if ((which == "cuda" || which == "all") && torch::cuda::is_available()) bench_device(at::Device(at::kCUDA), reps * 4);
   if (which == "cuda" && !torch::cuda::is_available()) {
     std::printf("no CUDA device\n");
