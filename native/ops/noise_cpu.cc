@@ -283,7 +283,7 @@ void gaussian_all(const scalar_t* x, scalar_t* out, int64_t n, double s, double 
   const bool stream = stream_output(n * static_cast<int64_t>(sizeof(scalar_t)));
   at::parallel_for(0, (n + 3) / 4, 2048, [&](int64_t b0, int64_t b1) {
     if constexpr (std::is_same_v<scalar_t, float>) {
-      // Fused with the stream (philox_cpu.h): 4.8-5.2 ms against 5.9-7.5 ms at [64,197,768].
+      // Fused with the stream (philox_cpu.h): 4.6 ms against 5.6 ms at [64,197,768] (bench/RESULTS.md).
       rng::for_each_global_piece(b0 * 4, std::min(n, b1 * 4), il, [&](int64_t l0, int64_t l1, int64_t g0) {
         rng::add_scaled_normals(g0, l1 - l0, seed, offset, x + l0, out + l0, sa, ma, da, stream);
       });
@@ -431,7 +431,8 @@ void salt_pepper_all(const scalar_t* x, scalar_t* out, int64_t n, double p, uint
   const bool stream = stream_output(n * static_cast<int64_t>(sizeof(scalar_t)));
   at::parallel_for(0, (n + 3) / 4, 2048, [&](int64_t b0, int64_t b1) {
     if constexpr (std::is_same_v<scalar_t, float>) {
-      // Fused with the stream (philox_cpu.h): 3.3-3.9 ms against 4.8-7.3 ms at [64,197,768].
+      // Fused with the stream (philox_cpu.h), with the AVX-512 max / min: 2.9 ms against 4.3 ms at
+      // [64,197,768] (bench/RESULTS.md).
       rng::for_each_global_piece(b0 * 4, std::min(n, b1 * 4), il, [&](int64_t l0, int64_t l1, int64_t g0) {
         rng::select_by_uniforms(g0, l1 - l0, seed, offset, x + l0, out + l0, half_p, pf, salt, pepper, stream);
       });
