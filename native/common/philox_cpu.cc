@@ -151,9 +151,10 @@ __attribute__((target("avx2"))) void philox_blocks_avx2(uint64_t block0, int64_t
 // whole 64-bit product (hi by a shift, lo its low half as it stands) where 32-bit lanes need two
 // multiplies, shifts and blends. The high halves carry junk that nothing reads: the products use
 // only the low halves, and a xor's junk goes only into the next products. Four groups of 8 blocks
-// run interleaved (32 registers), the three-way xors in one vpternlogd; the words are packed back
-// to 32-bit lanes for the arithmetic. (avx512f implies FMA to GCC; the build passes
-// -ffp-contract=off so the Box-Muller arithmetic rounds exactly as on the other paths.)
+// run interleaved (16 of the 32 registers), the three-way xors in one vpternlogd; the words are
+// packed back to 32-bit lanes for the arithmetic. Measured on Zen 4, in L1 on 2 threads: uniforms
+// 2.47-2.94 ms to 2.19-2.23 ms, normals 4.93-5.39 to 4.53-4.54 ms per 9.7M (bench/RESULTS.md). (avx512f implies FMA to
+// GCC; the build passes -ffp-contract=off so the Box-Muller arithmetic rounds exactly as on the other paths.)
 // philox_finish for a whole group of 16 blocks, the interleave as two rounds of vpermt2ps
 // (inlined into a loop, the compiler's own interleave became scalar extracts).
 __attribute__((target("avx512f"))) NOISYNN_ALWAYS_INLINE void philox_finish_avx512(const Lanes& c, bool normal,
