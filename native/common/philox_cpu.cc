@@ -87,6 +87,22 @@ void philox_blocks_portable(uint64_t block0, int64_t count, uint64_t offset, uin
   }
 }
 
+// The fused kernels' element formulas, in float: their AVX-512 bodies compute the same on 16
+// lanes, and their edges and their portable path call these.
+inline float scaled_normal(float x, float z, float s, float m, float d) { return x + s * (m + d * z); }
+inline float salt_pepper_select(float x, float u, float half_p, float p, float salt, float pepper) {
+  const float v = u < p ? pepper : x;  // a load, then two plain selects (not nested): vectorizes
+  return u < half_p ? salt : v;
+}
+
+// f(i, v) for stream elements g0 + i, i in [0, g1 - g0), with their numbers.
+template <bool Normal, typename F>
+void stream_apply(int64_t g0, int64_t g1, int64_t base, uint64_t seed, uint64_t offset, F f) {
+  for_each_random_run<Normal>(g0, g1, seed, offset, [&](int64_t b, int64_t e, const float* v) {
+    for (int64_t g = b; g < e; ++g) f(g - base, v[g - b]);
+  });
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define NOISYNN_X86_AVX2 1
 // (hi, lo) of the 32x32-bit products a * m in every lane: vpmuludq multiplies the even lanes,
@@ -231,15 +247,8 @@ __attribute__((target("avx512f"))) void philox_blocks_avx512(uint64_t block0, in
 
 // The fused kernels (philox_cpu.h). The body goes 128 elements (32 blocks, one iteration of
 // philox_run_avx512) at a time from a global element that is a multiple of 128; the head and
-// the tail go through the same numbers one run at a time, with the same float arithmetic.
+// the tail go through stream_apply with the same float formulas.
 constexpr int64_t kFused = 128;
-
-template <bool Normal, typename F>
-void fused_edges(int64_t g0, int64_t g1, int64_t base, uint64_t seed, uint64_t offset, F f) {
-  for_each_random_run<Normal>(g0, g1, seed, offset, [&](int64_t b, int64_t e, const float* v) {
-    for (int64_t g = b; g < e; ++g) f(g - base, v[g - b]);
-  });
-}
 
 // Stores 16 floats at p: non-temporal when `nt` (p is then 64-byte aligned).
 __attribute__((target("avx512f"))) NOISYNN_ALWAYS_INLINE void store16(float* p, __m512 v, bool nt) {
@@ -250,9 +259,9 @@ __attribute__((target("avx512f"))) NOISYNN_ALWAYS_INLINE void store16(float* p, 
 __attribute__((target("avx512f"))) void add_scaled_normals_avx512(int64_t g0, int64_t count, uint64_t seed,
                                                                   uint64_t offset, const float* x, float* out, float s,
                                                                   float m, float d, bool stream) {
-  auto scalar = [=](int64_t i, float z) { out[i] = x[i] + s * (m + d * z); };
+  auto scalar = [=](int64_t i, float z) { out[i] = scaled_normal(x[i], z, s, m, d); };
   const int64_t body = std::min(count, (kFused - g0 % kFused) % kFused);
-  fused_edges<true>(g0, g0 + body, g0, seed, offset, scalar);
+  stream_apply<true>(g0, g0 + body, g0, seed, offset, scalar);
   int64_t i = body;
   const bool nt = stream && (reinterpret_cast<uintptr_t>(out + i) & 63) == 0;
   const __m512 vs = _mm512_set1_ps(s), vm = _mm512_set1_ps(m), vd = _mm512_set1_ps(d);
@@ -265,19 +274,16 @@ __attribute__((target("avx512f"))) void add_scaled_normals_avx512(int64_t g0, in
     }
   }
   if (nt) _mm_sfence();
-  fused_edges<true>(g0 + i, g0 + count, g0, seed, offset, scalar);
+  stream_apply<true>(g0 + i, g0 + count, g0, seed, offset, scalar);
 }
 
 __attribute__((target("avx512f"))) void select_by_uniforms_avx512(int64_t g0, int64_t count, uint64_t seed,
                                                                   uint64_t offset, const float* x, float* out,
                                                                   float half_p, float p, float salt, float pepper,
                                                                   bool stream) {
-  auto scalar = [=](int64_t i, float u) {
-    const float v = u < p ? pepper : x[i];
-    out[i] = u < half_p ? salt : v;
-  };
+  auto scalar = [=](int64_t i, float u) { out[i] = salt_pepper_select(x[i], u, half_p, p, salt, pepper); };
   const int64_t body = std::min(count, (kFused - g0 % kFused) % kFused);
-  fused_edges<false>(g0, g0 + body, g0, seed, offset, scalar);
+  stream_apply<false>(g0, g0 + body, g0, seed, offset, scalar);
   int64_t i = body;
   const bool nt = stream && (reinterpret_cast<uintptr_t>(out + i) & 63) == 0;
   const __m512 vh = _mm512_set1_ps(half_p), vp = _mm512_set1_ps(p);
@@ -294,7 +300,7 @@ __attribute__((target("avx512f"))) void select_by_uniforms_avx512(int64_t g0, in
     }
   }
   if (nt) _mm_sfence();
-  fused_edges<false>(g0 + i, g0 + count, g0, seed, offset, scalar);
+  stream_apply<false>(g0 + i, g0 + count, g0, seed, offset, scalar);
 }
 #pragma GCC diagnostic pop
 #endif
@@ -364,9 +370,8 @@ void add_scaled_normals(int64_t g0, int64_t count, uint64_t seed, uint64_t offse
   if (fused_kernels()) return add_scaled_normals_avx512(g0, count, seed, offset, x, out, s, m, d, stream);
 #endif
   (void)stream;
-  for_each_random_run<true>(g0, g0 + count, seed, offset, [=](int64_t b, int64_t e, const float* z) {
-    for (int64_t g = b; g < e; ++g) out[g - g0] = x[g - g0] + s * (m + d * z[g - b]);
-  });
+  stream_apply<true>(g0, g0 + count, g0, seed, offset,
+                     [=](int64_t i, float z) { out[i] = scaled_normal(x[i], z, s, m, d); });
 }
 
 void select_by_uniforms(int64_t g0, int64_t count, uint64_t seed, uint64_t offset, const float* x, float* out,
@@ -376,14 +381,8 @@ void select_by_uniforms(int64_t g0, int64_t count, uint64_t seed, uint64_t offse
     return select_by_uniforms_avx512(g0, count, seed, offset, x, out, half_p, p, salt, pepper, stream);
 #endif
   (void)stream;
-  // A load, then two plain selects (not nested), so the loop vectorizes.
-  for_each_random_run<false>(g0, g0 + count, seed, offset, [=](int64_t b, int64_t e, const float* u) {
-    for (int64_t g = b; g < e; ++g) {
-      const float xv = x[g - g0], uv = u[g - b];
-      const float v = uv < p ? pepper : xv;
-      out[g - g0] = uv < half_p ? salt : v;
-    }
-  });
+  stream_apply<false>(g0, g0 + count, g0, seed, offset,
+                      [=](int64_t i, float u) { out[i] = salt_pepper_select(x[i], u, half_p, p, salt, pepper); });
 }
 
 const char* philox_cpu_path() {

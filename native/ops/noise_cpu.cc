@@ -196,9 +196,28 @@ int64_t optimal_chunk(const Geometry& g, size_t value_bytes) {
   return std::min(c, g.inner);
 }
 
+// Adds rows 0..k-1 of a k x w tile (row stride `stride`) into sum[0, w): four rows per sweep
+// over the running sums, then the rest one by one. Every optimal path sums in this order, which
+// is what its bits are.
+template <typename scalar_t, typename acc_t>
+inline void add_rows_in_fours(const scalar_t* xo, int64_t k, int64_t stride, int64_t w, acc_t* sum) {
+  int64_t i = 0;
+  for (; i + 4 <= k; i += 4) {
+    const scalar_t* x0 = xo + i * stride;
+    const scalar_t *x1 = x0 + stride, *x2 = x1 + stride, *x3 = x2 + stride;
+    for (int64_t j = 0; j < w; ++j)
+      sum[j] += (static_cast<acc_t>(x0[j]) + static_cast<acc_t>(x1[j])) +
+                (static_cast<acc_t>(x2[j]) + static_cast<acc_t>(x3[j]));
+  }
+  for (; i < k; ++i) {
+    const scalar_t* xi = xo + i * stride;
+    for (int64_t j = 0; j < w; ++j) sum[j] += static_cast<acc_t>(xi[j]);
+  }
+}
+
 // optimal when the mixing axis is the last one (inner = 1: a 1-D tensor, or [.., k] mixed along
-// k). Each row's sum is a serial chain that adds the rows in fours, exactly as optimal_rows' tiles
-// do, so the bits are the same; then the output is one parallel streaming pass. (The tiles were
+// k). Each row's sum is one serial chain (add_rows_in_fours on a one-column tile, so the same
+// bits as the tiles); then the output is one parallel streaming pass. (The tiles were
 // one element wide here: 13x a copy for a 1-D tensor of 4M, 8.6x at [4096,1024] along 1.)
 template <typename scalar_t>
 void optimal_rows_contiguous(const scalar_t* x, scalar_t* out, const Geometry& g) {
@@ -209,13 +228,8 @@ void optimal_rows_contiguous(const scalar_t* x, scalar_t* out, const Geometry& g
   acc_t* sp = sums.data();
   at::parallel_for(0, g.outer, std::max<int64_t>(1, 32768 / std::max<int64_t>(k, 1)), [=](int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o) {
-      const scalar_t* xo = x + o * k;
       acc_t sum = 0;
-      int64_t i = 0;
-      for (; i + 4 <= k; i += 4)
-        sum += (static_cast<acc_t>(xo[i]) + static_cast<acc_t>(xo[i + 1])) +
-               (static_cast<acc_t>(xo[i + 2]) + static_cast<acc_t>(xo[i + 3]));
-      for (; i < k; ++i) sum += static_cast<acc_t>(xo[i]);
+      add_rows_in_fours(x + o * k, k, /*stride=*/1, /*w=*/1, &sum);
       sp[o] = sum;
     }
   });
@@ -239,8 +253,8 @@ void optimal_rows(const scalar_t* x, scalar_t* out, const Geometry& g) {
   // One pass over memory, by tiles of k rows x a column chunk: sum the tile's columns, then
   // write its out rows while the tile is still in L2 (a whole-tensor sum, then a second
   // streaming pass, read x from memory twice: 2.8x a copy at [64,197,768]).
-  const int64_t block = g.k * g.inner;
   if (g.inner == 1) return optimal_rows_contiguous(x, out, g);
+  const int64_t block = g.k * g.inner;
   const int64_t chunk = optimal_chunk(g, sizeof(scalar_t));
   // By value (as in gaussian_all): through references, inv and the geometry would be reloaded
   // after every store to out, which might alias them.
@@ -252,19 +266,8 @@ void optimal_rows(const scalar_t* x, scalar_t* out, const Geometry& g) {
     std::fill(sum, sum + w, acc_t(0));
     const scalar_t* xo = x + o * block + j0;
     scalar_t* oo = out + o * block + j0;
-    int64_t i = 0;
-    for (; i + 4 <= k; i += 4) {  // four rows per sweep over the running sums
-      const scalar_t* x0 = xo + i * inner;
-      const scalar_t *x1 = x0 + inner, *x2 = x1 + inner, *x3 = x2 + inner;
-      for (int64_t j = 0; j < w; ++j)
-        sum[j] += (static_cast<acc_t>(x0[j]) + static_cast<acc_t>(x1[j])) +
-                  (static_cast<acc_t>(x2[j]) + static_cast<acc_t>(x3[j]));
-    }
-    for (; i < k; ++i) {
-      const scalar_t* xi = xo + i * inner;
-      for (int64_t j = 0; j < w; ++j) sum[j] += static_cast<acc_t>(xi[j]);
-    }
-    for (i = 0; i < k; ++i) {
+    add_rows_in_fours(xo, k, inner, w, sum);
+    for (int64_t i = 0; i < k; ++i) {
       const scalar_t* xi = xo + i * inner;
       fill_span(
           oo + i * inner, 0, w, stream,
@@ -369,6 +372,10 @@ Extremes<scalar_t> extremes_span_vec(const scalar_t* x, int64_t b, int64_t e, Ex
 // 'v > h ? v : h' and the lanes are combined in the same order, so the result is the same bits
 // (which of +0 and -0 wins a tie included). Measured at [64,197,768]: ~1 ms of a 3.2 ms
 // saltPepper forward on SSE.
+// (GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own pass-through operands, as in
+// common/philox_cpu.cc; nothing here is uninitialized.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 __attribute__((target("avx512f"))) Extremes<float> extremes_span_avx512(const float* x, int64_t b, int64_t e,
                                                                         Extremes<float> r) {
   if (e - b < 16) return extremes_span(x, b, e, r);
@@ -390,6 +397,7 @@ __attribute__((target("avx512f"))) Extremes<float> extremes_span_avx512(const fl
   r.nan |= nan != 0;
   return r;
 }
+#pragma GCC diagnostic pop
 #endif
 
 template <typename scalar_t>
